@@ -1,0 +1,86 @@
+"""controlchannel: control packets on the wire <-> ``ReliablePacket`` for the reliable layer.
+
+How this works: the up worker hands each control packet from the packetmuxer to the core
+(``core/controlchannel.py``: unwrap tls-auth/tls-crypt, replay check, decode, session-id
+checks) and passes the result up; anything that fails is dropped and counted by reason, never
+raised — a forged or replayed packet must not end the session. The down worker encodes and
+wraps what the reliable layer sends. Both directions are low-rate and one packet per message.
+"""
+
+from __future__ import annotations
+
+import attrs
+import trio
+
+from vpnstack.core.controlchannel import ControlChannelCore
+from vpnstack.errors import RemoteProtocolError
+from vpnstack.layers.base import DropCounter
+from vpnstack.messages import ReliablePacket
+
+
+@attrs.frozen
+class ControlChannelStatistics:
+    """Counters of the controlchannel."""
+
+    packets_in: int
+    """Authentic control packets passed up."""
+    packets_out: int
+    """Control packets wrapped and sent down."""
+    drops: dict[str, int]
+    """Packets dropped, by reason (bad HMAC, replay, foreign session, malformed...)."""
+
+
+class ControlChannel:
+    """Control packet codec and tls-auth / tls-crypt wrapping."""
+
+    name = "controlchannel"
+
+    def __init__(
+        self,
+        *,
+        core: ControlChannelCore,
+        from_below: trio.MemoryReceiveChannel[bytes],
+        to_below: trio.MemorySendChannel[bytes],
+        from_above: trio.MemoryReceiveChannel[ReliablePacket],
+        to_above: trio.MemorySendChannel[ReliablePacket],
+    ) -> None:
+        self._core = core
+        self._from_below = from_below
+        self._to_below = to_below
+        self._from_above = from_above
+        self._to_above = to_above
+        self._drops = DropCounter()
+        self._packets_in = self._packets_out = 0
+
+    def statistics(self) -> ControlChannelStatistics:
+        """A snapshot of this layer's counters."""
+        return ControlChannelStatistics(
+            packets_in=self._packets_in,
+            packets_out=self._packets_out,
+            drops=self._drops.snapshot(),
+        )
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the up and down workers."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._up)
+            nursery.start_soon(self._down)
+            task_status.started()
+
+    async def _up(self) -> None:
+        async with self._to_above:
+            async for wire in self._from_below:
+                try:
+                    packet = self._core.decode(wire, trio.current_time())
+                except RemoteProtocolError as exc:
+                    self._drops.drop(exc.reason)
+                    continue
+                self._packets_in += 1
+                await self._to_above.send(packet)
+
+    async def _down(self) -> None:
+        async with self._to_below:
+            async for packet in self._from_above:
+                wire = self._core.encode(packet)
+                self._packets_out += 1
+                await self._to_below.send(wire)
