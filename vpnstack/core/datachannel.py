@@ -1,0 +1,113 @@
+"""Sans-I/O core of the datachannel: keys by key id, batches of packets, keepalive timers.
+
+How this works:
+
+* ``install_keys`` builds one ``DataChannelCrypto`` per key id (its AEAD objects are made once
+  per key and direction there, never per packet). The newest key sends; every installed key
+  receives, so packets still in flight on an older key are accepted (PROTOCOL.md §7.1).
+* ``seal`` encrypts a batch of IP packets; ``open`` decrypts a batch of data packets, dropping
+  and counting what fails authentication or the replay window, and swallowing keepalive pings
+  (§7.5), which still count as signs of life.
+* Keepalive (§6.3, §11.29): a ping is due ``ping`` seconds after the last packet *sent*;
+  ``KeepaliveTimeout`` is raised ``ping-restart`` seconds after the last authentic packet
+  *received*. Time is always passed in as ``now``.
+"""
+
+from __future__ import annotations
+
+from vpnstack.core.datacrypto import PING_PAYLOAD, DataChannelCrypto, data_packet_key_id
+from vpnstack.errors import KeepaliveTimeout, RemoteProtocolError
+from vpnstack.layers.base import DropCounter
+from vpnstack.messages import Batch, DataKeys, KeepaliveSettings
+
+
+class DataChannelCore:
+    """Encrypts and decrypts batches; decides when to ping and when the peer is gone."""
+
+    def __init__(self) -> None:
+        self._crypto: dict[int, DataChannelCrypto] = {}
+        self._send_key_id: int | None = None
+        self._keepalive = KeepaliveSettings(ping=None, ping_restart=None)
+        self._last_sent = 0.0
+        self._last_received = 0.0
+        self.drops = DropCounter()
+        self.cipher: str | None = None
+        self.packets_sealed = 0
+        self.packets_opened = 0
+        self.pings_sent = 0
+        self.pings_received = 0
+
+    @property
+    def ready(self) -> bool:
+        """True once a key to send with is installed."""
+        return self._send_key_id is not None
+
+    def install_keys(self, keys: DataKeys, now: float) -> None:
+        """Start using ``keys``: they send from now on; older keys keep receiving."""
+        self._crypto[keys.key_id] = DataChannelCrypto(keys)
+        self._send_key_id = keys.key_id
+        self.cipher = keys.cipher
+        self._last_received = max(self._last_received, now)
+        self._last_sent = now
+
+    def set_keepalive(self, settings: KeepaliveSettings, now: float) -> None:
+        """Apply pushed ping / ping-restart; the restart clock starts now."""
+        self._keepalive = settings
+        self._last_received = now
+        self._last_sent = now
+
+    def seal(self, packets: Batch, now: float) -> Batch:
+        """Encrypt a batch of IP packets into data packets (dropped if no key yet)."""
+        if self._send_key_id is None:
+            self.drops.drop("no-keys-yet", len(packets))
+            return []
+        crypto = self._crypto[self._send_key_id]
+        sealed = [crypto.encrypt(packet) for packet in packets]
+        if sealed:
+            self._last_sent = now
+            self.packets_sealed += len(sealed)
+        return sealed
+
+    def open(self, packets: Batch, now: float) -> Batch:
+        """Decrypt a batch of data packets into IP packets; bad ones are dropped and counted."""
+        opened: Batch = []
+        for packet in packets:
+            crypto = self._crypto.get(data_packet_key_id(packet))
+            if crypto is None:
+                self.drops.drop("unknown-key-id")
+                continue
+            try:
+                payload = crypto.decrypt(packet, now)
+            except RemoteProtocolError as exc:
+                self.drops.drop(exc.reason)
+                continue
+            self._last_received = now
+            if payload == PING_PAYLOAD:  # §7.5: a keepalive, not for the tun
+                self.pings_received += 1
+                continue
+            opened.append(payload)
+        self.packets_opened += len(opened)
+        return opened
+
+    def next_timer(self) -> float | None:
+        """When ``on_timer`` must run next, or None if no keepalive is configured."""
+        deadlines = []
+        if self._keepalive.ping is not None and self.ready:
+            deadlines.append(self._last_sent + self._keepalive.ping)
+        if self._keepalive.ping_restart is not None:
+            deadlines.append(self._last_received + self._keepalive.ping_restart)
+        return min(deadlines) if deadlines else None
+
+    def on_timer(self, now: float) -> Batch:
+        """Return the keepalive pings due now; raise KeepaliveTimeout if the peer is silent."""
+        restart = self._keepalive.ping_restart
+        if restart is not None and now - self._last_received >= restart:
+            raise KeepaliveTimeout(
+                f"nothing heard from the server for {restart:g} s (ping-restart); "
+                "the server or the network path is down"
+            )
+        ping = self._keepalive.ping
+        if ping is not None and self._send_key_id is not None and now - self._last_sent >= ping:
+            self.pings_sent += 1
+            return self.seal([PING_PAYLOAD], now)
+        return []

@@ -1,0 +1,129 @@
+"""datachannel: encrypts IP packets for the server and decrypts the server's data packets.
+
+How this works: four workers share one sans-I/O core (``core/datachannel.py``) — trio runs
+them on one thread and none awaits in the middle of a core call, so no lock is needed:
+
+* keys: applies ``KeepaliveSettings`` and ``DataKeys`` from the tlssession, and reports
+  ``DATA_KEYS_READY`` once it can send;
+* up: batches from the packetmuxer -> decrypt -> batches of IP packets for the tun layer;
+* down: batches of IP packets from the tun layer -> encrypt -> batches for the packetmuxer;
+* keepalive: sleeps until the core's next timer, sends the pings it asks for, and lets its
+  ``KeepaliveTimeout`` end the stack.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import trio
+
+from vpnstack.core.datachannel import DataChannelCore
+from vpnstack.layers.base import Notify, ignore_notifications
+from vpnstack.messages import Batch, DataChannelCommand, DataKeys, Stage, StateChange
+
+
+@attrs.frozen
+class DataChannelStatistics:
+    """Counters of the datachannel."""
+
+    cipher: str | None
+    """The data cipher in use."""
+    packets_sealed: int
+    """IP packets encrypted and sent (pings included)."""
+    packets_opened: int
+    """IP packets decrypted and passed up (pings excluded)."""
+    pings_sent: int
+    """Keepalive pings sent."""
+    pings_received: int
+    """Keepalive pings received."""
+    drops: dict[str, int]
+    """Packets dropped, by reason."""
+
+
+class DataChannel:
+    """The data channel service."""
+
+    name = "datachannel"
+
+    def __init__(
+        self,
+        *,
+        from_below: trio.MemoryReceiveChannel[Batch],
+        to_below: trio.MemorySendChannel[Batch],
+        from_above: trio.MemoryReceiveChannel[Batch],
+        to_above: trio.MemorySendChannel[Batch],
+        from_tls: trio.MemoryReceiveChannel[DataChannelCommand],
+        notify: Notify = ignore_notifications,
+    ) -> None:
+        self._from_below = from_below
+        self._to_below = to_below
+        self._from_above = from_above
+        self._to_above = to_above
+        self._from_tls = from_tls
+        self._notify = notify
+        self._core = DataChannelCore()
+        self._timer_changed = trio.Event()
+
+    def statistics(self) -> DataChannelStatistics:
+        """A snapshot of this layer's counters."""
+        core = self._core
+        return DataChannelStatistics(
+            cipher=core.cipher,
+            packets_sealed=core.packets_sealed,
+            packets_opened=core.packets_opened,
+            pings_sent=core.pings_sent,
+            pings_received=core.pings_received,
+            drops=core.drops.snapshot(),
+        )
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the keys, up, down and keepalive workers."""
+        async with self._to_below, trio.open_nursery() as nursery:
+            nursery.start_soon(self._keys)
+            nursery.start_soon(self._up)
+            nursery.start_soon(self._down, self._to_below.clone())
+            nursery.start_soon(self._keepalive, self._to_below.clone())
+            task_status.started()
+
+    def _wake_timer(self) -> None:
+        self._timer_changed.set()
+        self._timer_changed = trio.Event()
+
+    async def _keys(self) -> None:
+        async for command in self._from_tls:
+            now = trio.current_time()
+            if isinstance(command, DataKeys):
+                self._core.install_keys(command, now)
+                self._notify(
+                    StateChange(self.name, Stage.DATA_KEYS_READY, f"{command.cipher}")
+                )
+            else:
+                self._core.set_keepalive(command, now)
+            self._wake_timer()
+
+    async def _up(self) -> None:
+        async with self._to_above:
+            async for batch in self._from_below:
+                opened = self._core.open(batch, trio.current_time())
+                if opened:
+                    await self._to_above.send(opened)
+
+    async def _down(self, to_below: trio.MemorySendChannel[Batch]) -> None:
+        async with to_below:
+            async for batch in self._from_above:
+                sealed = self._core.seal(batch, trio.current_time())
+                if sealed:
+                    await to_below.send(sealed)
+
+    async def _keepalive(self, to_below: trio.MemorySendChannel[Batch]) -> None:
+        async with to_below:
+            while True:
+                deadline = self._core.next_timer()
+                changed = self._timer_changed
+                with trio.move_on_at(math.inf if deadline is None else deadline):
+                    await changed.wait()
+                    continue
+                pings = self._core.on_timer(trio.current_time())
+                if pings:
+                    await to_below.send(pings)
