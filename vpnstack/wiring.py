@@ -1,0 +1,252 @@
+"""The wiring: every channel of the stack, who sends on it, who receives, and the layers.
+
+How this works: ``Channels`` creates each memory channel through ``_pipe``, which also records
+a ``ChannelSpec`` (name, producer, consumer, what travels, buffer size). ``build_layers`` hands
+each layer its ends. ``diagrams/`` is generated from the very same ``Channels().specs``
+(``python -m vpnstack.diagram``), and a test fails when the checked-in picture is stale, so
+the picture cannot drift from the code.
+
+Wire order (bottom to top)::
+
+    networkio <-> packetmuxer <-> controlchannel <-> reliabletransport <-> tlssession
+                       ^                                                       |
+                       +----------> datachannel <-------- DataKeys -----------+
+                                         ^
+                                        tun <-> application
+
+The controlchannel sits *below* the reliable layer (ARCHITECTURE.md draws it above): tls-auth
+and tls-crypt authenticate the acks and message ids, so the wrapping has to come off before the
+reliable layer may read them, and the one replay counter of the wrapping (PROTOCOL.md §2.5)
+then has exactly one owner.
+
+Buffer sizes: the data path carries batches (so a small buffer holds many packets); the
+control path is low-rate and blocks for backpressure.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+import attrs
+import trio
+
+from vpnstack.config import Config
+from vpnstack.core.controlchannel import ControlChannelCore
+from vpnstack.core.controlwrap import make_control_wrap
+from vpnstack.core.packets import max_tls_payload
+from vpnstack.layers.base import Layer, Notify
+from vpnstack.layers.controlchannel import ControlChannel
+from vpnstack.layers.datachannel import DataChannel
+from vpnstack.layers.networkio import NetworkIO
+from vpnstack.layers.packetmuxer import PacketMuxer
+from vpnstack.layers.reliabletransport import ReliableTransport
+from vpnstack.layers.tlssession import TLSSession
+from vpnstack.layers.tun import Tun, TunEndpoint
+from vpnstack.messages import Batch, ControlMessage, DataChannelCommand, ReliablePacket
+
+T = TypeVar("T")
+
+DATA_BUFFER = 16
+"""Batches queued between data-path layers (each batch holds up to 64 packets)."""
+CONTROL_BUFFER = 16
+"""Control packets/messages queued between control-path layers."""
+APP_BUFFER = 512
+"""IP packets queued between the application and the tun layer, each way."""
+
+APPLICATION = "application"
+"""The producer/consumer name of the public API's side of the tun layer."""
+
+
+@attrs.frozen
+class ChannelSpec:
+    """One channel of the stack, as drawn in ``diagrams/``."""
+
+    name: str
+    """The channel's name, ``<from>_to_<to>``."""
+    producer: str
+    """Layer that sends on it."""
+    consumer: str
+    """Layer that receives from it."""
+    carries: str
+    """What one item is."""
+    buffer: float
+    """Buffer size in items."""
+
+
+@attrs.frozen
+class Pipe(Generic[T]):
+    """Both ends of one memory channel."""
+
+    send: trio.MemorySendChannel[T]
+    receive: trio.MemoryReceiveChannel[T]
+
+
+class Channels:
+    """Every channel of one stack instance."""
+
+    def __init__(self) -> None:
+        self.specs: list[ChannelSpec] = []
+        # The data path: batches of datagrams / IP packets.
+        self.network_to_muxer = self._pipe(
+            Batch, "networkio", "packetmuxer", "batch of UDP datagrams", DATA_BUFFER
+        )
+        self.muxer_to_network = self._pipe(
+            Batch, "packetmuxer", "networkio", "batch of UDP datagrams", DATA_BUFFER
+        )
+        self.muxer_to_data = self._pipe(
+            Batch, "packetmuxer", "datachannel", "batch of P_DATA packets", DATA_BUFFER
+        )
+        self.data_to_muxer = self._pipe(
+            Batch, "datachannel", "packetmuxer", "batch of P_DATA packets", DATA_BUFFER
+        )
+        self.data_to_tun = self._pipe(
+            Batch, "datachannel", "tun", "batch of IP packets", DATA_BUFFER
+        )
+        self.tun_to_data = self._pipe(
+            Batch, "tun", "datachannel", "batch of IP packets", DATA_BUFFER
+        )
+        self.app_to_tun = self._pipe(bytes, APPLICATION, "tun", "IP packet", APP_BUFFER)
+        self.tun_to_app = self._pipe(bytes, "tun", APPLICATION, "IP packet", APP_BUFFER)
+        # The control path: one packet or message per item.
+        self.muxer_to_control = self._pipe(
+            bytes, "packetmuxer", "controlchannel", "wrapped control packet", CONTROL_BUFFER
+        )
+        self.control_to_muxer = self._pipe(
+            bytes, "controlchannel", "packetmuxer", "wrapped control packet", CONTROL_BUFFER
+        )
+        self.control_to_reliable = self._pipe(
+            ReliablePacket, "controlchannel", "reliabletransport", "ReliablePacket",
+            CONTROL_BUFFER,
+        )
+        self.reliable_to_control = self._pipe(
+            ReliablePacket, "reliabletransport", "controlchannel", "ReliablePacket",
+            CONTROL_BUFFER,
+        )
+        self.reliable_to_tls = self._pipe(
+            ControlMessage, "reliabletransport", "tlssession", "ControlMessage (in order)",
+            CONTROL_BUFFER,
+        )
+        self.tls_to_reliable = self._pipe(
+            ControlMessage, "tlssession", "reliabletransport", "ControlMessage",
+            CONTROL_BUFFER,
+        )
+        self.tls_to_data = self._pipe(
+            DataChannelCommand, "tlssession", "datachannel", "DataKeys / KeepaliveSettings",
+            # Keys are a handful per hour; never make the session wait on them.
+            math.inf,
+        )
+
+    def _pipe(
+        self, item: type[T] | object, producer: str, consumer: str, carries: str, size: float
+    ) -> Pipe[T]:
+        self.specs.append(
+            ChannelSpec(
+                name=f"{_short(producer)}_to_{_short(consumer)}",
+                producer=producer,
+                consumer=consumer,
+                carries=carries,
+                buffer=size,
+            )
+        )
+        send, receive = trio.open_memory_channel[T](size)
+        return Pipe(send, receive)
+
+
+def _short(layer: str) -> str:
+    return {
+        "networkio": "network",
+        "packetmuxer": "muxer",
+        "controlchannel": "control",
+        "reliabletransport": "reliable",
+        "tlssession": "tls",
+        "datachannel": "data",
+        "tun": "tun",
+        APPLICATION: "app",
+    }[layer]
+
+
+def build_layers(
+    config: Config,
+    channels: Channels,
+    *,
+    endpoint: TunEndpoint,
+    notify: Notify,
+    local_session_id: bytes | None = None,
+    session_time: int | None = None,
+) -> Sequence[Layer]:
+    """Create every layer with its channel ends, in start-up order (bottom first)."""
+    c = channels
+    sid = local_session_id if local_session_id is not None else new_session_id()
+    wrap = make_control_wrap(
+        tls_auth_key=config.tls_auth_key,
+        key_direction=config.key_direction,
+        auth_digest=config.auth,
+        tls_crypt_key=config.tls_crypt_key,
+        session_time=int(time.time()) if session_time is None else session_time,
+    )
+    # §3: TLS bytes per control packet. The remote's address family is known only after
+    # networkio resolves it, so assume the larger IPv6 header: 20 bytes of slack at most.
+    max_payload = max_tls_payload(
+        tls_mtu=config.tls_mtu, wrap_reserve=wrap.tls_mtu_reserve, ipv6=True
+    )
+    return [
+        NetworkIO(
+            remote=config.remotes[0],
+            to_above=c.network_to_muxer.send,
+            from_above=c.muxer_to_network.receive,
+            notify=notify,
+        ),
+        PacketMuxer(
+            from_below=c.network_to_muxer.receive,
+            to_below=c.muxer_to_network.send,
+            control_to_above=c.muxer_to_control.send,
+            control_from_above=c.control_to_muxer.receive,
+            data_to_above=c.muxer_to_data.send,
+            data_from_above=c.data_to_muxer.receive,
+        ),
+        ControlChannel(
+            core=ControlChannelCore(wrap=wrap, local_session_id=sid),
+            from_below=c.muxer_to_control.receive,
+            to_below=c.control_to_muxer.send,
+            from_above=c.reliable_to_control.receive,
+            to_above=c.control_to_reliable.send,
+        ),
+        ReliableTransport(
+            from_below=c.control_to_reliable.receive,
+            to_below=c.reliable_to_control.send,
+            from_above=c.tls_to_reliable.receive,
+            to_above=c.reliable_to_tls.send,
+            max_payload=max_payload,
+            tls_timeout=config.tls_timeout,
+            notify=notify,
+        ),
+        DataChannel(
+            from_below=c.muxer_to_data.receive,
+            to_below=c.data_to_muxer.send,
+            from_above=c.tun_to_data.receive,
+            to_above=c.data_to_tun.send,
+            from_tls=c.tls_to_data.receive,
+            notify=notify,
+        ),
+        Tun(endpoint=endpoint, from_below=c.data_to_tun.receive, to_below=c.tun_to_data.send),
+        TLSSession(
+            config=config,
+            local_session_id=sid,
+            from_below=c.reliable_to_tls.receive,
+            to_below=c.tls_to_reliable.send,
+            to_data=c.tls_to_data.send,
+            notify=notify,
+        ),
+    ]
+
+
+def new_session_id() -> bytes:
+    """8 random bytes, never all zero (PROTOCOL.md §5.1, appendix)."""
+    while True:
+        sid = secrets.token_bytes(8)
+        if any(sid):
+            return sid
