@@ -79,11 +79,13 @@ class DataChannel:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the keys, up, down and keepalive workers."""
-        async with self._to_below, trio.open_nursery() as nursery:
+        with self._to_below:  # the two workers below each own a clone
+            data_down, pings_down = self._to_below.clone(), self._to_below.clone()
+        async with trio.open_nursery() as nursery:
             nursery.start_soon(self._keys)
             nursery.start_soon(self._up)
-            nursery.start_soon(self._down, self._to_below.clone())
-            nursery.start_soon(self._keepalive, self._to_below.clone())
+            nursery.start_soon(self._down, data_down)
+            nursery.start_soon(self._keepalive, pings_down)
             task_status.started()
 
     def _wake_timer(self) -> None:

@@ -72,10 +72,14 @@ class PacketMuxer:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the up worker and the two down workers."""
-        async with self._to_below, trio.open_nursery() as nursery:
+        # Each down worker owns a clone; the original is closed at once, so networkio sees
+        # the end of the channel exactly when both down paths have ended.
+        with self._to_below:
+            control_down, data_down = self._to_below.clone(), self._to_below.clone()
+        async with trio.open_nursery() as nursery:
             nursery.start_soon(self._up)
-            nursery.start_soon(self._control_down, self._to_below.clone())
-            nursery.start_soon(self._data_down, self._to_below.clone())
+            nursery.start_soon(self._control_down, control_down)
+            nursery.start_soon(self._data_down, data_down)
             task_status.started()
 
     async def _up(self) -> None:
