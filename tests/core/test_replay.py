@@ -156,9 +156,7 @@ def test_matches_a_reference_model_without_expiry(ids: list[int]) -> None:
     seen: set[int] = set()
     highest = 0
     for packet_id in ids:
-        expected_ok = packet_id > highest or (
-            highest - packet_id < 64 and packet_id not in seen
-        )
+        expected_ok = packet_id > highest or (highest - packet_id < 64 and packet_id not in seen)
         try:
             window.check(packet_id, 0.0)
             accepted = True
