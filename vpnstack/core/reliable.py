@@ -1,0 +1,486 @@
+"""The reliability layer of the control channel, sans-I/O (PROTOCOL.md §3).
+
+How this works
+--------------
+Every key_id has its own reliability state (§3 rule 1, §11.3): a send side and a receive side,
+each counting message ids from 0. ``ReliableCore`` keeps one ``_KeyState`` per key_id.
+
+Send side. ``send()`` takes a ``ControlMessage`` from the TLS layer and cuts it into packets of
+at most ``max_payload`` bytes, with no regard for TLS record boundaries (§3 rule 7). Each packet
+gets the next message id at once and waits in ``outgoing`` (ordered by id) until it is acked.
+``packets_to_send(now)`` transmits, per key_id and in id order:
+
+* a packet never sent before, if it is inside the send window (``id - oldest_unacked < 6``) and,
+  for ids >= 1, only once our id 0 (the reset) has been acked (§5.1, §11.11);
+* a packet whose retransmission time has come: first after ``tls_timeout`` (2 s), then the
+  timeout doubles at every transmission with no cap, so with nothing acked a packet goes out at
+  t, t+2, t+6, t+14, t+30 ... (§3 table, reliable.c ``reliable_send``);
+* a packet for which 3 acks of *later* ids arrived (fast retransmit, N_ACK_RETRANSMIT).
+
+Acks are individual per id (§3 rule 3). Each outgoing P_CONTROL/reset packet carries up to 4 of
+the acks we owe (CONTROL_SEND_ACK_MAX); whatever is left goes in dedicated P_ACK_V1 packets of up
+to 8 acks, sent only when new ids wait to be acked (§3 rule 4, §11.28). Like OpenVPN, free ack
+slots are filled with recently acked ids (the "MRU" list) so a lost ack is repeated for free.
+
+Receive side. ``receive()`` first applies the packet's acks to the send side (unknown ids are
+ignored), then looks at its message id: ids below ``next_expected + 12`` are acked, even
+duplicates and replays (§3 rule 2); new ids inside the window are buffered; ids beyond the
+window are dropped and counted without an ack. Buffered payloads are handed up strictly in id
+order as ``ControlMessage`` objects. When the peer's first packet of a key_id (its reset)
+arrives, everything of ours still unacked on that key_id is retransmitted at once (§3 rule 5).
+
+Key ids are reused after 7 -> 1 (§9, §11.26). A reset for a key_id starts a fresh state when
+that key_id's old state already went through a reset in the same direction and the key_id is
+the successor of the newest key_id (or when we send a new hard reset: a new session).
+
+Time is only ever passed in as ``now``; ``next_timer()`` says when ``packets_to_send`` (alias
+``on_timer``) next has something to do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import attrs
+
+from vpnstack.core.opcodes import (
+    CONTROL_OPCODES,
+    KEY_ID_MASK,
+    P_ACK_V1,
+    P_CONTROL_HARD_RESET_CLIENT_V2,
+    P_CONTROL_HARD_RESET_CLIENT_V3,
+    P_CONTROL_HARD_RESET_SERVER_V2,
+    P_CONTROL_V1,
+    P_CONTROL_WKC_V1,
+    RESET_OPCODES,
+)
+from vpnstack.core.packets import MAX_ACKS, MAX_PIGGYBACK_ACKS
+from vpnstack.errors import LocalError, RemoteProtocolError
+from vpnstack.messages import ControlMessage, ReliablePacket
+
+SEND_WINDOW = 6
+"""TLS_RELIABLE_N_SEND_BUFFERS (§3)."""
+RECEIVE_WINDOW = 12
+"""TLS_RELIABLE_N_REC_BUFFERS (§3)."""
+N_ACK_RETRANSMIT = 3
+"""Fast retransmit once this many acks for later ids arrived (§3)."""
+RECENT_ACKS = MAX_ACKS
+"""Length of the list of recently sent acks repeated in free ack slots (§3 rule 3)."""
+
+_TLS_OPCODES = frozenset({P_CONTROL_V1, P_CONTROL_WKC_V1})
+_CLIENT_HARD_RESETS = frozenset({P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_RESET_CLIENT_V3})
+_HARD_RESETS = _CLIENT_HARD_RESETS | {P_CONTROL_HARD_RESET_SERVER_V2}
+
+# Drop reasons counted by the core (RemoteProtocolError reasons are counted by the service).
+DROP_OUT_OF_WINDOW = "out_of_receive_window"
+DROP_UNKNOWN_KEY_ID = "unknown_key_id"
+DROP_RESET_NONZERO_ID = "reset_with_nonzero_message_id"
+
+
+@attrs.frozen
+class ReliableEvent:
+    """Something the service may report upward (only resets are reported)."""
+
+    kind: str
+    """``"reset_sent"`` (first transmission of our id 0) or ``"reset_acked"``."""
+    key_id: int
+    """The key id of the reset."""
+    opcode: int
+    """The reset's opcode."""
+
+
+@attrs.frozen
+class ReliableStatistics:
+    """Counters of the reliable transport (core counters plus the service's drops)."""
+
+    packets_sent: int
+    """Every packet handed down, retransmissions and P_ACK_V1 included."""
+    packets_received: int
+    """Every well-formed packet received from below."""
+    messages_queued: int
+    """ControlMessages accepted from above."""
+    messages_delivered: int
+    """ControlMessages handed up (one per received packet with a message id, in order)."""
+    retransmissions: int
+    """Transmissions of a message id after its first, fast retransmits included."""
+    fast_retransmits: int
+    """Retransmissions triggered by N_ACK_RETRANSMIT later acks before the timeout."""
+    acks_sent: int
+    """Dedicated P_ACK_V1 packets sent."""
+    duplicates: int
+    """Received packets whose id had already been received (acked again, not delivered)."""
+    queue_peak: int
+    """Most packets waiting for an ack (or for their first transmission) at any time."""
+    queued: int
+    """Packets waiting for an ack (or their first transmission) now."""
+    drops: dict[str, int]
+    """Dropped received packets by reason (out of window, malformed, ...)."""
+
+
+@attrs.define
+class _Outgoing:
+    """One packet of ours that is not acked yet."""
+
+    message_id: int
+    opcode: int
+    payload: bytes
+    timeout: float
+    sent: bool = False
+    next_try: float = 0.0
+    n_acks: int = 0
+
+
+class _KeyState:
+    """Send and receive reliability state of one key_id (§3 rule 1)."""
+
+    def __init__(self, key_id: int) -> None:
+        self.key_id = key_id
+        # send side
+        self.next_send_id = 0
+        self.outgoing: dict[int, _Outgoing] = {}  # insertion order == id order
+        self.reset_acked = False  # our id 0 was acked: ids >= 1 may go out (§11.11)
+        # receive side
+        self.next_expected = 0
+        self.buffered: dict[int, ReliablePacket] = {}
+        self.pending_acks: list[int] = []  # ids we owe an ack for, oldest first
+        self.recent_acks: list[int] = []  # most recently sent acks first (OpenVPN ack_mru)
+
+    @property
+    def received_reset(self) -> bool:
+        return self.next_expected > 0 or 0 in self.buffered
+
+    def eligible(self) -> list[_Outgoing]:
+        """Unacked packets that the send window and the reset gate allow on the wire."""
+        result: list[_Outgoing] = []
+        oldest: int | None = None
+        for entry in self.outgoing.values():
+            if oldest is None:
+                oldest = entry.message_id
+            # PROTOCOL.md §3: send window, next_id - oldest_unacked < 6
+            if entry.message_id - oldest >= SEND_WINDOW:
+                break
+            # PROTOCOL.md §5.1 / §11.11: nothing after the reset until the reset is acked
+            if entry.message_id >= 1 and not self.reset_acked:
+                break
+            result.append(entry)
+        return result
+
+
+def _next_key_id(key_id: int) -> int:
+    """0 -> 1 -> ... -> 7 -> 1 (§9, §11.26)."""
+    return 1 if key_id == KEY_ID_MASK else key_id + 1
+
+
+class ReliableCore:
+    """Message ids, acks, windows and retransmission for every key_id (PROTOCOL.md §3).
+
+    API: ``send(message, now)`` queues a message from above; ``receive(packet, now)`` returns
+    the messages now deliverable in order; ``packets_to_send(now)`` (alias ``on_timer``) returns
+    the packets to transmit now; ``next_timer()`` says when to call it next; ``backlog()`` counts
+    packets not yet transmitted (for backpressure); ``pop_events()`` returns reset events.
+    """
+
+    def __init__(
+        self, *, max_payload: int, tls_timeout: float = 2.0, repeat_acks: bool = True
+    ) -> None:
+        if max_payload < 1:
+            raise LocalError(f"max_payload must be positive, got {max_payload}")
+        if tls_timeout <= 0:
+            raise LocalError(f"tls_timeout must be positive, got {tls_timeout}")
+        self.max_payload = max_payload
+        self.tls_timeout = tls_timeout
+        self.repeat_acks = repeat_acks
+        self._states: dict[int, _KeyState] = {}
+        self._latest_key_id: int | None = None
+        self._now = 0.0
+        self._events: list[ReliableEvent] = []
+        # counters
+        self._packets_sent = 0
+        self._packets_received = 0
+        self._messages_queued = 0
+        self._messages_delivered = 0
+        self._retransmissions = 0
+        self._fast_retransmits = 0
+        self._acks_sent = 0
+        self._duplicates = 0
+        self._queued = 0
+        self._queue_peak = 0
+        self._drops: Counter[str] = Counter()
+
+    # --- key_id generations -------------------------------------------------------------
+
+    def _new_state(self, key_id: int) -> _KeyState:
+        old = self._states.get(key_id)
+        if old is not None:
+            self._queued -= len(old.outgoing)
+        state = _KeyState(key_id)
+        self._states[key_id] = state
+        self._latest_key_id = key_id
+        return state
+
+    def _state_for_sent_reset(self, opcode: int, key_id: int) -> _KeyState:
+        if opcode in _CLIENT_HARD_RESETS and any(s.next_send_id for s in self._states.values()):
+            # A new client hard reset means a new session: forget every key_id.
+            self._states.clear()
+            self._queued = 0
+        state = self._states.get(key_id)
+        if state is None or state.next_send_id > 0:
+            # No state yet, or we already sent a reset on this key_id: a new generation.
+            return self._new_state(key_id)
+        return state  # the peer's reset created it; we are answering (§9 step 2)
+
+    def _state_for_received_reset(self, opcode: int, key_id: int) -> _KeyState:
+        state = self._states.get(key_id)
+        if state is None:
+            return self._new_state(key_id)
+        if (
+            state.received_reset
+            and opcode not in _HARD_RESETS
+            and key_id != self._latest_key_id
+            and self._latest_key_id is not None
+            and key_id == _next_key_id(self._latest_key_id)
+        ):
+            # key_id reused after 7 -> 1: the peer starts a renegotiation (§9 step 1).
+            return self._new_state(key_id)
+        return state  # a retransmission of a reset we already know, or our own new key
+
+    # --- from above ---------------------------------------------------------------------
+
+    def send(self, message: ControlMessage, now: float) -> None:
+        """Queue a message from the TLS layer; it is cut into packets of ``max_payload``."""
+        self._now = now
+        opcode, key_id = message.opcode, message.key_id
+        if opcode not in CONTROL_OPCODES or opcode == P_ACK_V1:
+            raise LocalError(f"cannot send opcode {opcode} as a reliable message")
+        if not 0 <= key_id <= KEY_ID_MASK:
+            raise LocalError(f"key_id {key_id} is outside 0..7")
+        payload = bytes(message.payload)
+        if opcode in RESET_OPCODES:
+            if len(payload) > self.max_payload:
+                raise LocalError("a reset payload must fit in one packet")
+            state = self._state_for_sent_reset(opcode, key_id)
+            if state.next_send_id != 0:
+                raise LocalError(f"reset on key_id {key_id} after other messages")
+            chunks = [payload]
+        else:
+            maybe_state = self._states.get(key_id)
+            if maybe_state is None:
+                raise LocalError(f"key_id {key_id} has no reset yet; send the reset first")
+            state = maybe_state
+            if opcode not in _TLS_OPCODES:
+                raise LocalError(f"opcode {opcode} is not a reliable message opcode")
+            if state.next_send_id == 0:
+                # PROTOCOL.md §3 rule 1: our id 0 on every key_id is our reset.
+                raise LocalError(f"send our reset on key_id {key_id} before TLS bytes")
+            # PROTOCOL.md §3 rule 7: cut TLS bytes with no regard for record boundaries.
+            step = self.max_payload
+            chunks = [payload[i : i + step] for i in range(0, len(payload), step)] or [b""]
+        for chunk in chunks:
+            mid = state.next_send_id
+            state.next_send_id += 1
+            state.outgoing[mid] = _Outgoing(
+                message_id=mid, opcode=opcode, payload=chunk, timeout=self.tls_timeout
+            )
+        self._messages_queued += 1
+        self._queued += len(chunks)
+        self._queue_peak = max(self._queue_peak, self._queued)
+
+    # --- from below ---------------------------------------------------------------------
+
+    def receive(self, packet: ReliablePacket, now: float) -> list[ControlMessage]:
+        """Process one packet from below; return the messages now deliverable, in id order.
+
+        Raises ``RemoteProtocolError`` for packets that no decoder should have produced.
+        """
+        self._now = now
+        opcode, key_id, mid = packet.opcode, packet.key_id, packet.message_id
+        if opcode not in CONTROL_OPCODES or not 0 <= key_id <= KEY_ID_MASK:
+            raise RemoteProtocolError("not_a_control_packet", f"opcode {opcode}")
+        if len(packet.acks) > MAX_ACKS:
+            raise RemoteProtocolError("too_many_acks", f"{len(packet.acks)} acks")
+        if (opcode == P_ACK_V1) != (mid is None):
+            raise RemoteProtocolError("message_id_presence", "P_ACK_V1 <=> no message id")
+        self._packets_received += 1
+
+        is_reset = opcode in RESET_OPCODES
+        if is_reset and mid != 0:
+            # PROTOCOL.md §3 rule 1: a reset is always message id 0.
+            self._drops[DROP_RESET_NONZERO_ID] += 1
+            return []
+        if is_reset:
+            state = self._state_for_received_reset(opcode, key_id)
+        else:
+            maybe_state = self._states.get(key_id)
+            if maybe_state is None:
+                self._drops[DROP_UNKNOWN_KEY_ID] += 1
+                return []
+            state = maybe_state
+
+        self._apply_acks(state, packet.acks)
+        if mid is None:
+            return []
+
+        # PROTOCOL.md §3 rule 2: the receive window.
+        if mid >= state.next_expected + RECEIVE_WINDOW:
+            self._drops[DROP_OUT_OF_WINDOW] += 1
+            return []
+        if mid not in state.pending_acks:
+            state.pending_acks.append(mid)  # acked even if it is a duplicate or replay
+        if mid < state.next_expected or mid in state.buffered:
+            self._duplicates += 1
+            return []
+        state.buffered[mid] = packet
+        if mid == 0:
+            # PROTOCOL.md §3 rule 5: the peer's reset arrived; resend all unacked now.
+            for entry in state.outgoing.values():
+                if entry.sent:
+                    entry.next_try = now
+                    entry.timeout = self.tls_timeout
+
+        delivered: list[ControlMessage] = []
+        while state.next_expected in state.buffered:
+            got = state.buffered.pop(state.next_expected)
+            state.next_expected += 1
+            delivered.append(
+                ControlMessage(
+                    opcode=got.opcode,
+                    key_id=got.key_id,
+                    payload=got.payload,
+                    peer_session_id=got.peer_session_id,
+                )
+            )
+        self._messages_delivered += len(delivered)
+        return delivered
+
+    def _apply_acks(self, state: _KeyState, acks: tuple[int, ...]) -> None:
+        # PROTOCOL.md §3 rule 3: acks are individual; ignore ids we never sent.
+        for ack in acks:
+            if ack >= state.next_send_id:
+                continue
+            entry = state.outgoing.get(ack)
+            if entry is not None and entry.sent:
+                del state.outgoing[ack]
+                self._queued -= 1
+                if ack == 0 and not state.reset_acked:
+                    state.reset_acked = True
+                    if entry.opcode in RESET_OPCODES:
+                        event = ReliableEvent("reset_acked", state.key_id, entry.opcode)
+                        self._events.append(event)
+            # reliable.c reliable_send_purge: count acks for later ids (fast retransmit).
+            for other in state.outgoing.values():
+                if other.message_id >= ack:
+                    break
+                if other.sent:
+                    other.n_acks += 1
+
+    # --- to below -----------------------------------------------------------------------
+
+    def packets_to_send(self, now: float) -> list[ReliablePacket]:
+        """Every packet due at ``now``: first sends, retransmissions, then P_ACK_V1s."""
+        self._now = now
+        out: list[ReliablePacket] = []
+        for state in self._states.values():
+            for entry in state.eligible():
+                if not entry.sent:
+                    if entry.message_id == 0 and entry.opcode in RESET_OPCODES:
+                        self._events.append(ReliableEvent("reset_sent", state.key_id, entry.opcode))
+                elif entry.next_try <= now:
+                    self._retransmissions += 1
+                elif entry.n_acks >= N_ACK_RETRANSMIT:
+                    self._retransmissions += 1
+                    self._fast_retransmits += 1
+                else:
+                    continue
+                # reliable.c reliable_send: exponential backoff, no cap (§3 table).
+                entry.sent = True
+                entry.next_try = now + entry.timeout
+                entry.timeout *= 2
+                entry.n_acks = 0
+                out.append(
+                    ReliablePacket(
+                        opcode=entry.opcode,
+                        key_id=state.key_id,
+                        acks=self._take_acks(state, MAX_PIGGYBACK_ACKS),
+                        message_id=entry.message_id,
+                        payload=entry.payload,
+                    )
+                )
+            # PROTOCOL.md §3 rule 4: a P_ACK_V1 only when new ids wait to be acked.
+            while state.pending_acks:
+                out.append(
+                    ReliablePacket(
+                        opcode=P_ACK_V1,
+                        key_id=state.key_id,
+                        acks=self._take_acks(state, MAX_ACKS),
+                    )
+                )
+                self._acks_sent += 1
+        self._packets_sent += len(out)
+        return out
+
+    on_timer = packets_to_send
+
+    def _take_acks(self, state: _KeyState, limit: int) -> tuple[int, ...]:
+        fresh = state.pending_acks[:limit]
+        del state.pending_acks[:limit]
+        acks = list(fresh)
+        if self.repeat_acks:
+            for old in state.recent_acks:
+                if len(acks) >= limit:
+                    break
+                if old not in acks:
+                    acks.append(old)
+            # Move the fresh acks to the front of the MRU list (reliable.c copy_acks_to_mru).
+            recent = fresh[::-1] + [a for a in state.recent_acks if a not in fresh]
+            state.recent_acks = recent[:RECENT_ACKS]
+        return tuple(acks)
+
+    # --- timers, backpressure, events, statistics ---------------------------------------
+
+    def next_timer(self) -> float | None:
+        """When ``packets_to_send`` next has work: the last ``now`` if work is ready already."""
+        deadline: float | None = None
+        for state in self._states.values():
+            if state.pending_acks:
+                return self._now
+            for entry in state.eligible():
+                if not entry.sent or entry.n_acks >= N_ACK_RETRANSMIT:
+                    return self._now
+                if deadline is None or entry.next_try < deadline:
+                    deadline = entry.next_try
+        return deadline
+
+    def backlog(self) -> int:
+        """Packets queued but never transmitted yet (the service's backpressure measure)."""
+        return sum(
+            1 for state in self._states.values() for e in state.outgoing.values() if not e.sent
+        )
+
+    def unacked(self, key_id: int) -> int:
+        """Packets of ``key_id`` still waiting for an ack (sent or not)."""
+        state = self._states.get(key_id)
+        return 0 if state is None else len(state.outgoing)
+
+    def pop_events(self) -> list[ReliableEvent]:
+        """Reset events since the last call, oldest first."""
+        events, self._events = self._events, []
+        return events
+
+    def statistics(self, extra_drops: dict[str, int] | None = None) -> ReliableStatistics:
+        """A frozen snapshot of the counters; ``extra_drops`` are merged into ``drops``."""
+        drops = Counter(self._drops)
+        if extra_drops:
+            drops.update(extra_drops)
+        return ReliableStatistics(
+            packets_sent=self._packets_sent,
+            packets_received=self._packets_received,
+            messages_queued=self._messages_queued,
+            messages_delivered=self._messages_delivered,
+            retransmissions=self._retransmissions,
+            fast_retransmits=self._fast_retransmits,
+            acks_sent=self._acks_sent,
+            duplicates=self._duplicates,
+            queue_peak=self._queue_peak,
+            queued=self._queued,
+            drops=dict(drops),
+        )
