@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpnstack.core.controlwrap import (
+    ControlWrap,
     NoWrap,
     TlsAuthWrap,
     TlsCryptWrap,
@@ -288,7 +289,7 @@ def test_server_role_matches_the_layout() -> None:
 )
 def test_round_trip_both_ways(reliable: bytes, first: int, direction: int | None) -> None:
     plain = bytes([first]) + CLIENT_SID + reliable
-    pairs = [
+    pairs: list[tuple[ControlWrap, ControlWrap]] = [
         (TlsCryptWrap(KEY, CLIENT_TIME), TlsCryptWrap(KEY, SERVER_TIME, role="server")),
         (
             TlsAuthWrap(KEY, direction, "SHA1", CLIENT_TIME),
