@@ -1,0 +1,121 @@
+"""Peer-info and the OCC options string sent in key-method 2 (PROTOCOL.md §5.2, §6.1).
+
+How this works: the peer-info block is ``NAME=value\\n`` lines telling the server what we
+support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §11.30):
+
+* bit 1 DATA_V2 (2): P_DATA_V2 and peer-id; set whenever any other bit is set;
+* bit 2 REQUEST_PUSH (4): the server may push without waiting for our PUSH_REQUEST;
+* bit 3 TLS_KEY_EXPORT (8): we derive keys by EKM when the server pushes ``tls-ekm``;
+* bit 4 AUTH_PENDING_KW (16): we understand ``AUTH_PENDING,timeout N`` (keep pushing,
+  extend the deadline);
+* bit 6 DNS_OPTION (64): push.py parses the pushed ``dns`` option.
+
+Deliberately *not* set: bit 7 CC_EXIT (we would have to send ``EXIT`` on the control channel
+at shutdown; the datachannel's OCC EXIT notification serves instead), bit 8 AUTH_FAIL_TEMP,
+bit 9 dynamic tls-crypt, bit 10 epoch data, bit 11 DNS v2, bit 12 PUSH_UPDATE. So
+IV_PROTO = 2|4|8|16|64 = 94.
+
+The OCC options string is informational (§5.2); it never mentions ``comp-lzo`` because
+vpnstack implements no compression framing.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from vpnstack.config import Config
+
+IV_PROTO_DATA_V2 = 1 << 1
+IV_PROTO_REQUEST_PUSH = 1 << 2
+IV_PROTO_TLS_KEY_EXPORT = 1 << 3
+IV_PROTO_AUTH_PENDING_KW = 1 << 4
+IV_PROTO_DNS_OPTION = 1 << 6
+IV_PROTO_CC_EXIT_NOTIFY = 1 << 7
+
+IV_PROTO = (
+    IV_PROTO_DATA_V2
+    | IV_PROTO_REQUEST_PUSH
+    | IV_PROTO_TLS_KEY_EXPORT
+    | IV_PROTO_AUTH_PENDING_KW
+    | IV_PROTO_DNS_OPTION
+)
+"""The IV_PROTO value vpnstack announces (§6.1)."""
+
+IV_MTU = 1600
+"""Largest tun MTU we accept from a pushed ``tun-mtu`` (stock: max(1600, tun-mtu))."""
+
+# Key sizes in bits, for the informational OCC string.
+_KEYSIZE = {
+    "AES-128-GCM": 128,
+    "AES-192-GCM": 192,
+    "AES-256-GCM": 256,
+    "CHACHA20-POLY1305": 256,
+    "AES-128-CBC": 128,
+    "AES-192-CBC": 192,
+    "AES-256-CBC": 256,
+}
+_AEAD = ("GCM", "POLY1305")
+
+
+def client_version() -> str:
+    """The IV_VER we send (the server only exports it to scripts, §6.1)."""
+    try:
+        version = importlib.metadata.version("vpnstack")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a tree
+        version = "0"
+    return f"vpnstack-{version}"
+
+
+def build_peer_info(config: Config) -> str:
+    """The peer-info block (§6.1), without the NUL (keymethod2 adds it)."""
+    ciphers = list(config.data_ciphers)
+    lines = [
+        f"IV_VER={client_version()}",
+        "IV_PLAT=linux",
+        f"IV_PROTO={IV_PROTO}",
+        f"IV_CIPHERS={':'.join(ciphers)}",
+    ]
+    if "AES-128-GCM" in ciphers and "AES-256-GCM" in ciphers:
+        lines.append("IV_NCP=2")  # legacy: both GCMs supported
+    lines += [f"IV_MTU={IV_MTU}", "IV_TCPNL=1"]
+    return "".join(line + "\n" for line in lines)
+
+
+def _proto_name(proto: str) -> str:
+    if proto.startswith("tcp"):
+        return "TCPv6_CLIENT" if proto.endswith("6") else "TCPv4_CLIENT"
+    return "UDPv6" if proto.endswith("6") else "UDPv4"
+
+
+def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 1500) -> str:
+    """The OCC options string (§5.2), e.g. ``V4,dev-type tun,link-mtu 1549,...,tls-client``.
+
+    The server only reads ``cipher`` from it (fallback for clients without NCP) and
+    ``comp-lzo`` (never sent here). ``link-mtu`` is the stock client's figure for the cipher.
+    """
+    cipher = config.cipher or (config.data_ciphers[0] if config.data_ciphers else "AES-256-GCM")
+    aead = cipher.endswith(_AEAD)
+    tcp = proto.startswith("tcp")
+    if aead:
+        # tun-mtu + opcode/peer-id 4 + packet id 4 + tag 16 + 25 of stock slack; TCP +2 length
+        auth = "[null-digest]"
+        link_mtu = tun_mtu + 49 + (2 if tcp else 0)
+    else:
+        auth = config.auth
+        link_mtu = tun_mtu + 1 + 4 + 16 + 16 + {"SHA1": 20, "SHA256": 32, "SHA512": 64}.get(
+            config.auth, 20
+        ) + (2 if tcp else 0)
+    keysize = _KEYSIZE.get(cipher, 256)
+    parts = [
+        "V4",
+        "dev-type tun",
+        f"link-mtu {link_mtu}",
+        f"tun-mtu {tun_mtu}",
+        f"proto {_proto_name(proto)}",
+        f"cipher {cipher}",
+        f"auth {auth}",
+        f"keysize {keysize}",
+        "key-method 2",
+        "tls-client",
+    ]
+    return ",".join(parts)
