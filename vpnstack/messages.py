@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from typing import Union
 
 import attrs
 
@@ -106,7 +105,7 @@ class KeepaliveSettings:
     """Fail with KeepaliveTimeout after this many seconds without receiving; None = never."""
 
 
-DataChannelCommand = Union[DataKeys, KeepaliveSettings]
+DataChannelCommand = DataKeys | KeepaliveSettings
 
 
 # --- pushed options and the tunnel's public description -------------------------------------

@@ -91,58 +91,66 @@ class Channels:
     def __init__(self) -> None:
         self.specs: list[ChannelSpec] = []
         # The data path: batches of datagrams / IP packets.
-        self.network_to_muxer = self._pipe(
-            Batch, "networkio", "packetmuxer", "batch of UDP datagrams", DATA_BUFFER
+        self.network_to_muxer: Pipe[Batch] = self._pipe(
+            "networkio", "packetmuxer", "batch of UDP datagrams", DATA_BUFFER
         )
-        self.muxer_to_network = self._pipe(
-            Batch, "packetmuxer", "networkio", "batch of UDP datagrams", DATA_BUFFER
+        self.muxer_to_network: Pipe[Batch] = self._pipe(
+            "packetmuxer", "networkio", "batch of UDP datagrams", DATA_BUFFER
         )
-        self.muxer_to_data = self._pipe(
-            Batch, "packetmuxer", "datachannel", "batch of P_DATA packets", DATA_BUFFER
+        self.muxer_to_data: Pipe[Batch] = self._pipe(
+            "packetmuxer", "datachannel", "batch of P_DATA packets", DATA_BUFFER
         )
-        self.data_to_muxer = self._pipe(
-            Batch, "datachannel", "packetmuxer", "batch of P_DATA packets", DATA_BUFFER
+        self.data_to_muxer: Pipe[Batch] = self._pipe(
+            "datachannel", "packetmuxer", "batch of P_DATA packets", DATA_BUFFER
         )
-        self.data_to_tun = self._pipe(
-            Batch, "datachannel", "tun", "batch of IP packets", DATA_BUFFER
+        self.data_to_tun: Pipe[Batch] = self._pipe(
+            "datachannel", "tun", "batch of IP packets", DATA_BUFFER
         )
-        self.tun_to_data = self._pipe(
-            Batch, "tun", "datachannel", "batch of IP packets", DATA_BUFFER
+        self.tun_to_data: Pipe[Batch] = self._pipe(
+            "tun", "datachannel", "batch of IP packets", DATA_BUFFER
         )
-        self.app_to_tun = self._pipe(bytes, APPLICATION, "tun", "IP packet", APP_BUFFER)
-        self.tun_to_app = self._pipe(bytes, "tun", APPLICATION, "IP packet", APP_BUFFER)
+        self.app_to_tun: Pipe[bytes] = self._pipe(APPLICATION, "tun", "IP packet", APP_BUFFER)
+        self.tun_to_app: Pipe[bytes] = self._pipe("tun", APPLICATION, "IP packet", APP_BUFFER)
         # The control path: one packet or message per item.
-        self.muxer_to_control = self._pipe(
-            bytes, "packetmuxer", "controlchannel", "wrapped control packet", CONTROL_BUFFER
+        self.muxer_to_control: Pipe[bytes] = self._pipe(
+            "packetmuxer", "controlchannel", "wrapped control packet", CONTROL_BUFFER
         )
-        self.control_to_muxer = self._pipe(
-            bytes, "controlchannel", "packetmuxer", "wrapped control packet", CONTROL_BUFFER
+        self.control_to_muxer: Pipe[bytes] = self._pipe(
+            "controlchannel", "packetmuxer", "wrapped control packet", CONTROL_BUFFER
         )
-        self.control_to_reliable = self._pipe(
-            ReliablePacket, "controlchannel", "reliabletransport", "ReliablePacket",
+        self.control_to_reliable: Pipe[ReliablePacket] = self._pipe(
+            "controlchannel",
+            "reliabletransport",
+            "ReliablePacket",
             CONTROL_BUFFER,
         )
-        self.reliable_to_control = self._pipe(
-            ReliablePacket, "reliabletransport", "controlchannel", "ReliablePacket",
+        self.reliable_to_control: Pipe[ReliablePacket] = self._pipe(
+            "reliabletransport",
+            "controlchannel",
+            "ReliablePacket",
             CONTROL_BUFFER,
         )
-        self.reliable_to_tls = self._pipe(
-            ControlMessage, "reliabletransport", "tlssession", "ControlMessage (in order)",
+        self.reliable_to_tls: Pipe[ControlMessage] = self._pipe(
+            "reliabletransport",
+            "tlssession",
+            "ControlMessage (in order)",
             CONTROL_BUFFER,
         )
-        self.tls_to_reliable = self._pipe(
-            ControlMessage, "tlssession", "reliabletransport", "ControlMessage",
+        self.tls_to_reliable: Pipe[ControlMessage] = self._pipe(
+            "tlssession",
+            "reliabletransport",
+            "ControlMessage",
             CONTROL_BUFFER,
         )
-        self.tls_to_data = self._pipe(
-            DataChannelCommand, "tlssession", "datachannel", "DataKeys / KeepaliveSettings",
+        self.tls_to_data: Pipe[DataChannelCommand] = self._pipe(
+            "tlssession",
+            "datachannel",
+            "DataKeys / KeepaliveSettings",
             # Keys are a handful per hour; never make the session wait on them.
             math.inf,
         )
 
-    def _pipe(
-        self, item: type[T] | object, producer: str, consumer: str, carries: str, size: float
-    ) -> Pipe[T]:
+    def _pipe(self, producer: str, consumer: str, carries: str, size: float) -> Pipe[T]:
         self.specs.append(
             ChannelSpec(
                 name=f"{_short(producer)}_to_{_short(consumer)}",
