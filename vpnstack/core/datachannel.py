@@ -15,7 +15,12 @@ How this works:
 
 from __future__ import annotations
 
-from vpnstack.core.datacrypto import PING_PAYLOAD, DataChannelCrypto, data_packet_key_id
+from vpnstack.core.datacrypto import (
+    PING_PAYLOAD,
+    DataChannelCrypto,
+    PacketIdExhausted,
+    data_packet_key_id,
+)
 from vpnstack.errors import KeepaliveTimeout, RemoteProtocolError
 from vpnstack.layers.base import DropCounter
 from vpnstack.messages import Batch, DataKeys, KeepaliveSettings
@@ -62,7 +67,12 @@ class DataChannelCore:
             self.drops.drop("no-keys-yet", len(packets))
             return []
         crypto = self._crypto[self._send_key_id]
-        sealed = [crypto.encrypt(packet) for packet in packets]
+        try:
+            sealed = crypto.encrypt_batch(packets)
+        except PacketIdExhausted:
+            # §8: the id never wraps; until renegotiation gives a new key, packets are dropped.
+            self.drops.drop("packet-ids-exhausted", len(packets))
+            return []
         if sealed:
             self._last_sent = now
             self.packets_sealed += len(sealed)
