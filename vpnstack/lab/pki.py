@@ -5,7 +5,8 @@ How this works: ``generate_pki(directory)`` creates, with ``cryptography``:
 * a root CA (the only certificate a client trusts) and an intermediate CA signed by it;
 * server certificates signed by the intermediate, so the server must send its chain:
   ``server`` (EKU serverAuth, CN ``server.vpnstack.test``) and ``server-noeku`` (same name,
-  EKU clientAuth only, for the ``remote-cert-tls server`` refusal test);
+  no EKU extension at all, for the ``remote-cert-tls server`` refusal test: a TLS library
+  accepts it, only the EKU check of ``remote-cert-tls server`` refuses it);
 * a client certificate (EKU clientAuth) signed by the intermediate;
 * an unrelated "other" root CA with its own ``other-server`` certificate (wrong-CA test);
 * two static keys (tls-auth and tls-crypt) written with ``format_static_key``.
@@ -62,7 +63,7 @@ class Pki:
     server_chain: str
     """PEM of the server certificate followed by the intermediate (the server's ``cert``)."""
     server_noeku: CertKey
-    """Server certificate without serverAuth (EKU clientAuth only)."""
+    """Server certificate without serverAuth (no EKU extension at all)."""
     server_noeku_chain: str
     """``server_noeku`` followed by the intermediate."""
     client: CertKey
@@ -209,9 +210,8 @@ def generate_pki(directory: str, *, key_type: KeyType = "ec") -> Pki:
     server, server_cert = leaf(
         SERVER_NAME, [ExtendedKeyUsageOID.SERVER_AUTH], inter, inter_key, "server"
     )
-    noeku, noeku_cert = leaf(
-        SERVER_NAME, [ExtendedKeyUsageOID.CLIENT_AUTH], inter, inter_key, "server-noeku"
-    )
+    # no EKU extension at all: TLS libraries accept it, only remote-cert-tls refuses it
+    noeku, noeku_cert = leaf(SERVER_NAME, [], inter, inter_key, "server-noeku")
     client, _ = leaf(CLIENT_NAME, [ExtendedKeyUsageOID.CLIENT_AUTH], inter, inter_key, "client")
 
     other_key = _new_key(key_type)
