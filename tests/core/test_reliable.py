@@ -61,9 +61,7 @@ def test_reset_is_one_packet_with_id_zero_and_empty_payload() -> None:
     assert core.packets_to_send(5.0) == [
         ReliablePacket(op.P_CONTROL_HARD_RESET_CLIENT_V2, 0, (), 0, b"")
     ]
-    assert core.pop_events() == [
-        ReliableEvent("reset_sent", 0, op.P_CONTROL_HARD_RESET_CLIENT_V2)
-    ]
+    assert core.pop_events() == [ReliableEvent("reset_sent", 0, op.P_CONTROL_HARD_RESET_CLIENT_V2)]
 
 
 def test_retransmission_schedule_2_4_8_16_no_cap() -> None:
@@ -109,8 +107,11 @@ def test_nothing_after_the_reset_until_the_reset_is_acked() -> None:
     out = core.packets_to_send(3.0)
     assert ids(out) == [1, 2, 3]
     # §3 rule 7: cut with no regard for records, exactly max_payload bytes each
-    assert [p.payload for p in out] == [bytes(range(100)), bytes(range(100, 200)),
-                                        bytes(range(200, 250))]
+    assert [p.payload for p in out] == [
+        bytes(range(100)),
+        bytes(range(100, 200)),
+        bytes(range(200, 250)),
+    ]
     assert core.pop_events() == [
         ReliableEvent("reset_sent", 0, op.P_CONTROL_HARD_RESET_CLIENT_V2),
         ReliableEvent("reset_acked", 0, op.P_CONTROL_HARD_RESET_CLIENT_V2),
@@ -263,14 +264,10 @@ def test_message_ids_are_per_key_id() -> None:
     # an ack for id 0 on key 1 does not ack key 0's id 0 or 1, nor the other way round
     core.receive(peer_ack(1, key_id=0), 2.5)
     assert core.unacked(1) == 2
-    got = core.receive(
-        peer(0, opcode=op.P_CONTROL_SOFT_RESET_V1, key_id=1, acks=(0,)), 3.0
-    )
+    got = core.receive(peer(0, opcode=op.P_CONTROL_SOFT_RESET_V1, key_id=1, acks=(0,)), 3.0)
     assert [(m.opcode, m.key_id) for m in got] == [(op.P_CONTROL_SOFT_RESET_V1, 1)]
     out = core.packets_to_send(3.0)
-    assert [(p.key_id, p.message_id, p.acks, p.payload) for p in out] == [
-        (1, 1, (0,), b"k1-hello")
-    ]
+    assert [(p.key_id, p.message_id, p.acks, p.payload) for p in out] == [(1, 1, (0,), b"k1-hello")]
     # peer ids on key 1 also start at 0 and are delivered apart from key 0's
     assert [m.payload for m in core.receive(peer(1, b"sh", key_id=1), 3.5)] == [b"sh"]
     assert [m.payload for m in core.receive(peer(1, b"k0", key_id=0), 3.5)] == [b"k0"]
