@@ -29,9 +29,11 @@ window are dropped and counted without an ack. Buffered payloads are handed up s
 order as ``ControlMessage`` objects. When the peer's first packet of a key_id (its reset)
 arrives, everything of ours still unacked on that key_id is retransmitted at once (§3 rule 5).
 
-Key ids are reused after 7 -> 1 (§9, §11.26). A reset for a key_id starts a fresh state when
-that key_id's old state already went through a reset in the same direction and the key_id is
-the successor of the newest key_id (or when we send a new hard reset: a new session).
+Key ids are reused after 7 -> 1 (§9, §11.26), so a reset may have to start a fresh state for a
+key_id that already has one. Sending a reset on a key_id whose state already sent one starts a
+fresh state (a new client hard reset forgets every key_id: a new session). Receiving a soft
+reset starts a fresh state only if that key_id's state already received a reset *and* it is
+the successor of the newest key_id; otherwise it is a retransmission and is only acked again.
 
 Time is only ever passed in as ``now``; ``next_timer()`` says when ``packets_to_send`` (alias
 ``on_timer``) next has something to do.
