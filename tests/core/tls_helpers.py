@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
+from vpnstack.messages import ControlMessage
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 _NOW = datetime.datetime.now(datetime.UTC)
@@ -217,3 +219,122 @@ class TLSServer:
 
     def export(self, label: bytes, length: int) -> bytes:
         return self.conn.export_keying_material(label, length, None)
+
+
+# --- a scripted OpenVPN server peer for SessionCore / TLSSession tests ------------------------
+
+P_CONTROL_V1 = 4
+P_CONTROL_HARD_RESET_CLIENT_V2 = 7
+P_CONTROL_HARD_RESET_SERVER_V2 = 8
+
+
+@attrs.frozen
+class ClientKM2:
+    """The client's key-method-2 message, parsed here following PROTOCOL.md §5.2."""
+
+    pre_master: bytes
+    random1: bytes
+    random2: bytes
+    strings: tuple[bytes | None, ...]  # options, username, password, peer-info (None: 00 00)
+
+
+def parse_client_km2(data: bytes) -> ClientKM2:
+    assert data[:5] == b"\x00\x00\x00\x00\x02"
+    pre_master, random1, random2 = data[5:53], data[53:85], data[85:117]
+    offset, strings = 117, []
+    for _ in range(4):
+        length = int.from_bytes(data[offset : offset + 2], "big")
+        offset += 2
+        if length == 0:
+            strings.append(None)
+            continue
+        assert data[offset + length - 1] == 0
+        strings.append(data[offset : offset + length - 1])
+        offset += length
+    assert offset == len(data)
+    return ClientKM2(pre_master, random1, random2, tuple(strings))
+
+
+def server_km2(random1: bytes, random2: bytes, options: bytes = b"V4,dev-type tun") -> bytes:
+    """The server's key-method-2 message (§5.2: no pre_master, three empty strings)."""
+    body = options + b"\x00"
+    return (
+        b"\x00\x00\x00\x00\x02" + random1 + random2 + len(body).to_bytes(2, "big") + body
+        + b"\x00\x00" * 3
+    )
+
+
+class ScriptedServer:
+    """Plays the server side of the ControlMessage exchange with a real TLS server.
+
+    It answers the client reset with its own reset, runs TLS, answers key-method 2, and
+    answers each PUSH_REQUEST with the next scripted list of control texts (if any).
+    """
+
+    def __init__(
+        self,
+        pki: PKI,
+        *,
+        session_id: bytes = b"\x5e\x55\x10\x00\x00\x00\x00\x01",
+        push_script: Sequence[Sequence[bytes]] = (),
+        after_km2: Sequence[bytes] = (),
+        reset_payload: bytes = b"",
+        max_version: int | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.tls = TLSServer(
+            pki.server, [pki.intermediate.cert], client_ca=pki.root.cert, max_version=max_version
+        )
+        self.random1 = bytes(range(100, 132))
+        self.random2 = bytes(range(200, 232))
+        self.push_script = [list(texts) for texts in push_script]
+        self.after_km2 = list(after_km2)
+        self.reset_payload = reset_payload
+        self.client_km2: ClientKM2 | None = None
+        self.push_requests = 0
+        self.texts: list[bytes] = []
+        self.resets = 0
+
+    def handle(self, messages: Sequence[object]) -> list[ControlMessage]:
+        """Feed client messages; return the server's ControlMessages."""
+        out: list[ControlMessage] = []
+        for message in messages:
+            if not isinstance(message, ControlMessage):
+                continue
+            if message.opcode == P_CONTROL_HARD_RESET_CLIENT_V2:
+                self.resets += 1
+                out.append(
+                    ControlMessage(
+                        P_CONTROL_HARD_RESET_SERVER_V2,
+                        0,
+                        self.reset_payload,
+                        peer_session_id=self.session_id,
+                    )
+                )
+            elif message.opcode == P_CONTROL_V1:
+                self.tls.feed(message.payload)
+                if self.tls.handshake_complete:
+                    self._on_app_data(self.tls.read())
+        data = self.tls.outgoing()
+        if data:
+            out.append(ControlMessage(P_CONTROL_V1, 0, data, peer_session_id=self.session_id))
+        return out
+
+    def send_texts(self, texts: Sequence[bytes]) -> None:
+        for text in texts:
+            self.tls.write(text)  # one record each
+
+    def _on_app_data(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.client_km2 is None:
+            self.client_km2 = parse_client_km2(data)
+            self.tls.write(server_km2(self.random1, self.random2))
+            self.send_texts(self.after_km2)
+            return
+        for text in data.split(b"\x00")[:-1]:
+            self.texts.append(text)
+            if text == b"PUSH_REQUEST":
+                self.push_requests += 1
+                if self.push_script:
+                    self.send_texts(self.push_script.pop(0))

@@ -22,6 +22,7 @@ vpnstack implements no compression framing.
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Sequence
 
 from vpnstack.config import Config
 
@@ -66,9 +67,13 @@ def client_version() -> str:
     return f"vpnstack-{version}"
 
 
-def build_peer_info(config: Config) -> str:
-    """The peer-info block (§6.1), without the NUL (keymethod2 adds it)."""
-    ciphers = list(config.data_ciphers)
+def build_peer_info(config: Config, *, ciphers: Sequence[str] | None = None) -> str:
+    """The peer-info block (§6.1), without the NUL (keymethod2 adds it).
+
+    ``ciphers`` (default ``config.data_ciphers``) is the IV_CIPHERS list; the session passes
+    only the ciphers vpnstack implements.
+    """
+    ciphers = list(config.data_ciphers if ciphers is None else ciphers)
     lines = [
         f"IV_VER={client_version()}",
         "IV_PLAT=linux",

@@ -334,12 +334,20 @@ class TLSClient:
 
     def read_application_data(self) -> bytes:
         """All decrypted application data available now (may be empty)."""
+        return b"".join(self.read_application_records())
+
+    def read_application_records(self) -> list[bytes]:
+        """Decrypted application data available now, one item per TLS record.
+
+        OpenSSL's ``SSL_read`` never returns bytes of two records at once, so record
+        boundaries survive; key-method 2 relies on this (its message is one record, §5.2).
+        """
         if not self._handshake_complete:
-            return b""
-        chunks = []
+            return []
+        records = []
         while not self._closed:
             try:
-                chunk = self._conn.recv(65536)
+                record = self._conn.recv(65536)
             except SSL.WantReadError:
                 break
             except SSL.ZeroReturnError:
@@ -347,10 +355,10 @@ class TLSClient:
                 break
             except SSL.Error as exc:
                 raise TLSError(f"TLS error on the control channel: {_describe(exc)}") from None
-            if not chunk:
+            if not record:
                 break
-            chunks.append(chunk)
-        return b"".join(chunks)
+            records.append(record)
+        return records
 
     def write_application_data(self, data: bytes) -> None:
         """Encrypt ``data`` as one TLS record (callers keep it ≤ 2048 bytes, §11.19)."""

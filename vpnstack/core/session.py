@@ -1,0 +1,561 @@
+"""The sans-I/O TLS session: reset, TLS, key-method 2, push, data keys (PROTOCOL.md §5, §6).
+
+Theory of operation. One :class:`SessionCore` owns the control-channel conversation of an
+OpenVPN session above the reliable layer. It exchanges whole ``ControlMessage`` objects
+with that layer, never packets. State that lives for the whole session (session ids,
+negotiated cipher, key-derivation choice, auth-token) sits on the core; state that belongs
+to one TLS negotiation lives in a :class:`_KeyState` per key id, so renegotiation (key ids
+1..7, §9) can add key states later without touching the session-wide part. Only key id 0
+is negotiated today.
+
+Key id 0 moves through these phases (each line: what moves it on, what it emits):
+
+    INITIAL      start()                       -> HARD_RESET_CLIENT_V2        RESET_SENT
+    RESET_SENT   HARD_RESET_SERVER_V2 (sid)    -> ClientHello                 TLS_HANDSHAKE
+    TLS          handshake done, server ok     -> key-method-2 (one record)   TLS_ESTABLISHED
+    KEY_EXCHANGE server key-method-2 record    -> "PUSH_REQUEST\\0" (every 5s) KEY_EXCHANGED,
+                                                                              PUSH_REQUESTED
+    PUSHING      final PUSH_REPLY part         -> KeepaliveSettings, DataKeys PUSH_RECEIVED,
+                                                                              DATA_KEYS_READY,
+                                                                              TUNNEL_UP
+    ACTIVE       later control messages: auth-token refresh; RESTART/HALT/EXIT end it.
+
+The whole negotiation must finish within ``hand-window`` of ``start`` (§3), or
+``HandshakeTimeout``. Outputs are drained with :meth:`SessionCore.outputs` in order; time is
+always passed in as ``now``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import struct
+from collections import Counter
+from collections.abc import Callable
+
+import attrs
+
+from vpnstack.config import Config
+from vpnstack.core import opcodes
+from vpnstack.core.datakeys import AEAD_CIPHERS, EKM_LABEL, KEY2_LEN, split_key2
+from vpnstack.core.keymethod2 import (
+    KeySource,
+    ServerKeyMethod2,
+    build_client_message,
+    parse_server_message,
+)
+from vpnstack.core.peerinfo import build_peer_info, occ_options_string
+from vpnstack.core.prf import derive_key2_prf
+from vpnstack.core.push import (
+    ControlKind,
+    ControlText,
+    ControlTextReader,
+    PushCollector,
+    PushedOptions,
+    classify,
+    is_auth_token_only,
+    tunnel_info,
+)
+from vpnstack.core.tlsclient import TLSClient
+from vpnstack.errors import (
+    AuthFailed,
+    CipherNegotiationFailed,
+    ConfigError,
+    HandshakeTimeout,
+    LocalError,
+    RemoteProtocolError,
+    ServerHalted,
+)
+from vpnstack.messages import (
+    ControlMessage,
+    DataKeys,
+    KeepaliveSettings,
+    Stage,
+    StateChange,
+    TunnelInfo,
+)
+
+PUSH_REQUEST_INTERVAL = 5.0
+"""Seconds between PUSH_REQUESTs until the PUSH_REPLY arrives (§6.2)."""
+RENEG_SEC_DEFAULT = 3600.0
+"""``reneg-sec`` default; bounds the AUTH_PENDING timeout (§6.2)."""
+LAYER = "tlssession"
+
+Output = ControlMessage | KeepaliveSettings | DataKeys | StateChange
+"""What the core asks its service to deliver: down, to the data channel, or to notify."""
+
+
+class Phase(enum.Enum):
+    """Phases of one key state (see the table at the top of the module)."""
+
+    INITIAL = "initial"
+    RESET_SENT = "reset sent"
+    TLS = "TLS handshake"
+    KEY_EXCHANGE = "key-method 2 exchange"
+    PUSHING = "waiting for PUSH_REPLY"
+    ACTIVE = "active"
+
+
+@attrs.define
+class _KeyState:
+    """One TLS negotiation for one key id."""
+
+    key_id: int
+    started_at: float
+    deadline: float
+    source: KeySource
+    phase: Phase = Phase.INITIAL
+    tls: TLSClient | None = None
+    server_km2: ServerKeyMethod2 | None = None
+    next_push_request: float | None = None
+
+
+@attrs.frozen
+class SessionCounters:
+    """Counters for ``statistics()``."""
+
+    push_requests_sent: int
+    """PUSH_REQUEST messages written."""
+    control_texts_received: int
+    """Control text messages received (PUSH_REPLY, INFO, ...)."""
+    ignored: dict[str, int]
+    """Messages ignored, by reason."""
+
+
+def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
+    """The TLVs of the server's hard reset (§4.4): ``uint16 type, uint16 len, value``.
+
+    Unknown types are returned too (callers ignore what they do not know); a truncated
+    list raises ``RemoteProtocolError``.
+    """
+    tlvs: dict[int, bytes] = {}
+    offset = 0
+    while offset < len(payload):
+        if offset + 4 > len(payload):
+            raise RemoteProtocolError("truncated early-negotiation TLV")
+        kind, length = struct.unpack_from("!HH", payload, offset)
+        offset += 4
+        if offset + length > len(payload):
+            raise RemoteProtocolError("truncated early-negotiation TLV", f"type {kind}")
+        tlvs[kind] = payload[offset : offset + length]
+        offset += length
+    return tlvs
+
+
+def negotiable_ciphers(config: Config) -> tuple[str, ...]:
+    """The data ciphers we announce and accept: ``data-ciphers`` that vpnstack implements."""
+    ours = tuple(c.upper() for c in config.data_ciphers if c.upper() in AEAD_CIPHERS)
+    if not ours:
+        raise ConfigError(
+            f"none of data-ciphers {':'.join(config.data_ciphers)} is implemented by vpnstack; "
+            f"use {', '.join(sorted(AEAD_CIPHERS))}"
+        )
+    return ours
+
+
+def negotiate_cipher(pushed: PushedOptions, config: Config) -> str:
+    """The data cipher to use (§6.3 ``cipher``; fallback when none is pushed)."""
+    ours = negotiable_ciphers(config)
+    if pushed.cipher is not None:
+        if pushed.cipher.upper() not in ours:
+            raise CipherNegotiationFailed(
+                f"the server chose data cipher {pushed.cipher}, which is not in our "
+                f"data-ciphers ({':'.join(ours)}); add it to data-ciphers, or allow one of "
+                f"ours in the server's data-ciphers"
+            )
+        return pushed.cipher.upper()
+    fallback = config.data_ciphers_fallback or config.cipher
+    if fallback is None:
+        raise CipherNegotiationFailed(
+            f"the server pushed no data cipher and we offered {':'.join(ours)}; it may be "
+            "too old for cipher negotiation: set data-ciphers-fallback to the server's cipher"
+        )
+    if fallback.upper() not in AEAD_CIPHERS:
+        raise CipherNegotiationFailed(
+            f"the server pushed no data cipher and the fallback {fallback} is not implemented "
+            f"by vpnstack (use one of {', '.join(sorted(AEAD_CIPHERS))})"
+        )
+    return fallback.upper()
+
+
+class SessionCore:
+    """The TLS session state machine above the reliable layer (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        local_session_id: bytes,
+        proto: str = "udp",
+        randbytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        if len(local_session_id) != opcodes.SESSION_ID_LEN:
+            raise LocalError("local_session_id must be 8 bytes")
+        self._config = config
+        self._local_session_id = local_session_id
+        self._proto = proto
+        self._randbytes = randbytes
+        self._ciphers = negotiable_ciphers(config)
+        self._server_session_id: bytes | None = None
+        self._keys: dict[int, _KeyState] = {}
+        self._outputs: list[Output] = []
+        self._text_reader = ControlTextReader()
+        self._push = PushCollector()
+        self._pushed: PushedOptions | None = None
+        self._cipher: str | None = None
+        self._use_ekm: bool | None = None
+        self._auth_token: str | None = None
+        self._stage: Stage | None = None
+        self._push_requests = 0
+        self._texts = 0
+        self._ignored: Counter[str] = Counter()
+
+    # --- read-only views ---------------------------------------------------------------
+
+    @property
+    def stage(self) -> Stage | None:
+        """The last stage reported."""
+        return self._stage
+
+    @property
+    def server_session_id(self) -> bytes | None:
+        """The server's session id, from its hard reset."""
+        return self._server_session_id
+
+    @property
+    def pushed(self) -> PushedOptions | None:
+        """The options of the final PUSH_REPLY, once received."""
+        return self._pushed
+
+    @property
+    def tunnel_up(self) -> bool:
+        """Key id 0 has data keys and the tunnel info was reported."""
+        key = self._keys.get(0)
+        return key is not None and key.phase is Phase.ACTIVE
+
+    @property
+    def has_auth_token(self) -> bool:
+        """The server pushed an auth-token (it is never exposed)."""
+        return self._auth_token is not None
+
+    def counters(self) -> SessionCounters:
+        """A snapshot of the counters."""
+        return SessionCounters(self._push_requests, self._texts, dict(self._ignored))
+
+    def outputs(self) -> list[Output]:
+        """Take every output produced so far, in order."""
+        out, self._outputs = self._outputs, []
+        return out
+
+    # --- inputs -----------------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        """Begin key id 0: queue the client hard reset (§5.1)."""
+        if 0 in self._keys:
+            raise LocalError("SessionCore.start called twice")
+        key = _KeyState(
+            key_id=0,
+            started_at=now,
+            deadline=now + self._config.hand_window,
+            source=KeySource.generate(self._randbytes),
+        )
+        self._keys[0] = key
+        self._send(ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0))
+        key.phase = Phase.RESET_SENT
+        self._notify(Stage.RESET_SENT)
+
+    def receive(self, message: ControlMessage, now: float) -> None:
+        """Handle one in-order message from the reliable layer.
+
+        Raises ``RemoteProtocolError`` for a message to drop, and the ``VPNError``
+        subclasses for conditions that end the session.
+        """
+        key = self._keys.get(message.key_id)
+        if key is None:
+            if message.opcode == opcodes.P_CONTROL_SOFT_RESET_V1:
+                # §9: renegotiation is not implemented yet; the old key stays usable for
+                # the server's tran-window.
+                raise RemoteProtocolError("renegotiation not implemented", f"key {message.key_id}")
+            raise RemoteProtocolError("message for unknown key id", str(message.key_id))
+        if message.opcode == opcodes.P_CONTROL_HARD_RESET_SERVER_V2:
+            self._on_server_reset(key, message)
+        elif message.opcode == opcodes.P_CONTROL_V1:
+            self._on_tls_bytes(key, message.payload, now)
+        else:
+            name = opcodes.OPCODE_NAMES.get(message.opcode, str(message.opcode))
+            raise RemoteProtocolError("unexpected control opcode", name)
+
+    def next_timer(self) -> float | None:
+        """When :meth:`on_timer` must next be called, or None."""
+        times: list[float] = []
+        for key in self._keys.values():
+            if key.phase is not Phase.ACTIVE:
+                times.append(key.deadline)
+            if key.next_push_request is not None:
+                times.append(key.next_push_request)
+        return min(times, default=None)
+
+    def on_timer(self, now: float) -> None:
+        """Fire due timers: PUSH_REQUEST resend, hand-window deadline."""
+        for key in self._keys.values():
+            if key.phase is not Phase.ACTIVE and now >= key.deadline:
+                raise HandshakeTimeout(self._timeout_message(key))
+            if key.next_push_request is not None and now >= key.next_push_request:
+                self._send_push_request(key, now)
+
+    # --- the steps --------------------------------------------------------------------
+
+    def _on_server_reset(self, key: _KeyState, message: ControlMessage) -> None:
+        if key.key_id != 0:
+            raise RemoteProtocolError("hard reset with key id > 0")
+        if key.phase is not Phase.RESET_SENT:
+            self._ignored["duplicate server reset"] += 1
+            return
+        sid = message.peer_session_id
+        if sid is None or len(sid) != opcodes.SESSION_ID_LEN:
+            raise RemoteProtocolError("server reset without a session id")
+        # §4.4: the reset's payload is a TLV list; we use no TLV here (the WKc-resend flag
+        # is the control channel's business) and ignore unknown ones.
+        try:
+            parse_early_negotiation_tlvs(message.payload)
+        except RemoteProtocolError:
+            self._ignored["malformed early-negotiation TLVs"] += 1
+        self._server_session_id = sid
+        key.tls = TLSClient(self._config)
+        key.tls.start()
+        key.phase = Phase.TLS
+        self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
+        self._flush_tls(key)
+
+    def _on_tls_bytes(self, key: _KeyState, payload: bytes, now: float) -> None:
+        tls = key.tls
+        if tls is None:
+            raise RemoteProtocolError("TLS data before the server reset")
+        was_complete = tls.handshake_complete
+        tls.feed(payload)
+        if tls.handshake_complete and not was_complete:
+            self._notify(
+                Stage.TLS_ESTABLISHED,
+                f"{tls.protocol_version} {tls.cipher_name}, server {tls.server_subject}",
+            )
+            self._write_key_method_2(key)
+        self._flush_tls(key)
+        errors: list[RemoteProtocolError] = []
+        for record in tls.read_application_records():
+            try:
+                self._on_record(key, record, now)
+            except RemoteProtocolError as exc:
+                errors.append(exc)
+        self._flush_tls(key)
+        if tls.closed:
+            raise ServerHalted("the server closed the TLS session of the control channel")
+        if errors:
+            raise errors[0]
+
+    def _write_key_method_2(self, key: _KeyState) -> None:
+        assert key.tls is not None
+        message = build_client_message(
+            key.source,
+            options=occ_options_string(self._config, proto=self._proto),
+            username=self._config.username,
+            # §5.2: the auth-token replaces the password on renegotiation.
+            password=self._auth_token if self._auth_token is not None else self._config.password,
+            peer_info=build_peer_info(self._config, ciphers=self._ciphers),
+        )
+        key.tls.write_application_data(message)  # §11.19: one TLS write
+        key.phase = Phase.KEY_EXCHANGE
+
+    def _on_record(self, key: _KeyState, record: bytes, now: float) -> None:
+        if key.phase is Phase.KEY_EXCHANGE:
+            # The first record after the handshake is the server's key-method 2 (§5.2).
+            key.server_km2 = parse_server_message(record)
+            self._notify(Stage.KEY_EXCHANGED)
+            key.phase = Phase.PUSHING
+            self._send_push_request(key, now)
+            self._notify(Stage.PUSH_REQUESTED)
+            return
+        if key.phase not in (Phase.PUSHING, Phase.ACTIVE):
+            raise RemoteProtocolError("application data before key-method 2")
+        errors: list[RemoteProtocolError] = []
+        for raw in self._text_reader.feed(record):
+            if not raw:
+                continue
+            try:
+                self._on_text(key, classify(raw), now)
+            except RemoteProtocolError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def _on_text(self, key: _KeyState, text: ControlText, now: float) -> None:
+        self._texts += 1
+        kind = text.kind
+        if kind is ControlKind.PUSH_REPLY:
+            self._on_push_reply(key, text.argument)
+        elif kind is ControlKind.AUTH_FAILED:
+            raise AuthFailed(_auth_failed_message(text.argument), reason=text.argument)
+        elif kind is ControlKind.AUTH_PENDING:
+            if key.phase is Phase.PUSHING:
+                timeout = _auth_pending_timeout(text.argument)
+                limit = max(RENEG_SEC_DEFAULT / 2, self._config.hand_window)
+                if timeout is not None:
+                    key.deadline = max(key.deadline, key.started_at + min(timeout, limit))
+                self._notify(Stage.PUSH_REQUESTED, "authentication pending on the server")
+        elif kind in (ControlKind.INFO, ControlKind.INFO_PRE):
+            self._notify(self._stage or Stage.PUSH_REQUESTED, f"server: {text.argument}")
+        elif kind is ControlKind.RESTART:
+            raise ServerHalted(
+                f"the server asked us to reconnect (RESTART{_suffix(text.argument)})"
+            )
+        elif kind is ControlKind.HALT:
+            raise ServerHalted(
+                f"the server ended the session and asked us not to reconnect "
+                f"(HALT{_suffix(text.argument)})"
+            )
+        elif kind is ControlKind.EXIT:
+            raise ServerHalted("the server is going away (EXIT); reconnect later")
+        else:
+            self._ignored["unknown control message"] += 1
+
+    def _on_push_reply(self, key: _KeyState, argument: str) -> None:
+        options = self._push.add(argument)
+        if options is None:
+            return  # §11.21: more parts follow; apply nothing yet
+        if options.auth_token is not None:
+            self._auth_token = options.auth_token
+        if key.phase is Phase.ACTIVE:
+            # §6.2: a later PUSH_REPLY (e.g. an auth-token refresh) must not tear down
+            # the tunnel; other changes would need a reconnect and are not applied.
+            if not is_auth_token_only(options):
+                self._ignored["PUSH_REPLY after the tunnel is up"] += 1
+            return
+        self._pushed = options
+        key.next_push_request = None
+        self._notify(Stage.PUSH_RECEIVED, _push_summary(options))
+        self._activate(key, options)
+
+    def _activate(self, key: _KeyState, pushed: PushedOptions) -> None:
+        """Derive key id 0's data keys, now that cipher and EKM flags are known (§11.22)."""
+        assert key.tls is not None and key.server_km2 is not None
+        self._cipher = negotiate_cipher(pushed, self._config)
+        # §5.3: EKM only when the server pushed tls-ekm (we always announce bit 3).
+        self._use_ekm = pushed.uses_ekm
+        if self._use_ekm:
+            key2 = key.tls.export_keying_material(EKM_LABEL, KEY2_LEN)
+        else:
+            assert self._server_session_id is not None
+            key2 = derive_key2_prf(
+                pre_master=key.source.pre_master,
+                client_random1=key.source.random1,
+                server_random1=key.server_km2.random1,
+                client_random2=key.source.random2,
+                server_random2=key.server_km2.random2,
+                client_session_id=self._local_session_id,
+                server_session_id=self._server_session_id,
+            )
+        keys = split_key2(key2, cipher=self._cipher, key_id=key.key_id, peer_id=pushed.peer_id)
+        self._outputs.append(
+            KeepaliveSettings(
+                ping=_seconds(pushed.ping if pushed.ping is not None else self._config.ping),
+                ping_restart=_seconds(
+                    pushed.ping_restart
+                    if pushed.ping_restart is not None
+                    else self._config.ping_restart
+                ),
+            )
+        )
+        self._outputs.append(keys)
+        derivation = "tls-ekm" if self._use_ekm else "prf"
+        self._notify(Stage.DATA_KEYS_READY, f"{self._cipher}, key derivation {derivation}")
+        key.phase = Phase.ACTIVE
+        info = tunnel_info(pushed, cipher=self._cipher, key_derivation=derivation)
+        self._outputs.append(StateChange(LAYER, Stage.TUNNEL_UP, _up_summary(info), info))
+        self._stage = Stage.TUNNEL_UP
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _send_push_request(self, key: _KeyState, now: float) -> None:
+        assert key.tls is not None
+        key.tls.write_application_data(b"PUSH_REQUEST\x00")  # §6.2, §11.20: one record
+        self._flush_tls(key)
+        self._push_requests += 1
+        key.next_push_request = now + PUSH_REQUEST_INTERVAL
+
+    def _flush_tls(self, key: _KeyState) -> None:
+        if key.tls is None:
+            return
+        data = key.tls.outgoing()
+        if data:
+            self._send(ControlMessage(opcodes.P_CONTROL_V1, key.key_id, data))
+
+    def _send(self, message: ControlMessage) -> None:
+        self._outputs.append(message)
+
+    def _notify(self, stage: Stage, detail: str = "") -> None:
+        self._stage = stage
+        self._outputs.append(StateChange(LAYER, stage, detail))
+
+    def _timeout_message(self, key: _KeyState) -> str:
+        window = self._config.hand_window
+        if self._server_session_id is None:
+            return (
+                f"no answer from the server at all within {window:g} s (hand-window): check "
+                "the remote address and port, the firewall, and that the tls-auth/tls-crypt "
+                "key (and key-direction) match the server's"
+            )
+        hint = {
+            Phase.TLS: "the TLS handshake did not finish (check tls-version-min/max and the "
+            "server's log for TLS errors)",
+            Phase.KEY_EXCHANGE: "the server did not answer our key-method 2 message (check "
+            "the server's log: our certificate or user/password may have been refused)",
+            Phase.PUSHING: "the server did not send its PUSH_REPLY (check the server's log: "
+            "authentication and client-connect scripts may be failing or pending)",
+        }.get(key.phase, f"stuck in phase {key.phase.value}")
+        return (
+            f"handshake started but did not complete within {window:g} s (hand-window): {hint}"
+        )
+
+
+def _seconds(value: int | None) -> float | None:
+    return None if value is None or value <= 0 else float(value)
+
+
+def _suffix(argument: str) -> str:
+    return f": {argument}" if argument else ""
+
+
+def _auth_failed_message(reason: str) -> str:
+    base = "the server refused our credentials (AUTH_FAILED"
+    base += f": {reason})" if reason else ")"
+    if reason.startswith("TEMP"):
+        return base + "; the failure is temporary, try again later"
+    if reason.startswith("CRV1"):
+        return base + "; the server asks a dynamic challenge, which vpnstack does not support"
+    return base + "; check the username and password of auth-user-pass and the client certificate"
+
+
+def _auth_pending_timeout(argument: str) -> float | None:
+    """``AUTH_PENDING,timeout N`` -> N (§6.2)."""
+    for item in argument.split(","):
+        tokens = item.split()
+        if len(tokens) == 2 and tokens[0] == "timeout" and tokens[1].isdigit():
+            return float(tokens[1])
+    return None
+
+
+def _push_summary(options: PushedOptions) -> str:
+    parts = []
+    if options.ifconfig is not None:
+        parts.append(f"ifconfig {options.ifconfig[0]} {options.ifconfig[1]}")
+    if options.cipher:
+        parts.append(f"cipher {options.cipher}")
+    if options.peer_id is not None:
+        parts.append(f"peer-id {options.peer_id}")
+    parts.append(f"{len(options.routes) + len(options.routes_ipv6)} routes")
+    if options.compression:
+        parts.append(f"{options.compression} (compression framing is not implemented)")
+    return ", ".join(parts)
+
+
+def _up_summary(info: TunnelInfo) -> str:
+    return f"address {info.address}" if info.address is not None else ""
