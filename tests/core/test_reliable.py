@@ -179,7 +179,7 @@ def test_receive_in_order_delivery_and_buffering() -> None:
 def test_receive_window_of_twelve() -> None:
     core = established()  # next expected id is 1, window is [1, 13)
     assert core.receive(peer(13, b"late"), 1.0) == []
-    assert core.statistics().drops == {"out_of_receive_window": 1}
+    assert core.statistics().drops == {"out-of-receive-window": 1}
     assert core.packets_to_send(1.0) == []  # not acked
     assert core.receive(peer(12, b"l"), 1.0) == []
     assert [p.acks for p in core.packets_to_send(1.0)] == [(12,)]
@@ -326,7 +326,7 @@ def test_reset_with_nonzero_id_and_unknown_key_id_are_dropped() -> None:
     assert core.receive(peer(0, b"tls", key_id=2), 1.0) == []
     assert core.receive(peer_ack(0, key_id=5), 1.0) == []
     assert core.packets_to_send(1.0) == []
-    assert core.statistics().drops == {"reset_with_nonzero_message_id": 1, "unknown_key_id": 2}
+    assert core.statistics().drops == {"reset-with-nonzero-message-id": 1, "unknown-key-id": 2}
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,7 @@ async def test_malformed_packet_is_dropped_and_counted(
             got = await side.above_out.receive()
         assert got.opcode == op.P_CONTROL_HARD_RESET_CLIENT_V2
         stats = side.transport.statistics()
-        assert stats.drops == {"message_id_presence": 1}
+        assert stats.drops == {"message-id-presence": 1}
         assert stats.packets_received == 1
         nursery.cancel_scope.cancel()
 

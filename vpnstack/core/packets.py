@@ -51,14 +51,14 @@ HARD_RESET_OPCODES = frozenset(
 """Hard resets: only valid with key_id 0 (§1)."""
 
 # Reasons carried by RemoteProtocolError from decode_control (services count drops by them).
-REASON_TOO_SHORT = "control_too_short"
-REASON_DATA_OPCODE = "data_opcode_on_control_path"
-REASON_UNKNOWN_OPCODE = "unknown_control_opcode"
-REASON_HARD_RESET_KEY_ID = "hard_reset_with_nonzero_key_id"
-REASON_TOO_MANY_ACKS = "too_many_acks"
-REASON_TRUNCATED_ACKS = "truncated_ack_section"
-REASON_TRUNCATED_MESSAGE_ID = "truncated_message_id"
-REASON_ACK_TRAILING_BYTES = "trailing_bytes_after_ack"
+REASON_TOO_SHORT = "control-too-short"
+REASON_DATA_OPCODE = "data-opcode-on-control-path"
+REASON_UNKNOWN_OPCODE = "unknown-control-opcode"
+REASON_HARD_RESET_KEY_ID = "hard-reset-with-nonzero-key-id"
+REASON_TOO_MANY_ACKS = "too-many-acks"
+REASON_TRUNCATED_ACKS = "truncated-ack-section"
+REASON_TRUNCATED_MESSAGE_ID = "truncated-message-id"
+REASON_ACK_TRAILING_BYTES = "trailing-bytes-after-ack"
 
 
 def ack_size(n: int) -> int:

@@ -74,9 +74,9 @@ _CLIENT_HARD_RESETS = frozenset({P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_
 _HARD_RESETS = _CLIENT_HARD_RESETS | {P_CONTROL_HARD_RESET_SERVER_V2}
 
 # Drop reasons counted by the core (RemoteProtocolError reasons are counted by the service).
-DROP_OUT_OF_WINDOW = "out_of_receive_window"
-DROP_UNKNOWN_KEY_ID = "unknown_key_id"
-DROP_RESET_NONZERO_ID = "reset_with_nonzero_message_id"
+DROP_OUT_OF_WINDOW = "out-of-receive-window"
+DROP_UNKNOWN_KEY_ID = "unknown-key-id"
+DROP_RESET_NONZERO_ID = "reset-with-nonzero-message-id"
 
 
 @attrs.frozen
@@ -297,11 +297,11 @@ class ReliableCore:
         self._now = now
         opcode, key_id, mid = packet.opcode, packet.key_id, packet.message_id
         if opcode not in CONTROL_OPCODES or not 0 <= key_id <= KEY_ID_MASK:
-            raise RemoteProtocolError("not_a_control_packet", f"opcode {opcode}")
+            raise RemoteProtocolError("not-a-control-packet", f"opcode {opcode}")
         if len(packet.acks) > MAX_ACKS:
-            raise RemoteProtocolError("too_many_acks", f"{len(packet.acks)} acks")
+            raise RemoteProtocolError("too-many-acks", f"{len(packet.acks)} acks")
         if (opcode == P_ACK_V1) != (mid is None):
-            raise RemoteProtocolError("message_id_presence", "P_ACK_V1 <=> no message id")
+            raise RemoteProtocolError("message-id-presence", "P_ACK_V1 <=> no message id")
         self._packets_received += 1
 
         is_reset = opcode in RESET_OPCODES
