@@ -149,7 +149,6 @@ def test_happy_path_prf() -> None:
     out = driver.seen
     assert out[0] == ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0)
     assert stages(out) == [
-        Stage.RESET_SENT,
         Stage.TLS_HANDSHAKE,
         Stage.TLS_ESTABLISHED,
         Stage.KEY_EXCHANGED,
@@ -194,10 +193,7 @@ def test_tls_client_hello_only_after_server_reset() -> None:
     server = ScriptedServer(pki())
     core = SessionCore(config(), local_session_id=CLIENT_SID)
     core.start(0.0)
-    assert core.outputs() == [
-        ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0),
-        StateChange("tlssession", Stage.RESET_SENT),
-    ]
+    assert core.outputs() == [ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0)]
     assert core.outputs() == []
     with pytest.raises(RemoteProtocolError):
         core.receive(ControlMessage(opcodes.P_CONTROL_V1, 0, b"\x16\x03\x01"), 1.0)

@@ -10,7 +10,7 @@ is negotiated today.
 
 Key id 0 moves through these phases (each line: what moves it on, what it emits):
 
-    INITIAL      start()                       -> HARD_RESET_CLIENT_V2        RESET_SENT
+    INITIAL      start()                       -> HARD_RESET_CLIENT_V2        (none)
     RESET_SENT   HARD_RESET_SERVER_V2 (sid)    -> ClientHello                 TLS_HANDSHAKE
     TLS          handshake done, server ok     -> key-method-2 (one record)   TLS_ESTABLISHED
     KEY_EXCHANGE server key-method-2 record    -> "PUSH_REQUEST\\0" (every 5s) KEY_EXCHANGED,
@@ -260,9 +260,11 @@ class SessionCore:
             source=KeySource.generate(self._randbytes),
         )
         self._keys[0] = key
+        # Built now so that a bad cert/key/ca surfaces as ConfigError before any traffic.
+        key.tls = TLSClient(self._config)
+        # The reliable layer reports RESET_SENT/RESET_ACKED when the reset actually goes out.
         self._send(ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0))
         key.phase = Phase.RESET_SENT
-        self._notify(Stage.RESET_SENT)
 
     def receive(self, message: ControlMessage, now: float) -> None:
         """Handle one in-order message from the reliable layer.
@@ -321,7 +323,7 @@ class SessionCore:
         except RemoteProtocolError:
             self._ignored["malformed early-negotiation TLVs"] += 1
         self._server_session_id = sid
-        key.tls = TLSClient(self._config)
+        assert key.tls is not None
         key.tls.start()
         key.phase = Phase.TLS
         self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
@@ -329,7 +331,7 @@ class SessionCore:
 
     def _on_tls_bytes(self, key: _KeyState, payload: bytes, now: float) -> None:
         tls = key.tls
-        if tls is None:
+        if tls is None or key.phase is Phase.RESET_SENT:
             raise RemoteProtocolError("TLS data before the server reset")
         was_complete = tls.handshake_complete
         tls.feed(payload)

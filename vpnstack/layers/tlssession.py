@@ -1,0 +1,142 @@
+"""tlssession: TLS over the control channel, key-method 2, push and data keys, as a service.
+
+How this works: the protocol lives in ``core/session.py`` (``SessionCore``); this service is
+one worker that feeds it the reliable layer's in-order ``ControlMessage``s and fires its
+timers (PUSH_REQUEST every 5 s, the hand-window deadline), and after every step delivers the
+core's outputs in order: ``ControlMessage`` down to reliabletransport, ``KeepaliveSettings``
+and ``DataKeys`` sideways to datachannel, ``StateChange`` to ``notify``.
+
+A message the core refuses as a protocol violation is dropped and counted. The typed
+``VPNError``s (``AuthFailed``, ``CertificateError``, ``HandshakeTimeout``,
+``CipherNegotiationFailed``, ``ServerHalted``...) leave ``run`` and end the stack. When the
+reliable layer's channel ends, ``run`` returns and closes its send ends.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import trio
+
+from vpnstack.config import Config
+from vpnstack.core.session import SessionCore
+from vpnstack.errors import RemoteProtocolError
+from vpnstack.layers.base import DropCounter, Notify, ignore_notifications
+from vpnstack.messages import (
+    ControlMessage,
+    DataChannelCommand,
+    DataKeys,
+    KeepaliveSettings,
+    StateChange,
+)
+
+
+@attrs.frozen
+class TLSSessionStatistics:
+    """Counters of the tlssession layer."""
+
+    messages_in: int
+    """ControlMessages received from the reliable layer."""
+    messages_out: int
+    """ControlMessages sent to the reliable layer (resets and TLS bytes)."""
+    tls_bytes_in: int
+    """TLS ciphertext bytes received."""
+    tls_bytes_out: int
+    """TLS ciphertext bytes sent."""
+    push_requests_sent: int
+    """PUSH_REQUEST messages written."""
+    control_texts_received: int
+    """Control text messages (PUSH_REPLY, INFO, ...) received."""
+    data_commands_sent: int
+    """KeepaliveSettings/DataKeys handed to the datachannel."""
+    drops: dict[str, int]
+    """Messages dropped as protocol violations, by reason."""
+    ignored: dict[str, int]
+    """Valid messages deliberately ignored, by reason."""
+    stage: str | None
+    """The last stage reached."""
+
+
+class TLSSession:
+    """The tlssession layer (see the module docstring)."""
+
+    name = "tlssession"
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        local_session_id: bytes,
+        from_below: trio.MemoryReceiveChannel[ControlMessage],
+        to_below: trio.MemorySendChannel[ControlMessage],
+        to_data: trio.MemorySendChannel[DataChannelCommand],
+        notify: Notify = ignore_notifications,
+    ) -> None:
+        proto = config.remotes[0].proto if config.remotes else "udp"
+        self._core = SessionCore(config, local_session_id=local_session_id, proto=proto)
+        self._from_below = from_below
+        self._to_below = to_below
+        self._to_data = to_data
+        self._notify = notify
+        self._drops = DropCounter()
+        self._messages_in = self._messages_out = 0
+        self._bytes_in = self._bytes_out = 0
+        self._data_commands = 0
+
+    def statistics(self) -> TLSSessionStatistics:
+        """A snapshot of this layer's counters."""
+        counters = self._core.counters()
+        stage = self._core.stage
+        return TLSSessionStatistics(
+            messages_in=self._messages_in,
+            messages_out=self._messages_out,
+            tls_bytes_in=self._bytes_in,
+            tls_bytes_out=self._bytes_out,
+            push_requests_sent=counters.push_requests_sent,
+            control_texts_received=counters.control_texts_received,
+            data_commands_sent=self._data_commands,
+            drops=self._drops.snapshot(),
+            ignored=counters.ignored,
+            stage=stage.value if stage is not None else None,
+        )
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Send the hard reset and run the session until the reliable layer's channel ends."""
+        async with self._to_below, self._to_data:
+            self._core.start(trio.current_time())
+            task_status.started()
+            await self._deliver()
+            while True:
+                deadline = self._core.next_timer()
+                message: ControlMessage | None = None
+                with trio.move_on_at(math.inf if deadline is None else deadline):
+                    try:
+                        message = await self._from_below.receive()
+                    except trio.EndOfChannel:
+                        return
+                now = trio.current_time()
+                if message is not None:
+                    self._messages_in += 1
+                    self._bytes_in += len(message.payload)
+                    try:
+                        self._core.receive(message, now)
+                    except RemoteProtocolError as exc:
+                        self._drops.drop(exc.reason)
+                deadline = self._core.next_timer()
+                if deadline is not None and now >= deadline:
+                    self._core.on_timer(now)
+                await self._deliver()
+
+    async def _deliver(self) -> None:
+        """Hand the core's outputs on, in the order it produced them."""
+        for output in self._core.outputs():
+            if isinstance(output, ControlMessage):
+                self._messages_out += 1
+                self._bytes_out += len(output.payload)
+                await self._to_below.send(output)
+            elif isinstance(output, KeepaliveSettings | DataKeys):
+                self._data_commands += 1
+                await self._to_data.send(output)
+            elif isinstance(output, StateChange):
+                self._notify(output)
