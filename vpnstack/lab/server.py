@@ -19,6 +19,7 @@ the demo script; use it as a context manager or call ``start()``/``stop()``.
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 import os
 import random
@@ -77,6 +78,15 @@ class ServerOptions:
     """Free-form lines appended to server.conf."""
     verb: int = 4
     """Server log level."""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the lab's process dies without stop()."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG; survives exec (no setuid)
+    except (OSError, AttributeError):
+        pass
 
 
 class OpenVPNLab:
@@ -170,6 +180,7 @@ class OpenVPNLab:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
                 )
             finally:
                 log.close()
