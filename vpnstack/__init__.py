@@ -15,7 +15,8 @@ from vpnstack.errors import (
     TunnelClosed,
     VPNError,
 )
-from vpnstack.messages import Route, TunnelInfo
+from vpnstack.messages import Route, StateChange, TunnelInfo
+from vpnstack.tunnel import Tunnel, open_tunnel
 
 __all__ = [
     "AuthFailed",
@@ -29,8 +30,11 @@ __all__ = [
     "Remote",
     "Route",
     "ServerHalted",
+    "StateChange",
+    "Tunnel",
     "TunnelClosed",
     "TunnelInfo",
     "VPNError",
     "load_config",
+    "open_tunnel",
 ]

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import trio
-from vpnstack.icmp import build_echo_request, parse_echo_reply
 
 from vpnstack import (
     CertificateError,
@@ -24,6 +23,7 @@ from vpnstack import (
     load_config,
     open_tunnel,
 )
+from vpnstack.icmp import build_echo_request, parse_echo_reply
 from vpnstack.lab.server import OpenVPNLab, ServerOptions
 from vpnstack.tunnel import Tunnel
 
