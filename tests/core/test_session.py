@@ -325,6 +325,14 @@ def test_cipher_mismatch_names_both_sides() -> None:
         start(server, data_ciphers=("AES-256-GCM", "AES-128-GCM"))
 
 
+def test_server_side_ncp_failure_is_a_cipher_error() -> None:
+    # What a 2.6 server sends when IV_CIPHERS and its data-ciphers do not intersect.
+    text = b"AUTH_FAILED,Data channel cipher negotiation failed (no shared cipher)\x00"
+    server = ScriptedServer(pki(), push_script=[[text]])
+    with pytest.raises(CipherNegotiationFailed, match=r"AES-128-GCM.*no shared cipher"):
+        start(server, data_ciphers=("AES-128-GCM",))
+
+
 def test_no_cipher_pushed() -> None:
     push = b"PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0\x00"
     with pytest.raises(CipherNegotiationFailed, match="pushed no data cipher"):

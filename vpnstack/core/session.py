@@ -395,7 +395,15 @@ class SessionCore:
         if kind is ControlKind.PUSH_REPLY:
             self._on_push_reply(key, text.argument)
         elif kind is ControlKind.AUTH_FAILED:
-            raise AuthFailed(_auth_failed_message(text.argument), reason=text.argument)
+            reason = text.argument
+            if "cipher negotiation failed" in reason.lower() or "no shared cipher" in reason:
+                # A 2.6 server reports a failed NCP as AUTH_FAILED (seen on the wire).
+                raise CipherNegotiationFailed(
+                    f"the server has no data cipher in common with our data-ciphers "
+                    f"({':'.join(self._ciphers)}) (AUTH_FAILED: {reason}); add one of the "
+                    "server's data-ciphers to ours"
+                )
+            raise AuthFailed(_auth_failed_message(reason), reason=reason)
         elif kind is ControlKind.AUTH_PENDING:
             if key.phase is Phase.PUSHING:
                 timeout = _auth_pending_timeout(text.argument)
