@@ -333,6 +333,14 @@ def test_server_side_ncp_failure_is_a_cipher_error() -> None:
         start(server, data_ciphers=("AES-128-GCM",))
 
 
+def test_pushed_compression_is_refused_clearly() -> None:
+    from vpnstack.errors import ConfigError
+
+    push = PUSH_BASIC[:-1] + b",comp-lzo no\x00"
+    with pytest.raises(ConfigError, match="comp-lzo no"):
+        start(ScriptedServer(pki(), push_script=[[push]]))
+
+
 def test_no_cipher_pushed() -> None:
     push = b"PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0\x00"
     with pytest.raises(CipherNegotiationFailed, match="pushed no data cipher"):

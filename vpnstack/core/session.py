@@ -447,6 +447,12 @@ class SessionCore:
     def _activate(self, key: _KeyState, pushed: PushedOptions) -> None:
         """Derive key id 0's data keys, now that cipher and EKM flags are known (§11.22)."""
         assert key.tls is not None and key.server_km2 is not None
+        if pushed.compression is not None:
+            # §7.4, §11.24: even "comp-lzo no" changes the data framing, which vpnstack lacks.
+            raise ConfigError(
+                f"the server pushed '{pushed.compression}', but compression framing is not "
+                "supported yet; remove comp-lzo/compress from the server's configuration"
+            )
         self._cipher = negotiate_cipher(pushed, self._config)
         # §5.3: EKM only when the server pushed tls-ekm (we always announce bit 3).
         self._use_ekm = pushed.uses_ekm
@@ -562,8 +568,6 @@ def _push_summary(options: PushedOptions) -> str:
     if options.peer_id is not None:
         parts.append(f"peer-id {options.peer_id}")
     parts.append(f"{len(options.routes) + len(options.routes_ipv6)} routes")
-    if options.compression:
-        parts.append(f"{options.compression} (compression framing is not implemented)")
     return ", ".join(parts)
 
 
