@@ -91,7 +91,7 @@ def test_parse_server_message() -> None:
 
 def test_parse_server_message_checks_low_nibble_only() -> None:
     assert parse_server_message(server_message(method=0x12)).random1 == b"\x11" * 32
-    with pytest.raises(RemoteProtocolError, match="key-method 2"):
+    with pytest.raises(RemoteProtocolError, match="not-key-method-2"):
         parse_server_message(server_message(method=1))
 
 

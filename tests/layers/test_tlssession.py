@@ -130,7 +130,7 @@ async def test_protocol_violation_is_dropped_and_counted(
         nursery.start_soon(h.peer, server)
         await h.data_out.receive()
         await h.data_out.receive()
-        assert h.session.statistics().drops == {"TLS data before the server reset": 1}
+        assert h.session.statistics().drops == {"tls-data-before-server-reset": 1}
         nursery.cancel_scope.cancel()
 
 

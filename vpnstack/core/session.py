@@ -132,11 +132,11 @@ def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
     offset = 0
     while offset < len(payload):
         if offset + 4 > len(payload):
-            raise RemoteProtocolError("truncated early-negotiation TLV")
+            raise RemoteProtocolError("truncated-early-negotiation-tlv")
         kind, length = struct.unpack_from("!HH", payload, offset)
         offset += 4
         if offset + length > len(payload):
-            raise RemoteProtocolError("truncated early-negotiation TLV", f"type {kind}")
+            raise RemoteProtocolError("truncated-early-negotiation-tlv", f"type {kind}")
         tlvs[kind] = payload[offset : offset + length]
         offset += length
     return tlvs
@@ -277,15 +277,15 @@ class SessionCore:
             if message.opcode == opcodes.P_CONTROL_SOFT_RESET_V1:
                 # §9: renegotiation is not implemented yet; the old key stays usable for
                 # the server's tran-window.
-                raise RemoteProtocolError("renegotiation not implemented", f"key {message.key_id}")
-            raise RemoteProtocolError("message for unknown key id", str(message.key_id))
+                raise RemoteProtocolError("renegotiation-not-implemented", f"key {message.key_id}")
+            raise RemoteProtocolError("unknown-key-id", str(message.key_id))
         if message.opcode == opcodes.P_CONTROL_HARD_RESET_SERVER_V2:
             self._on_server_reset(key, message)
         elif message.opcode == opcodes.P_CONTROL_V1:
             self._on_tls_bytes(key, message.payload, now)
         else:
             name = opcodes.OPCODE_NAMES.get(message.opcode, str(message.opcode))
-            raise RemoteProtocolError("unexpected control opcode", name)
+            raise RemoteProtocolError("unexpected-control-opcode", name)
 
     def next_timer(self) -> float | None:
         """When :meth:`on_timer` must next be called, or None."""
@@ -309,19 +309,19 @@ class SessionCore:
 
     def _on_server_reset(self, key: _KeyState, message: ControlMessage) -> None:
         if key.key_id != 0:
-            raise RemoteProtocolError("hard reset with key id > 0")
+            raise RemoteProtocolError("hard-reset-key-id-not-0")
         if key.phase is not Phase.RESET_SENT:
-            self._ignored["duplicate server reset"] += 1
+            self._ignored["duplicate-server-reset"] += 1
             return
         sid = message.peer_session_id
         if sid is None or len(sid) != opcodes.SESSION_ID_LEN:
-            raise RemoteProtocolError("server reset without a session id")
+            raise RemoteProtocolError("server-reset-without-session-id")
         # §4.4: the reset's payload is a TLV list; we use no TLV here (the WKc-resend flag
         # is the control channel's business) and ignore unknown ones.
         try:
             parse_early_negotiation_tlvs(message.payload)
         except RemoteProtocolError:
-            self._ignored["malformed early-negotiation TLVs"] += 1
+            self._ignored["malformed-early-negotiation-tlvs"] += 1
         self._server_session_id = sid
         assert key.tls is not None
         key.tls.start()
@@ -332,7 +332,7 @@ class SessionCore:
     def _on_tls_bytes(self, key: _KeyState, payload: bytes, now: float) -> None:
         tls = key.tls
         if tls is None or key.phase is Phase.RESET_SENT:
-            raise RemoteProtocolError("TLS data before the server reset")
+            raise RemoteProtocolError("tls-data-before-server-reset")
         was_complete = tls.handshake_complete
         tls.feed(payload)
         if tls.handshake_complete and not was_complete:
@@ -377,7 +377,7 @@ class SessionCore:
             self._notify(Stage.PUSH_REQUESTED)
             return
         if key.phase not in (Phase.PUSHING, Phase.ACTIVE):
-            raise RemoteProtocolError("application data before key-method 2")
+            raise RemoteProtocolError("app-data-before-key-method-2")
         errors: list[RemoteProtocolError] = []
         for raw in self._text_reader.feed(record):
             if not raw:
@@ -425,7 +425,7 @@ class SessionCore:
         elif kind is ControlKind.EXIT:
             raise ServerHalted("the server is going away (EXIT); reconnect later")
         else:
-            self._ignored["unknown control message"] += 1
+            self._ignored["unknown-control-message"] += 1
 
     def _on_push_reply(self, key: _KeyState, argument: str) -> None:
         options = self._push.add(argument)
@@ -437,7 +437,7 @@ class SessionCore:
             # §6.2: a later PUSH_REPLY (e.g. an auth-token refresh) must not tear down
             # the tunnel; other changes would need a reconnect and are not applied.
             if not is_auth_token_only(options):
-                self._ignored["PUSH_REPLY after the tunnel is up"] += 1
+                self._ignored["push-reply-after-tunnel-up"] += 1
             return
         self._pushed = options
         key.next_push_request = None
