@@ -5,7 +5,7 @@ from vpnstack.wiring import Channels
 
 
 def test_checked_in_diagram_is_current() -> None:
-    assert DIAGRAM_PATH.read_text() == render(), (
+    assert DIAGRAM_PATH.read_text(encoding="utf-8") == render(), (
         "diagrams/layers.md is stale: run `python -m vpnstack.diagram` and commit it"
     )
 

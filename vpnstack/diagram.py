@@ -52,7 +52,7 @@ def render() -> str:
 def main() -> None:
     """Rewrite the checked-in diagram."""
     DIAGRAM_PATH.parent.mkdir(exist_ok=True)
-    DIAGRAM_PATH.write_text(render())
+    DIAGRAM_PATH.write_text(render(), encoding="utf-8")
     sys.stdout.write(f"wrote {DIAGRAM_PATH}\n")
 
 
