@@ -97,6 +97,10 @@ class Config:
     """From ``auth-user-pass``; never logged."""
     verb: int = 1
     """``verb`` level."""
+    tls_ekm: bool = True
+    """Announce TLS-EKM key derivation (IV_PROTO bit 3; PROTOCOL.md §5.3). No .ovpn directive
+    sets it: ``attrs.evolve(config, tls_ekm=False)`` makes the server choose the OpenVPN PRF,
+    which is how the PRF path is tested against a real server."""
     # --- fields added by the parser (not used by every layer yet) ---------------------------
     auth_user_pass_required: bool = False
     """``auth-user-pass`` is present: the server wants a user name and password."""

@@ -137,6 +137,11 @@ def test_peer_info_bits_and_ciphers() -> None:
     assert "ID" not in info  # no 2.7 asymmetric peer-id (§11.30)
 
 
+def test_peer_info_without_ekm_drops_only_bit_3() -> None:
+    proto = int(peer_info_dict(build_peer_info(cfg(tls_ekm=False)))["IV_PROTO"])
+    assert proto == 2 | 4 | 16 | 64
+
+
 def test_peer_info_without_both_gcms() -> None:
     info = peer_info_dict(build_peer_info(cfg(data_ciphers=("AES-256-GCM", "AES-256-CBC"))))
     assert info["IV_CIPHERS"] == "AES-256-GCM:AES-256-CBC"

@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
@@ -107,3 +108,29 @@ async def test_tls_version_negotiated_is_reported(openvpn_lab: StartLab, tmp_pat
     assert len(established) == 1
     assert "TLSv1.2" in established[0].detail
     assert "CN=server.vpnstack.test" in established[0].detail
+
+
+async def test_openvpn_prf_key_derivation_when_ekm_is_not_announced(
+    openvpn_lab: StartLab, tmp_path: Path
+) -> None:
+    lab = openvpn_lab(ServerOptions())
+    config = attrs.evolve(load_config(str(client_config(lab, tmp_path))), tls_ekm=False)
+    with trio.fail_after(HANDSHAKE_LIMIT):
+        async with open_tunnel(config) as tunnel:
+            # Without IV_PROTO bit 3 the server does not push tls-ekm: keys come from the PRF
+            # over both key-method-2 randoms and both session ids (§5.3 A).
+            assert tunnel.info.key_derivation == "prf"
+            assert await ping_through(tunnel, lab.tunnel_server_address) == 3
+    assert "key-derivation tls-ekm" not in lab.log_text()
+
+
+async def test_ekm_key_derivation_is_used_when_the_server_pushes_it(
+    openvpn_lab: StartLab, tmp_path: Path
+) -> None:
+    lab = openvpn_lab(ServerOptions())
+    config = load_config(str(client_config(lab, tmp_path)))
+    with trio.fail_after(HANDSHAKE_LIMIT):
+        async with open_tunnel(config) as tunnel:
+            assert tunnel.info.key_derivation == "tls-ekm"
+            assert await ping_through(tunnel, lab.tunnel_server_address) == 3
+    assert "key-derivation tls-ekm" in lab.log_text()

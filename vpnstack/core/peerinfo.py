@@ -5,13 +5,14 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
 
 * bit 1 DATA_V2 (2): P_DATA_V2 and peer-id; set whenever any other bit is set;
 * bit 2 REQUEST_PUSH (4): the server may push without waiting for our PUSH_REQUEST;
-* bit 3 TLS_KEY_EXPORT (8): we derive keys by EKM when the server pushes ``tls-ekm``;
+* bit 3 TLS_KEY_EXPORT (8): we derive keys by EKM when the server pushes ``tls-ekm``
+  (left out when ``config.tls_ekm`` is False, so that the server picks the PRF);
 * bit 4 AUTH_PENDING_KW (16): we understand ``AUTH_PENDING,timeout N`` (keep pushing,
   extend the deadline);
 * bit 6 DNS_OPTION (64): push.py parses the pushed ``dns`` option.
 
-Deliberately *not* set: bit 7 CC_EXIT (we would have to send ``EXIT`` on the control channel
-at shutdown; the datachannel's OCC EXIT notification serves instead), bit 8 AUTH_FAIL_TEMP,
+Deliberately *not* set: bit 7 CC_EXIT (it commits us to sending ``EXIT`` on the control
+channel at shutdown, which arrives with explicit-exit-notify), bit 8 AUTH_FAIL_TEMP,
 bit 9 dynamic tls-crypt, bit 10 epoch data, bit 11 DNS v2, bit 12 PUSH_UPDATE. So
 IV_PROTO = 2|4|8|16|64 = 94.
 
@@ -67,6 +68,11 @@ def client_version() -> str:
     return f"vpnstack-{version}"
 
 
+def announced_iv_proto(config: Config) -> int:
+    """IV_PROTO for this configuration: ``IV_PROTO``, less bit 3 if EKM is switched off."""
+    return IV_PROTO if config.tls_ekm else IV_PROTO & ~IV_PROTO_TLS_KEY_EXPORT
+
+
 def build_peer_info(config: Config, *, ciphers: Sequence[str] | None = None) -> str:
     """The peer-info block (§6.1), without the NUL (keymethod2 adds it).
 
@@ -77,7 +83,7 @@ def build_peer_info(config: Config, *, ciphers: Sequence[str] | None = None) -> 
     lines = [
         f"IV_VER={client_version()}",
         "IV_PLAT=linux",
-        f"IV_PROTO={IV_PROTO}",
+        f"IV_PROTO={announced_iv_proto(config)}",
         f"IV_CIPHERS={':'.join(ciphers)}",
     ]
     if "AES-128-GCM" in ciphers and "AES-256-GCM" in ciphers:

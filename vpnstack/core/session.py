@@ -454,8 +454,8 @@ class SessionCore:
                 "supported yet; remove comp-lzo/compress from the server's configuration"
             )
         self._cipher = negotiate_cipher(pushed, self._config)
-        # §5.3: EKM only when the server pushed tls-ekm (we always announce bit 3).
-        self._use_ekm = pushed.uses_ekm
+        # §5.3/§11.14: EKM only when we announced bit 3 *and* the server pushed tls-ekm.
+        self._use_ekm = pushed.uses_ekm and self._config.tls_ekm
         if self._use_ekm:
             key2 = key.tls.export_keying_material(EKM_LABEL, KEY2_LEN)
         else:
