@@ -12,6 +12,7 @@ from vpnstack.errors import (
     KeepaliveTimeout,
     NetworkError,
     ServerHalted,
+    TLSError,
     TunnelClosed,
     VPNError,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Route",
     "ServerHalted",
     "StateChange",
+    "TLSError",
     "Tunnel",
     "TunnelClosed",
     "TunnelInfo",

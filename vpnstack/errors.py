@@ -45,6 +45,10 @@ class CertificateError(VPNError):
     """The server's certificate was rejected (untrusted CA, wrong EKU, wrong name...)."""
 
 
+class TLSError(VPNError):
+    """The TLS handshake failed for a reason other than the server certificate."""
+
+
 class CipherNegotiationFailed(VPNError):
     """Client and server have no data-channel cipher in common."""
 

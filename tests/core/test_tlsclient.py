@@ -13,8 +13,8 @@ from OpenSSL import SSL
 
 from tests.core.tls_helpers import PKI, Issued, TLSServer, make_leaf, make_pki
 from vpnstack.config import Config, Remote
-from vpnstack.core.tlsclient import TLSClient, TLSError, openvpn_subject
-from vpnstack.errors import CertificateError, ConfigError
+from vpnstack.core.tlsclient import TLSClient, openvpn_subject
+from vpnstack.errors import CertificateError, ConfigError, TLSError
 
 
 @functools.cache

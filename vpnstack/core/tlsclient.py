@@ -29,12 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL, crypto
 
 from vpnstack.config import Config
-from vpnstack.errors import CertificateError, ConfigError, LocalError, VPNError
-
-
-class TLSError(VPNError):
-    """The TLS handshake failed for a reason other than the server certificate."""
-
+from vpnstack.errors import CertificateError, ConfigError, LocalError, TLSError
 
 # tls-version-min / tls-version-max values (OpenVPN accepts these spellings).
 _TLS_VERSIONS = {
