@@ -7,14 +7,13 @@ end-to-end tests against a real OpenVPN server are written elsewhere.
 
 from __future__ import annotations
 
-import functools
 import hmac
 import ipaddress
 
 import pytest
 
-from tests.core.tls_helpers import PKI, ScriptedServer, make_pki
-from vpnstack.config import Config, Remote
+from tests.core.tls_helpers import ScriptedServer, client_config, shared_pki
+from vpnstack.config import Config
 from vpnstack.core import opcodes
 from vpnstack.core.session import Output, SessionCore, parse_early_negotiation_tlvs
 from vpnstack.errors import (
@@ -39,23 +38,8 @@ PUSH_BASIC = (
 )
 
 
-@functools.cache
-def pki() -> PKI:
-    return make_pki()
-
-
 def config(**kw: object) -> Config:
-    p = pki()
-    args: dict[str, object] = {
-        "source": "<test>",
-        "remotes": (Remote("127.0.0.1"),),
-        "ca": p.root.cert_pem,
-        "cert": p.client.cert_pem,
-        "key": p.client.key_pem,
-        "remote_cert_tls": "server",
-    }
-    args.update(kw)
-    return Config(**args)  # type: ignore[arg-type]
+    return client_config(**{"remote_cert_tls": "server", **kw})
 
 
 class Driver:
@@ -144,7 +128,7 @@ def assert_keys(keys: DataKeys, key2: bytes, klen: int = 32) -> None:
 
 
 def test_happy_path_prf() -> None:
-    server = ScriptedServer(pki(), push_script=[[PUSH_BASIC]])
+    server = ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]])
     driver = start(server)
     out = driver.seen
     assert out[0] == ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0)
@@ -190,7 +174,7 @@ def test_happy_path_prf() -> None:
 
 
 def test_tls_client_hello_only_after_server_reset() -> None:
-    server = ScriptedServer(pki())
+    server = ScriptedServer(shared_pki())
     core = SessionCore(config(), local_session_id=CLIENT_SID)
     core.start(0.0)
     assert core.outputs() == [ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0)]
@@ -209,7 +193,7 @@ def test_tls_client_hello_only_after_server_reset() -> None:
 )
 def test_ekm_when_pushed(flag_option: bytes) -> None:
     push = PUSH_BASIC[:-1] + b"," + flag_option + b"\x00"
-    server = ScriptedServer(pki(), push_script=[[push]])
+    server = ScriptedServer(shared_pki(), push_script=[[push]])
     driver = start(server)
     keys = of_type(driver.seen, DataKeys)[0]
     assert isinstance(keys, DataKeys)
@@ -219,7 +203,7 @@ def test_ekm_when_pushed(flag_option: bytes) -> None:
 
 
 def test_push_request_resent_every_5_seconds_until_reply() -> None:
-    server = ScriptedServer(pki(), push_script=[[], [], [PUSH_BASIC]])
+    server = ScriptedServer(shared_pki(), push_script=[[], [], [PUSH_BASIC]])
     driver = start(server, now=100.0)
     assert server.push_requests == 1
     assert driver.core.next_timer() == 105.0
@@ -241,7 +225,7 @@ def test_multi_part_push_reply_keys_only_after_final_part() -> None:
         b"PUSH_REPLY,route 192.168.2.0 255.255.255.0,ifconfig 10.8.0.6 10.8.0.5,"
         b"cipher AES-128-GCM,key-derivation tls-ekm,push-continuation 1\x00"
     )
-    server = ScriptedServer(pki(), push_script=[[part1], [part2]])
+    server = ScriptedServer(shared_pki(), push_script=[[part1], [part2]])
     driver = start(server, now=0.0)
     assert not of_type(driver.seen, DataKeys)
     assert Stage.PUSH_RECEIVED not in stages(driver.seen)
@@ -260,13 +244,13 @@ def test_multi_part_push_reply_keys_only_after_final_part() -> None:
 
 
 def test_server_pushes_without_request_in_same_flight_as_km2() -> None:
-    server = ScriptedServer(pki(), after_km2=[PUSH_BASIC])
+    server = ScriptedServer(shared_pki(), after_km2=[PUSH_BASIC])
     driver = start(server)
     assert driver.core.tunnel_up
 
 
 def test_auth_failed() -> None:
-    server = ScriptedServer(pki(), push_script=[[b"AUTH_FAILED,bad password\x00"]])
+    server = ScriptedServer(shared_pki(), push_script=[[b"AUTH_FAILED,bad password\x00"]])
     with pytest.raises(AuthFailed, match=r"refused our credentials.*bad password") as info:
         start(server, username="alice", password="wrong")
     assert info.value.reason == "bad password"
@@ -284,7 +268,7 @@ def test_handshake_timeout_without_any_answer() -> None:
 
 
 def test_handshake_timeout_after_start() -> None:
-    server = ScriptedServer(pki())  # never answers PUSH_REQUEST
+    server = ScriptedServer(shared_pki())  # never answers PUSH_REQUEST
     driver = start(server, now=0.0, hand_window=12.0)
     driver.timer(5.0)
     driver.timer(10.0)
@@ -295,7 +279,7 @@ def test_handshake_timeout_after_start() -> None:
 
 def test_auth_pending_extends_deadline_and_keeps_pushing() -> None:
     server = ScriptedServer(
-        pki(), push_script=[[b"AUTH_PENDING,timeout 300\x00"], [], [PUSH_BASIC]]
+        shared_pki(), push_script=[[b"AUTH_PENDING,timeout 300\x00"], [], [PUSH_BASIC]]
     )
     driver = start(server, now=0.0, hand_window=60.0)
     assert driver.core.next_timer() == 5.0
@@ -305,7 +289,7 @@ def test_auth_pending_extends_deadline_and_keeps_pushing() -> None:
             break
     assert driver.core.tunnel_up
     # A longer wait, to check that the deadline really moved to 300 s.
-    server2 = ScriptedServer(pki(), push_script=[[b"AUTH_PENDING,timeout 300\x00"]])
+    server2 = ScriptedServer(shared_pki(), push_script=[[b"AUTH_PENDING,timeout 300\x00"]])
     driver2 = start(server2, now=0.0, hand_window=60.0)
     t = 0.0
     while t < 295.0:
@@ -320,7 +304,7 @@ def test_auth_pending_extends_deadline_and_keeps_pushing() -> None:
 
 def test_cipher_mismatch_names_both_sides() -> None:
     push = b"PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,cipher AES-192-GCM\x00"
-    server = ScriptedServer(pki(), push_script=[[push]])
+    server = ScriptedServer(shared_pki(), push_script=[[push]])
     with pytest.raises(CipherNegotiationFailed, match=r"AES-192-GCM.*AES-256-GCM:AES-128-GCM"):
         start(server, data_ciphers=("AES-256-GCM", "AES-128-GCM"))
 
@@ -328,7 +312,7 @@ def test_cipher_mismatch_names_both_sides() -> None:
 def test_server_side_ncp_failure_is_a_cipher_error() -> None:
     # What a 2.6 server sends when IV_CIPHERS and its data-ciphers do not intersect.
     text = b"AUTH_FAILED,Data channel cipher negotiation failed (no shared cipher)\x00"
-    server = ScriptedServer(pki(), push_script=[[text]])
+    server = ScriptedServer(shared_pki(), push_script=[[text]])
     with pytest.raises(CipherNegotiationFailed, match=r"AES-128-GCM.*no shared cipher"):
         start(server, data_ciphers=("AES-128-GCM",))
 
@@ -338,20 +322,20 @@ def test_pushed_compression_is_refused_clearly() -> None:
 
     push = PUSH_BASIC[:-1] + b",comp-lzo no\x00"
     with pytest.raises(ConfigError, match="comp-lzo no"):
-        start(ScriptedServer(pki(), push_script=[[push]]))
+        start(ScriptedServer(shared_pki(), push_script=[[push]]))
 
 
 def test_no_cipher_pushed() -> None:
     push = b"PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0\x00"
     with pytest.raises(CipherNegotiationFailed, match="pushed no data cipher"):
-        start(ScriptedServer(pki(), push_script=[[push]]))
-    driver = start(ScriptedServer(pki(), push_script=[[push]]), cipher="AES-128-GCM")
+        start(ScriptedServer(shared_pki(), push_script=[[push]]))
+    driver = start(ScriptedServer(shared_pki(), push_script=[[push]]), cipher="AES-128-GCM")
     keys = of_type(driver.seen, DataKeys)[0]
     assert isinstance(keys, DataKeys) and keys.cipher == "AES-128-GCM"
 
 
 def test_after_up_auth_token_update_and_restart() -> None:
-    server = ScriptedServer(pki(), push_script=[[PUSH_BASIC]])
+    server = ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]])
     driver = start(server, username="alice", password="pw")
     assert not driver.core.has_auth_token
     server.send_texts([b"PUSH_REPLY,auth-token SESS_ID_AT_c2VjcmV0\x00"])
@@ -367,13 +351,13 @@ def test_after_up_auth_token_update_and_restart() -> None:
 
 
 def test_halt_before_up() -> None:
-    server = ScriptedServer(pki(), push_script=[[b"HALT,go away\x00"]])
+    server = ScriptedServer(shared_pki(), push_script=[[b"HALT,go away\x00"]])
     with pytest.raises(ServerHalted, match="HALT: go away"):
         start(server)
 
 
 def test_several_messages_in_one_record() -> None:
-    server = ScriptedServer(pki(), push_script=[[b"INFO,one\x00" + PUSH_BASIC]])
+    server = ScriptedServer(shared_pki(), push_script=[[b"INFO,one\x00" + PUSH_BASIC]])
     driver = start(server)
     assert driver.core.tunnel_up
     assert "server: one" in [o.detail for o in driver.seen if isinstance(o, StateChange)]
@@ -387,13 +371,15 @@ def test_server_reset_tlvs_are_parsed_and_unknown_ignored() -> None:
     with pytest.raises(RemoteProtocolError):
         parse_early_negotiation_tlvs(b"\x00\x01\x00\x05\x00")
     server = ScriptedServer(
-        pki(), push_script=[[PUSH_BASIC]], reset_payload=b"\x00\x01\x00\x02\x00\x01\x12\x34\x00\x00"
+        shared_pki(),
+        push_script=[[PUSH_BASIC]],
+        reset_payload=b"\x00\x01\x00\x02\x00\x01\x12\x34\x00\x00",
     )
     assert start(server).core.tunnel_up
 
 
 def test_soft_reset_is_refused_as_protocol_error() -> None:
-    driver = start(ScriptedServer(pki(), push_script=[[PUSH_BASIC]]))
+    driver = start(ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]]))
     with pytest.raises(RemoteProtocolError, match="renegotiation"):
         driver.core.receive(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, 1), 300.0)
     assert driver.core.tunnel_up
@@ -402,6 +388,6 @@ def test_soft_reset_is_refused_as_protocol_error() -> None:
 def test_certificate_error_propagates() -> None:
     from vpnstack.errors import CertificateError
 
-    server = ScriptedServer(pki())
+    server = ScriptedServer(shared_pki())
     with pytest.raises(CertificateError, match="verify-x509-name"):
         start(server, verify_x509_name=("other.example", "name"))

@@ -7,6 +7,7 @@ Nothing here is the code under test; the server side is plain pyOpenSSL.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 
 import attrs
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
+from vpnstack.config import Config, Remote
 from vpnstack.messages import ControlMessage
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -338,3 +340,24 @@ class ScriptedServer:
                 self.push_requests += 1
                 if self.push_script:
                     self.send_texts(self.push_script.pop(0))
+
+
+@functools.cache
+def shared_pki() -> PKI:
+    """One EC PKI for every test that needs a plain, valid chain (generated once)."""
+    return make_pki()
+
+
+def client_config(**overrides: object) -> Config:
+    """A client ``Config`` trusting ``shared_pki()``'s root, with its client cert and key."""
+    p = shared_pki()
+    args: dict[str, object] = {
+        "source": "<test>",
+        "remotes": (Remote("127.0.0.1"),),
+        "ca": p.root.cert_pem,
+        "cert": p.client.cert_pem,
+        "key": p.client.key_pem,
+    }
+    args.update(overrides)
+    return Config(**args)  # type: ignore[arg-type]
+

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import trio
 import trio.testing
 
-from tests.core.tls_helpers import PKI, ScriptedServer, make_pki
-from vpnstack.config import Config, Remote
+from tests.core.tls_helpers import ScriptedServer, client_config, shared_pki
+from vpnstack.config import Config
 from vpnstack.core import opcodes
 from vpnstack.errors import AuthFailed, HandshakeTimeout
 from vpnstack.layers.tlssession import TLSSession
@@ -29,23 +27,8 @@ PUSH = (
 )
 
 
-@functools.cache
-def pki() -> PKI:
-    return make_pki()
-
-
 def config(**kw: object) -> Config:
-    p = pki()
-    args: dict[str, object] = {
-        "source": "<test>",
-        "remotes": (Remote("127.0.0.1"),),
-        "ca": p.root.cert_pem,
-        "cert": p.client.cert_pem,
-        "key": p.client.key_pem,
-        "hand_window": 60.0,
-    }
-    args.update(kw)
-    return Config(**args)  # type: ignore[arg-type]
+    return client_config(**{"hand_window": 60.0, **kw})
 
 
 class Harness:
@@ -76,7 +59,7 @@ class Harness:
 
 
 async def test_tunnel_up_with_push_request_retry(autojump_clock: trio.testing.MockClock) -> None:
-    server = ScriptedServer(pki(), push_script=[[], [PUSH]])
+    server = ScriptedServer(shared_pki(), push_script=[[], [PUSH]])
     h = Harness()
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
@@ -118,7 +101,7 @@ async def test_handshake_timeout_at_hand_window(autojump_clock: trio.testing.Moc
 async def test_protocol_violation_is_dropped_and_counted(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    server = ScriptedServer(pki(), push_script=[[PUSH]])
+    server = ScriptedServer(shared_pki(), push_script=[[PUSH]])
     h = Harness()
     async with trio.open_nursery() as nursery:
         await nursery.start(h.session.run)
@@ -135,7 +118,7 @@ async def test_protocol_violation_is_dropped_and_counted(
 
 
 async def test_auth_failed_ends_run(autojump_clock: trio.testing.MockClock) -> None:
-    server = ScriptedServer(pki(), push_script=[[b"AUTH_FAILED,locked out\x00"]])
+    server = ScriptedServer(shared_pki(), push_script=[[b"AUTH_FAILED,locked out\x00"]])
     h = Harness(username="bob", password="pw")
     with pytest.RaisesGroup(pytest.RaisesExc(AuthFailed, match="locked out")):
         async with trio.open_nursery() as nursery:
