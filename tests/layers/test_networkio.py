@@ -108,3 +108,23 @@ async def test_unresolvable_remote_is_a_network_error() -> None:
     )
     with pytest.raises(NetworkError, match=r"cannot resolve remote 'no-such-host\.invalid'"):
         await layer.run()
+
+
+async def test_a_host_name_is_resolved_once_at_start(nursery: trio.Nursery) -> None:
+    peer = await udp_peer(socket.AF_INET, "127.0.0.1")
+    up_send, _up_recv = trio.open_memory_channel[Batch](10)
+    down_send, down_recv = trio.open_memory_channel[Batch](10)
+    events: list[StateChange] = []
+    layer = NetworkIO(
+        remote=Remote(host="localhost", port=peer.getsockname()[1], proto="udp4"),
+        to_above=up_send,
+        from_above=down_recv,
+        notify=events.append,
+    )
+    await nursery.start(layer.run)
+    assert layer.statistics().remote == f"127.0.0.1:{peer.getsockname()[1]}"
+    assert (events[0].stage.value, events[0].detail) == ("resolving", "localhost")
+    with trio.fail_after(5):
+        await down_send.send([b"by name"])
+        assert (await peer.recvfrom(100))[0] == b"by name"
+    peer.close()
