@@ -171,8 +171,25 @@ class Stage(enum.Enum):
     PUSH_REQUESTED = "push requested"
     PUSH_RECEIVED = "pushed options received"
     DATA_KEYS_READY = "data channel keys ready"
+    AUTH_TOKEN = "auth-token received"
     TUNNEL_UP = "tunnel up"
     CLOSING = "closing"
+
+
+@attrs.frozen(repr=False)
+class AuthToken:
+    """A pushed ``auth-token`` (PROTOCOL.md §6.3): the password to use on reconnects.
+
+    It is a credential: ``repr`` hides it, and it never goes into a ``detail`` string.
+    """
+
+    token: str
+    """The token, sent in place of the password (§5.2)."""
+    username: str | None
+    """``auth-token-user`` decoded, or None to keep the configured user name."""
+
+    def __repr__(self) -> str:
+        return "AuthToken(<hidden>)"
 
 
 @attrs.frozen
@@ -187,3 +204,5 @@ class StateChange:
     """Extra text for people (e.g. the server's subject)."""
     info: TunnelInfo | None = None
     """Set with ``Stage.TUNNEL_UP``."""
+    auth_token: AuthToken | None = attrs.field(default=None, repr=False)
+    """Set with ``Stage.AUTH_TOKEN``: for the client lifecycle to reuse on reconnect."""

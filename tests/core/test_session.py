@@ -338,10 +338,16 @@ def test_after_up_auth_token_update_and_restart() -> None:
     server = ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]])
     driver = start(server, username="alice", password="pw")
     assert not driver.core.has_auth_token
-    server.send_texts([b"PUSH_REPLY,auth-token SESS_ID_AT_c2VjcmV0\x00"])
-    assert driver.pump(200.0) == []  # nothing torn down, no new keys
+    server.send_texts(
+        [b"PUSH_REPLY,auth-token SESS_ID_AT_c2VjcmV0,auth-token-user Ym9iQGV4YW1wbGU=\x00"]
+    )
+    outputs = driver.pump(200.0)  # nothing torn down, no new keys: only the token is reported
+    assert [o.stage for o in outputs if isinstance(o, StateChange)] == [Stage.AUTH_TOKEN]
+    token = outputs[0].auth_token  # type: ignore[union-attr]
+    assert token is not None
+    assert (token.token, token.username) == ("SESS_ID_AT_c2VjcmV0", "bob@example")
+    assert "SESS_ID" not in repr(outputs) and "SESS_ID" not in repr(driver.core.pushed)
     assert driver.core.has_auth_token
-    assert "SESS_ID" not in repr(driver.core.pushed)
     server.send_texts([b"INFO,hello there\x00"])
     info = driver.pump(201.0)
     assert [o.detail for o in info if isinstance(o, StateChange)] == ["server: hello there"]

@@ -27,6 +27,7 @@ always passed in as ``now``.
 
 from __future__ import annotations
 
+import base64
 import enum
 import os
 import struct
@@ -67,6 +68,7 @@ from vpnstack.errors import (
     ServerHalted,
 )
 from vpnstack.messages import (
+    AuthToken,
     ControlMessage,
     DataKeys,
     KeepaliveSettings,
@@ -433,6 +435,9 @@ class SessionCore:
             return  # §11.21: more parts follow; apply nothing yet
         if options.auth_token is not None:
             self._auth_token = options.auth_token
+            # Handed to the client lifecycle for reconnects, in a field that is never shown.
+            token = AuthToken(options.auth_token, _decode_token_user(options.auth_token_user))
+            self._outputs.append(StateChange(LAYER, Stage.AUTH_TOKEN, auth_token=token))
         if key.phase is Phase.ACTIVE:
             # §6.2: a later PUSH_REPLY (e.g. an auth-token refresh) must not tear down
             # the tunnel; other changes would need a reconnect and are not applied.
@@ -508,6 +513,7 @@ class SessionCore:
         self._outputs.append(message)
 
     def _notify(self, stage: Stage, detail: str = "") -> None:
+        """Record a new stage of the handshake and report it."""
         self._stage = stage
         self._outputs.append(StateChange(LAYER, stage, detail))
 
@@ -573,3 +579,13 @@ def _push_summary(options: PushedOptions) -> str:
 
 def _up_summary(info: TunnelInfo) -> str:
     return f"address {info.address}" if info.address is not None else ""
+
+
+def _decode_token_user(encoded: str | None) -> str | None:
+    """``auth-token-user`` is base64 (§5.2); an undecodable one is ignored."""
+    if encoded is None:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
