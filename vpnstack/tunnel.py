@@ -1,11 +1,14 @@
 """The public API: ``open_tunnel(config)`` and the ``Tunnel`` it yields.
 
-How this works: ``open_tunnel`` creates the channels and layers (``wiring.py``), runs them
-under a ``WorkersManager`` in a nursery, and returns from ``async with`` only once the tls
+How this works: ``running_stack`` creates the channels and layers (``wiring.py``) around a
+tun endpoint, runs them under a ``WorkersManager`` in a nursery, and yields only once the tls
 session has reported ``TUNNEL_UP`` and the datachannel ``DATA_KEYS_READY``. The body of the
 ``async with`` runs inside that nursery, so a failing layer cancels it, and the failure comes
-out of ``open_tunnel`` as one typed ``VPNError`` raised from the ExceptionGroup. Leaving the
-block cancels every layer; nothing outlives it.
+out as one typed ``VPNError`` raised from the ExceptionGroup. Leaving the block cancels every
+layer; nothing outlives it.
+
+``open_tunnel`` is ``running_stack`` with the userspace endpoint, wrapped in a ``Tunnel`` that
+sends and receives IP packets; ``vpnstack-client`` runs the same stack on a kernel TUN.
 """
 
 from __future__ import annotations
@@ -16,11 +19,77 @@ from contextlib import asynccontextmanager
 import trio
 
 from vpnstack.config import Config
+from vpnstack.core.datacrypto import OCC_EXIT
 from vpnstack.errors import TunnelClosed
-from vpnstack.layers.tun import UserspaceEndpoint
+from vpnstack.layers.tun import TunEndpoint, UserspaceEndpoint
 from vpnstack.manager import WorkersManager, primary_error
-from vpnstack.messages import Stage, StateChange, TunnelInfo
+from vpnstack.messages import Batch, Stage, StateChange, TunnelInfo
 from vpnstack.wiring import Channels, build_layers
+
+EXIT_NOTIFY_BUDGET = 0.5
+"""Seconds a closing stack may spend handing the exit notification to the socket."""
+
+
+class Stack:
+    """A running stack whose tunnel is up: what the pushed options say, and its counters."""
+
+    def __init__(
+        self, *, info: TunnelInfo, manager: WorkersManager, to_data: trio.MemorySendChannel[Batch]
+    ) -> None:
+        self.info = info
+        self._manager = manager
+        self._to_data = to_data
+
+    def statistics(self) -> dict[str, object]:
+        """Every layer's counters, by layer name."""
+        return self._manager.statistics()
+
+    async def send_exit_notification(self) -> None:
+        """Tell the server we are leaving: an OCC EXIT data packet (PROTOCOL.md §7.5, §7.6).
+
+        It is an ordinary encrypted data payload, so it goes down the data path like an IP
+        packet. Bounded and shielded: it is sent while the stack is being closed.
+        """
+        with trio.move_on_after(EXIT_NOTIFY_BUDGET) as scope:
+            scope.shield = True
+            await self._to_data.send([OCC_EXIT])
+            # Let the datachannel, muxer and networkio move it onto the wire.
+            await trio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running_stack(
+    config: Config,
+    *,
+    endpoint: TunEndpoint,
+    channels: Channels | None = None,
+    on_state: Callable[[StateChange], None] | None = None,
+) -> AsyncIterator[Stack]:
+    """Run the layers of one session around ``endpoint``; yield once the tunnel is up.
+
+    Raises a ``VPNError`` subclass if the tunnel cannot come up or fails later.
+    """
+    manager = WorkersManager(on_state=on_state)
+    channels = channels if channels is not None else Channels()
+    layers = build_layers(config, channels, endpoint=endpoint, notify=manager.notify)
+    to_data = channels.tun_to_data.send.clone()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(manager.run, layers)
+            up = await manager.wait_for(Stage.TUNNEL_UP)
+            await manager.wait_for(Stage.DATA_KEYS_READY)
+            assert up.info is not None, "TUNNEL_UP must carry the TunnelInfo"
+            try:
+                yield Stack(info=up.info, manager=manager, to_data=to_data)
+            finally:
+                manager.shutdown()
+    except BaseExceptionGroup as group:
+        error = primary_error(group)
+        if error is group:
+            raise
+        raise error from group
+    finally:
+        to_data.close()
 
 
 class Tunnel:
@@ -29,15 +98,14 @@ class Tunnel:
     def __init__(
         self,
         *,
-        info: TunnelInfo,
+        stack: Stack,
         to_tun: trio.MemorySendChannel[bytes],
         from_tun: trio.MemoryReceiveChannel[bytes],
-        manager: WorkersManager,
     ) -> None:
-        self.info = info
+        self.info = stack.info
+        self._stack = stack
         self._to_tun = to_tun
         self._from_tun = from_tun
-        self._manager = manager
         self._closed = False
 
     async def send(self, ip_packet: bytes) -> None:
@@ -57,7 +125,7 @@ class Tunnel:
 
     def statistics(self) -> dict[str, object]:
         """Every layer's counters, by layer name."""
-        return self._manager.statistics()
+        return self._stack.statistics()
 
     def _close(self) -> None:
         self._closed = True
@@ -72,34 +140,24 @@ async def open_tunnel(
     """Bring a tunnel up to the first remote of ``config``; close it when the block ends.
 
     ``on_state`` is called with every ``StateChange`` (handshake stages) for progress output.
+    When the block ends normally and the config has ``explicit-exit-notify``, the server is
+    told we are leaving (OCC EXIT), so it frees our address at once.
     Raises a ``VPNError`` subclass (``HandshakeTimeout``, ``AuthFailed``, ``CertificateError``,
     ``CipherNegotiationFailed``, ...) if the tunnel cannot come up or fails later.
     """
-    manager = WorkersManager(on_state=on_state)
     channels = Channels()
     endpoint = UserspaceEndpoint(
         from_app=channels.app_to_tun.receive, to_app=channels.tun_to_app.send
     )
-    layers = build_layers(config, channels, endpoint=endpoint, notify=manager.notify)
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(manager.run, layers)
-            up = await manager.wait_for(Stage.TUNNEL_UP)
-            await manager.wait_for(Stage.DATA_KEYS_READY)
-            assert up.info is not None, "TUNNEL_UP must carry the TunnelInfo"
-            tunnel = Tunnel(
-                info=up.info,
-                to_tun=channels.app_to_tun.send,
-                from_tun=channels.tun_to_app.receive,
-                manager=manager,
-            )
-            try:
-                yield tunnel
-            finally:
-                tunnel._close()
-                manager.shutdown()
-    except BaseExceptionGroup as group:
-        error = primary_error(group)
-        if error is group:
-            raise
-        raise error from group
+    async with running_stack(
+        config, endpoint=endpoint, channels=channels, on_state=on_state
+    ) as stack:
+        tunnel = Tunnel(
+            stack=stack, to_tun=channels.app_to_tun.send, from_tun=channels.tun_to_app.receive
+        )
+        try:
+            yield tunnel
+            if config.explicit_exit_notify:
+                await stack.send_exit_notification()
+        finally:
+            tunnel._close()

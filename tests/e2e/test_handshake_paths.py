@@ -134,3 +134,21 @@ async def test_ekm_key_derivation_is_used_when_the_server_pushes_it(
             assert tunnel.info.key_derivation == "tls-ekm"
             assert await ping_through(tunnel, lab.tunnel_server_address) == 3
     assert "key-derivation tls-ekm" in lab.log_text()
+
+
+async def test_explicit_exit_notify_frees_the_client_on_the_server_at_once(
+    openvpn_lab: StartLab, tmp_path: Path
+) -> None:
+    lab = openvpn_lab(ServerOptions())
+    config = load_config(
+        str(client_config(lab, tmp_path, extra_lines=["explicit-exit-notify 1"]))
+    )
+    with trio.fail_after(HANDSHAKE_LIMIT):
+        async with open_tunnel(config) as tunnel:
+            assert await ping_through(tunnel, lab.tunnel_server_address, count=1) == 1
+    # The server logs the OCC EXIT it received (§7.6) right away, not after ping-restart.
+    for _ in range(50):
+        if "exit notification" in lab.log_text().lower() or "remote-exit" in lab.log_text():
+            break
+        await trio.sleep(0.1)
+    assert "remote-exit" in lab.log_text(), lab.log_text()[-2000:]
