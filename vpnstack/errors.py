@@ -64,6 +64,11 @@ class NetworkError(VPNError):
 class ServerHalted(VPNError):
     """The server ended the session (HALT, RESTART or EXIT on the control channel)."""
 
+    def __init__(self, message: str, *, reconnect: bool) -> None:
+        self.reconnect = reconnect
+        """True for RESTART and EXIT (come back later), False for HALT (stay away)."""
+        super().__init__(message)
+
 
 class TunnelClosed(VPNError):
     """The tunnel was used after it was closed, or closed while a call was waiting."""

@@ -352,7 +352,9 @@ class SessionCore:
                 errors.append(exc)
         self._flush_tls(key)
         if tls.closed:
-            raise ServerHalted("the server closed the TLS session of the control channel")
+            raise ServerHalted(
+                "the server closed the TLS session of the control channel", reconnect=True
+            )
         if errors:
             raise errors[0]
 
@@ -417,15 +419,17 @@ class SessionCore:
             self._notify(self._stage or Stage.PUSH_REQUESTED, f"server: {text.argument}")
         elif kind is ControlKind.RESTART:
             raise ServerHalted(
-                f"the server asked us to reconnect (RESTART{_suffix(text.argument)})"
+                f"the server asked us to reconnect (RESTART{_suffix(text.argument)})",
+                reconnect=True,
             )
         elif kind is ControlKind.HALT:
             raise ServerHalted(
                 f"the server ended the session and asked us not to reconnect "
-                f"(HALT{_suffix(text.argument)})"
+                f"(HALT{_suffix(text.argument)})",
+                reconnect=False,
             )
         elif kind is ControlKind.EXIT:
-            raise ServerHalted("the server is going away (EXIT); reconnect later")
+            raise ServerHalted("the server is going away (EXIT); reconnect later", reconnect=True)
         else:
             self._ignored["unknown-control-message"] += 1
 

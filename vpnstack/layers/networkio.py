@@ -18,6 +18,7 @@ waiting on a dead file descriptor (the trio ``_unix_pipes`` pattern).
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 
 import attrs
@@ -40,6 +41,8 @@ class NetworkStatistics:
 
     remote: str
     """The resolved remote address, ``host:port``."""
+    remote_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    """The remote's IP address once resolved (the client routes it outside the tunnel)."""
     datagrams_in: int
     """Datagrams received from the remote."""
     datagrams_out: int
@@ -92,6 +95,7 @@ class NetworkIO:
         self._notify = notify
         self._drops = DropCounter()
         self._address = ""
+        self._remote_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
         self._datagrams_in = self._datagrams_out = 0
         self._bytes_in = self._bytes_out = 0
         self._batches_in = self._largest_batch = 0
@@ -100,6 +104,7 @@ class NetworkIO:
         """A snapshot of this layer's counters."""
         return NetworkStatistics(
             remote=self._address,
+            remote_address=self._remote_ip,
             datagrams_in=self._datagrams_in,
             datagrams_out=self._datagrams_out,
             bytes_in=self._bytes_in,
@@ -113,6 +118,7 @@ class NetworkIO:
         """Resolve, connect, then move datagrams until cancelled or the muxer closes."""
         self._notify(StateChange(self.name, Stage.RESOLVING, self._remote.host))
         family, sockaddr = await resolve_remote(self._remote)
+        self._remote_ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
         self._address = f"[{sockaddr[0]}]:{sockaddr[1]}" if ":" in sockaddr[0] else (
             f"{sockaddr[0]}:{sockaddr[1]}"
         )

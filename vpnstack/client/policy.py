@@ -1,0 +1,118 @@
+"""What vpnstack-client does after a session ends: the reconnect policy, as pure functions.
+
+How this works: the lifecycle (``client/lifecycle.py``) asks ``decide(error, ...)`` what a
+failure means — end the run with an exit status, reconnect after the connect-retry backoff,
+reconnect at once (a rejected auth-token: retry with the real password), or ask the user for
+credentials again — and ``RemoteRotation`` which remote to try next. No I/O and no clock here,
+so every rule is a unit test.
+
+The rules follow openvpn(8):
+
+* ``connect-retry n [max]``: wait n seconds between attempts; after 5 failed attempts the wait
+  doubles each time, capped at max (default 300 s). ``connect-retry-max N`` ends the run
+  after N failed attempts in a row.
+* remotes are tried in order, wrapping round; ``remote-random`` shuffles them once at start.
+* AUTH_FAILED ends the run (``auth-retry none``), is retried with the same credentials
+  (``nointeract``) or with credentials asked for again (``interact``); a rejected auth-token
+  is dropped and the real credentials are used at once. HALT ends the run; RESTART, EXIT,
+  ping-restart, handshake timeouts and network errors reconnect.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Sequence
+
+import attrs
+
+from vpnstack.config import Remote
+from vpnstack.errors import (
+    AuthFailed,
+    HandshakeTimeout,
+    KeepaliveTimeout,
+    NetworkError,
+    ServerHalted,
+    VPNError,
+)
+
+EXIT_OK = 0
+"""A clean exit after SIGINT/SIGTERM."""
+EXIT_FAILURE = 1
+"""The run ended because of an error that a reconnect would not fix."""
+EXIT_USAGE = 2
+"""Bad command line or configuration (argparse uses 2 as well)."""
+
+RETRIES_BEFORE_BACKOFF = 5
+"""Failed attempts at the base delay before the delay starts doubling (openvpn(8))."""
+
+
+class Action(enum.Enum):
+    """What to do after a session ended with an error."""
+
+    EXIT = "exit"
+    RECONNECT = "reconnect after backoff"
+    RECONNECT_NOW = "reconnect at once"
+    ASK_CREDENTIALS = "ask for credentials, then reconnect"
+
+
+@attrs.frozen
+class Decision:
+    """The verdict on one failure."""
+
+    action: Action
+    """What to do."""
+    exit_status: int = EXIT_FAILURE
+    """Exit status when ``action`` is EXIT."""
+
+
+def decide(
+    error: VPNError, *, auth_retry: str = "none", using_auth_token: bool = False
+) -> Decision:
+    """What a session failure means for the run (see the module docstring)."""
+    if isinstance(error, AuthFailed):
+        if using_auth_token:
+            return Decision(Action.RECONNECT_NOW)  # §6.2: drop the token, use real credentials
+        if auth_retry == "nointeract":
+            return Decision(Action.RECONNECT)
+        if auth_retry == "interact":
+            return Decision(Action.ASK_CREDENTIALS)
+        return Decision(Action.EXIT)
+    if isinstance(error, ServerHalted):
+        return Decision(Action.RECONNECT if error.reconnect else Action.EXIT)
+    if isinstance(error, KeepaliveTimeout | HandshakeTimeout | NetworkError):
+        return Decision(Action.RECONNECT)
+    # Certificates, cipher negotiation, TLS, configuration: trying again cannot help.
+    return Decision(Action.EXIT)
+
+
+def retry_delay(failures: int, *, base: float, maximum: float) -> float:
+    """Seconds to wait before the next attempt after ``failures`` failed ones in a row."""
+    if failures <= 0:
+        return 0.0
+    if failures <= RETRIES_BEFORE_BACKOFF:
+        return base
+    return min(base * 2.0 ** (failures - RETRIES_BEFORE_BACKOFF), maximum)
+
+
+class RemoteRotation:
+    """The remotes to try, in order and wrapping round (shuffled once for remote-random)."""
+
+    def __init__(
+        self, remotes: Sequence[Remote], *, shuffle: bool = False, rng: random.Random | None = None
+    ) -> None:
+        if not remotes:
+            raise ValueError("no remote to connect to")
+        self._remotes = list(remotes)
+        if shuffle:
+            (rng or random.Random()).shuffle(self._remotes)
+        self._next = 0
+
+    def next(self) -> Remote:
+        """The remote for the next attempt."""
+        remote = self._remotes[self._next % len(self._remotes)]
+        self._next += 1
+        return remote
+
+    def __len__(self) -> int:
+        return len(self._remotes)
