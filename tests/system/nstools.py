@@ -108,6 +108,8 @@ class NsChild:
             "exec",
             netns,
             sys.executable,
+            "-W",
+            "error",
             "-m",
             "tests.system.ns_helper",
             mode,

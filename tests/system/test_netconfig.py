@@ -319,6 +319,7 @@ def test_net30_ipv6_remote_and_mtu_override(namespaces: Namespaces, ns_child: St
     info = pushed(
         "ifconfig 10.8.0.6 10.8.0.5,route 10.8.0.1,ifconfig-ipv6 fd00:8::1000/64 fd00:8::1"
         ",redirect-gateway def1 ipv6"
+        ",route 192.168.80.0 255.255.255.0 10.9.9.9"  # a gateway not reachable on the TUN
     )
     child = ns_child("configure", {"info": info_to_json(info), "remote": str(REMOTE6), "mtu": 1300})
     tun = child.event()["ifname"]
@@ -329,6 +330,7 @@ def test_net30_ipv6_remote_and_mtu_override(namespaces: Namespaces, ns_child: St
     ]
     keys4 = route_keys(ns, "-4")
     assert {("10.8.0.1", "10.8.0.5", tun, None), ("0.0.0.0/1", "10.8.0.5", tun, None)} <= keys4
+    assert ("192.168.80.0/24", None, tun, None) in keys4  # fell back to the device
     host6 = [r for r in routes(ns, "-6") if r["dst"] == str(REMOTE6)]
     assert [(r.get("gateway"), r["dev"]) for r in host6] == [(str(ROUTER_V6), "v0")]
     assert not any(r["dst"] == str(REMOTE4) for r in routes(ns, "-4"))  # remote is IPv6

@@ -12,8 +12,10 @@ How this works: two halves, like the protocol layers.
     on Linux for both (``net_addr_ptp_v4_add`` when ``is_tun_p2p``); if the gateway is missing
     (or outside the /30 in net30) we fall back to ``address/prefix`` of ``info.network``;
   - ``ifconfig-ipv6``: ``info.address6`` with its prefix;
-  - each pushed IPv4 route goes via the route's own gateway or ``info.gateway``; IPv6 routes
-    go straight onto the device (a TUN has no link layer, so a next hop is only cosmetic);
+  - each pushed IPv4 route goes via the route's own gateway or ``info.gateway`` (straight onto
+    the device when there is none, or when the kernel finds the gateway unreachable on the
+    TUN); IPv6 routes go straight onto the device (a TUN has no link layer, so a next hop is
+    only cosmetic);
   - ``redirect-gateway def1``: ``0.0.0.0/1`` + ``128.0.0.0/1`` through the tunnel, and with the
     ``ipv6`` flag ``::/1`` + ``8000::/1``; ``!ipv4`` skips the IPv4 pair. These halves are more
     specific than the machine's default route, so they win without deleting it. A plain
@@ -355,8 +357,9 @@ class NetworkConfigurator:
         kwargs = _route_args(spec, index)
         try:
             added = self._call(f"add route {spec}", "route", "add", **kwargs)
-        except NetworkConfigError:
-            if spec.gateway is None or spec.ifindex is not None:
+        except NetworkConfigError as exc:
+            code = getattr(exc.__cause__, "code", None)
+            if spec.gateway is None or spec.ifindex is not None or code != errno.ENETUNREACH:
                 raise
             # a pushed gateway the kernel cannot reach over the TUN: a TUN needs no next hop
             log.warning("route %s: gateway not reachable on the tunnel, using the device", spec)
