@@ -9,6 +9,8 @@ Modes:
   ``TunnelInfo``, report ``ready``; then obey stdin commands ``undo``, ``close`` (close the
   TUN fd), ``exit``.
 * ``hold``: open a TUN, report ``ready``, then wait (to be killed: a crash removes the TUN).
+* ``until-deleted``: open a TUN and read until the endpoint reports its end (the test deletes
+  the interface), then try to write one packet and report the drops.
 * ``echo``: open and address a TUN, then for each round write the given packets with one
   ``write_batch`` and read batches until ``expect`` echo replies were seen (or a bound).
 * ``lifetimes``: like ``echo``, but each round runs a fresh ``Tun`` layer around the same
@@ -71,6 +73,21 @@ def hold(args: dict[str, Any]) -> None:
     emit(event="ready", ifname=device.name)
     for _ in sys.stdin:
         pass
+
+
+async def until_deleted(args: dict[str, Any]) -> None:
+    endpoint = KernelTunEndpoint(open_tun())
+    emit(event="ready", ifname=endpoint.name)
+    packets = 0
+    with trio.fail_after(5):
+        try:
+            while True:
+                packets += len(await endpoint.read_batch())
+        except trio.EndOfChannel:
+            outcome = "EndOfChannel"
+    await endpoint.write_batch([bytes.fromhex(args["packet"])])
+    emit(event="ended", outcome=outcome, drops=endpoint.drops())
+    endpoint.close()
 
 
 def _count_replies(batch: Batch) -> int:
@@ -150,6 +167,8 @@ def main() -> None:
         hold(args)
     elif mode == "echo":
         trio.run(echo, args)
+    elif mode == "until-deleted":
+        trio.run(until_deleted, args)
     elif mode == "lifetimes":
         trio.run(lifetimes, args)
     else:

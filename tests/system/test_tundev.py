@@ -18,7 +18,7 @@ import pytest
 import trio
 
 from tests.system.conftest import StartChild
-from tests.system.nstools import Namespaces, info_to_json
+from tests.system.nstools import Namespaces, info_to_json, ip
 from vpnstack.errors import ConfigError, VPNError
 from vpnstack.icmp import build_echo_request, build_echo_request6, parse_echo_reply
 from vpnstack.layers.tun import BATCH_CAP, TunEndpoint
@@ -188,6 +188,18 @@ async def test_endpoint_outlives_a_cancelled_reader(
         assert await endpoint.read_batch() == [b"for the next stack"]
 
 
+async def test_end_of_file_ends_the_reader(
+    pair: tuple[KernelTunEndpoint, socket.socket],
+) -> None:
+    endpoint, kernel = pair
+    kernel.send(b"last")
+    kernel.shutdown(socket.SHUT_WR)
+    with trio.fail_after(1):
+        assert await endpoint.read_batch() == [b"last"]
+        with pytest.raises(trio.EndOfChannel):
+            await endpoint.read_batch()
+
+
 def test_device_close_outside_trio() -> None:
     read_end, write_end = os.pipe()
     device = TunDevice(read_end, "fake1")
@@ -294,3 +306,17 @@ def test_one_tun_serves_several_stack_lifetimes(
         event = child.event()
         found, _ = replies(event["batches"])
         assert found == expected(10 + i, 4), event["stats"]
+
+
+@pytest.mark.e2e
+def test_deleting_the_interface_ends_the_reader_and_drops_writes(
+    namespaces: Namespaces, ns_child: StartChild
+) -> None:
+    child = ns_child("until-deleted", {"packet": build_echo_request(PEER, ME, 1, 1).hex()})
+    tun = child.event()["ifname"]
+    ip("link", "del", tun, netns=namespaces.client)
+    assert child.event() == {
+        "event": "ended",
+        "outcome": "EndOfChannel",
+        "drops": {"tun-gone": 1},
+    }

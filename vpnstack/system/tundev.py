@@ -210,8 +210,11 @@ class KernelTunEndpoint:
                         break
                     raise trio.EndOfChannel from exc
                 raise
-            if packet:
-                batch.append(packet)
+            if not packet:  # end of file: not a TUN (a TUN never reads empty); treat as closed
+                if batch:
+                    break
+                raise trio.EndOfChannel
+            batch.append(packet)
         return batch
 
     async def write_batch(self, batch: Batch) -> None:
