@@ -92,8 +92,11 @@ def test_provider_profile_with_inline_blocks(lab_pki: Pki) -> None:
     assert cfg.explicit_exit_notify == 1
     assert cfg.resolv_retry == math.inf
     assert not cfg.auth_user_pass_required
-    # user/group/persist-tun are accepted with a warning naming file:line
+    # nobind/persist-*/user/group are accepted with a warning naming file:line
     assert cfg.warnings == (
+        "nl.ovpn:8: 'nobind' is ignored (vpnstack always uses a fresh local port)",
+        "nl.ovpn:9: 'persist-key' is ignored"
+        " (vpnstack keeps its keys in memory across reconnects anyway)",
         "nl.ovpn:10: 'persist-tun' is ignored (the tun device follows the session)",
         "nl.ovpn:21: 'user' is ignored (vpnstack does not drop privileges itself)",
         "nl.ovpn:22: 'group' is ignored (vpnstack does not drop privileges itself)",
@@ -254,7 +257,7 @@ def minimal(pki: Pki, *extra: str) -> str:
     ("extra", "line", "fragment"),
     [
         (["proto tcp"], 6, "TCP is not supported yet"),
-        (["remote h2 443 tcp-client"], 6, "TCP is not supported yet"),
+        (["remote h2 443 tcp-server"], 6, "'tcp-server' is for servers"),
         (["dev tap"], 6, "only supports 'dev tun'"),
         (["frobnicate yes"], 6, "ignore-unknown-option frobnicate"),
         (["comp-lzo no"], 6, "compression"),
@@ -269,8 +272,8 @@ def minimal(pki: Pki, *extra: str) -> str:
         (["keepalive 10 15"], 6, "RESTART >= 2 * PING"),
         (["tls-mtu 100"], 6, "154..2048"),
         (['verify-x509-name "unterminated'], 6, "unterminated double quote"),
-        (["", "<connection>", "remote x", "</connection>"], 7, "<connection> profiles"),
-        (["<tls-crypt-v2>", "abc", "</tls-crypt-v2>"], 6, "tls-crypt-v2 is not supported"),
+        (["", "<connection>", "proto udp", "</connection>"], 7, "exactly one 'remote'"),
+        (["<tls-crypt-v2>", "abc", "</tls-crypt-v2>"], 6, "no 'OpenVPN tls-crypt-v2 client key'"),
         (["<ca>", "no end"], 6, "no closing </ca>"),
         (["</ca>"], 6, "without a matching opening tag"),
         (["tls-auth missing.key 1"], 6, "cannot read the 'tls-auth' file"),
