@@ -147,8 +147,8 @@ class TunnelInfo:
     """Our tunnel IPv6 address with prefix (pushed ``ifconfig-ipv6``)."""
     search_domains: tuple[str, ...] = ()
     """DNS search domains (``dhcp-option DOMAIN``/``DOMAIN-SEARCH``, ``dns search-domains``)."""
-    redirect_gateway: tuple[str, ...] = ()
-    """Flags of a pushed ``redirect-gateway`` (empty if none was pushed)."""
+    redirect_gateway: tuple[str, ...] | None = None
+    """Flags of a pushed ``redirect-gateway``: None if none was pushed, () if pushed bare."""
     topology: str = "net30"
     """``net30``, ``p2p`` or ``subnet``."""
     key_derivation: str = "prf"

@@ -185,7 +185,9 @@ def info_to_json(info: TunnelInfo) -> dict[str, Any]:
             [str(r.network), str(r.gateway) if r.gateway else None, r.metric] for r in info.routes
         ],
         "address6": str(info.address6) if info.address6 else None,
-        "redirect_gateway": list(info.redirect_gateway),
+        "redirect_gateway": (
+            None if info.redirect_gateway is None else list(info.redirect_gateway)
+        ),
         "topology": info.topology,
     }
 
@@ -209,6 +211,8 @@ def info_from_json(data: dict[str, Any]) -> TunnelInfo:
         cipher="AES-256-GCM",
         peer_id=None,
         address6=opt(data["address6"], ipaddress.IPv6Interface),
-        redirect_gateway=tuple(data["redirect_gateway"]),
+        redirect_gateway=(
+            None if data["redirect_gateway"] is None else tuple(data["redirect_gateway"])
+        ),
         topology=data["topology"],
     )

@@ -29,6 +29,7 @@ from vpnstack.system.netconfig import (
     RouteSpec,
     plan_addresses,
     plan_routes,
+    redirect_families,
 )
 
 v4 = ipaddress.IPv4Address
@@ -369,3 +370,12 @@ def test_a_crash_removes_the_tun(namespaces: Namespaces, ns_child: StartChild) -
     child.proc.kill()  # by pid: only the helper we started
     child.proc.wait(timeout=5)
     assert tun not in link_names(namespaces.client)
+
+
+def test_a_bare_redirect_gateway_redirects_ipv4_and_nothing_pushed_redirects_nothing() -> None:
+    assert redirect_families(None) == (False, False)
+    assert redirect_families(()) == (True, False)
+    bare = pushed(SUBNET + ",redirect-gateway")
+    assert bare.redirect_gateway == ()
+    assert pushed(SUBNET).redirect_gateway is None
+

@@ -502,7 +502,7 @@ def tunnel_info(pushed: PushedOptions, *, cipher: str, key_derivation: str) -> T
         peer_id=pushed.peer_id,
         address6=pushed.ifconfig_ipv6,
         search_domains=pushed.search_domains,
-        redirect_gateway=pushed.redirect_gateway or (),
+        redirect_gateway=pushed.redirect_gateway,
         topology=topology,
         key_derivation=key_derivation,
     )

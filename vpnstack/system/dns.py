@@ -152,7 +152,7 @@ def dns_settings(info: TunnelInfo, pushed: PushedOptions | None = None) -> DnsSe
     """The DNS settings of a tunnel.
 
     From ``info`` alone: its servers and search domains, and ``default_route`` when a
-    redirect-gateway with flags was pushed. With the ``pushed`` options, OpenVPN 2.6's rules
+    redirect-gateway was pushed. With the ``pushed`` options, OpenVPN 2.6's rules
     apply exactly: a ``dns server`` option overrides ``dhcp-option DNS/DNS6/DOMAIN*`` and only
     its lowest-priority server group is used (with ports and ``resolve-domains``);
     ``DOMAIN-ROUTE`` becomes a routing domain; a flag-less ``redirect-gateway`` counts too.
@@ -161,7 +161,7 @@ def dns_settings(info: TunnelInfo, pushed: PushedOptions | None = None) -> DnsSe
         return DnsSettings(
             servers=tuple(dict.fromkeys(info.dns)),
             search_domains=_usable_domains(info.search_domains, "search domain"),
-            default_route=bool(info.redirect_gateway),
+            default_route=info.redirect_gateway is not None,
         )
     default_route = pushed.redirect_gateway is not None
     if pushed.dns_servers:

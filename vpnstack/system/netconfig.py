@@ -154,13 +154,12 @@ def plan_addresses(info: TunnelInfo) -> list[AddressSpec]:
     return specs
 
 
-def redirect_families(flags: tuple[str, ...]) -> tuple[bool, bool]:
+def redirect_families(flags: tuple[str, ...] | None) -> tuple[bool, bool]:
     """(redirect IPv4, redirect IPv6) for the flags of a pushed ``redirect-gateway``.
 
-    ``TunnelInfo.redirect_gateway`` is empty when nothing was pushed, so an empty tuple means
-    no redirection (a flagless ``redirect-gateway`` cannot be told apart from none there).
+    ``None`` means nothing was pushed; a bare ``redirect-gateway`` (``()``) redirects IPv4.
     """
-    if not flags:
+    if flags is None:
         return False, False
     return "!ipv4" not in flags, "ipv6" in flags
 
@@ -197,7 +196,7 @@ def plan_routes(
         redirected += [RouteSpec(n, None, purpose="redirect-gateway") for n in IPV6_REDIRECT]
 
     host = _remote_host_route(
-        remote, path, tunnel + ([] if "local" in info.redirect_gateway else redirected)
+        remote, path, tunnel + ([] if "local" in (info.redirect_gateway or ()) else redirected)
     )
     return ([host] if host is not None else []) + redirected + tunnel
 
