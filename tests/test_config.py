@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import math
 import os
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
-from vpnstack.config import DEFAULT_DATA_CIPHERS, Remote, load_config, parse_config, split_line
+from vpnstack.config import (
+    DEFAULT_DATA_CIPHERS,
+    DIRECTIVES,
+    INLINE_TAGS,
+    TOPICS,
+    Remote,
+    load_config,
+    parse_config,
+    require_supported,
+    split_line,
+)
+from vpnstack.core.push import PushedRoute, PushedRoute6
 from vpnstack.errors import ConfigError
 from vpnstack.lab.pki import Pki
 
@@ -400,3 +415,647 @@ def test_crlf_and_bom(lab_pki: Pki, tmp_path: Path) -> None:
     cfg = load_config(str(path))
     assert cfg.verb == 5
     assert os.path.basename(cfg.source) == "win.ovpn"
+
+
+# --- grammar -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "tokens"),
+    [
+        (
+            'ca "C:\\\\Program Files\\\\OpenVPN\\\\ca.crt"',
+            ["ca", "C:\\Program Files\\OpenVPN\\ca.crt"],
+        ),
+        ("--verb 4", ["--verb", "4"]),
+        ('a"b c"', ['a"b', 'c"']),  # a quote inside an unquoted argument is literal
+        ('"a"b', ["a", "b"]),  # a closing quote ends the argument
+        ("\t remote  h\t1194 ", ["remote", "h", "1194"]),
+    ],
+)
+def test_split_line_more(line: str, tokens: list[str]) -> None:
+    assert split_line(line) == tokens
+
+
+@pytest.mark.parametrize("line", ["ca C:\\Users\\me\\ca.crt", 'ca "C:\\temp\\ca.crt"', "key a\\"])
+def test_split_line_refuses_bad_backslashes_like_openvpn(line: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        split_line(line, source="w.ovpn", lineno=3)
+    assert (info.value.path, info.value.line) == ("w.ovpn", 3)
+    assert "backslash" in info.value.message
+
+
+def test_inline_block_tags_are_tokens(lab_pki: Pki) -> None:
+    # "<ca>  # note" opens a block; the closing tag may be indented; "--" prefixes are dropped
+    text = minimal(lab_pki).replace(f"ca {lab_pki.root_ca}", "") + (
+        f"--<ca>  # the provider's CA\n{read(lab_pki.root_ca)}   </ca>\n--verb 6\n"
+    )
+    cfg = parse_config(text)
+    assert cfg.ca == read(lab_pki.root_ca).encode()
+    assert cfg.verb == 6
+
+
+def test_unknown_inline_block_is_refused(lab_pki: Pki) -> None:
+    with pytest.raises(ConfigError, match=r":6: inline block <frob> is not supported"):
+        parse_config(minimal(lab_pki, "<frob>", "x", "</frob>"))
+    with pytest.raises(ConfigError, match=r":6: inline block <verb> is not supported"):
+        parse_config(minimal(lab_pki, "<verb>", "3", "</verb>"))
+
+
+# --- the directive table -----------------------------------------------------------------------
+
+
+def test_directive_table_is_consistent() -> None:
+    from vpnstack.config import _Parser
+
+    handlers = set(_Parser("x", "/").handlers)
+    implemented = {n for n, s in DIRECTIVES.items() if s.kind == "implemented"}
+    assert handlers == implemented
+    for name, spec in DIRECTIVES.items():
+        assert spec.name == name and spec.topic in TOPICS and spec.help
+        assert spec.max_args is None or spec.min_args <= spec.max_args
+    assert {
+        "ca", "cert", "key", "extra-certs", "tls-auth", "tls-crypt", "tls-crypt-v2",
+        "auth-user-pass", "pkcs12", "connection",
+    } <= INLINE_TAGS  # fmt: skip
+    assert not DIRECTIVES["cd"].command_line and DIRECTIVES["verb"].command_line
+    assert DIRECTIVES["auth-user-pass"].min_args == 0 and DIRECTIVES["auth-user-pass"].max_args == 1
+    assert DIRECTIVES["remote"].connection and not DIRECTIVES["ca"].connection
+
+
+def _dummy_args(name: str) -> list[str]:
+    spec = DIRECTIVES[name]
+    return ["1"] * spec.min_args
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in DIRECTIVES.items() if s.kind == "ignored"))
+def test_every_ignored_directive_warns_with_file_and_line(lab_pki: Pki, name: str) -> None:
+    line = " ".join([name, *_dummy_args(name)])
+    cfg = parse_config(minimal(lab_pki, "verb 2", line), source="g.ovpn")
+    assert cfg.warnings == (f"g.ovpn:7: '{name}' is ignored ({DIRECTIVES[name].help})",)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in DIRECTIVES.items() if s.kind == "refused"))
+def test_every_refused_directive_names_file_and_line(lab_pki: Pki, name: str) -> None:
+    line = " ".join([name, *_dummy_args(name)])
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(lab_pki, "verb 2", line, "verb 3"), source="r.ovpn")
+    assert (info.value.path, info.value.line) == ("r.ovpn", 7)
+    assert info.value.message == f"{DIRECTIVES[name].help}; remove the '{name}' line"
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("up /etc/openvpn/update-resolv-conf", "runs no scripts ('up')"),
+        ("daemon", "does not fork into the background"),
+        ("management 127.0.0.1 7505", "management interface is not supported"),
+        ("management-hold", "management interface is not supported"),
+        ("http-proxy-user-pass creds", "HTTP proxies are not supported yet"),
+        ('push "route 10.0.0.0"', "is a server option"),
+        ("ns-cert-type server", "use 'remote-cert-tls server'"),
+    ],
+)
+def test_refusals_say_what_to_do(lab_pki: Pki, line: str, fragment: str) -> None:
+    # refused even when the file asks to ignore unknown options
+    text = minimal(
+        lab_pki, "setenv FORWARD_COMPATIBLE 1", f"ignore-unknown-option {line.split()[0]}", line
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert info.value.line == 8 and fragment in info.value.message
+
+
+def test_setenv_forward_compatible_and_uv_variables(lab_pki: Pki) -> None:
+    cfg = parse_config(
+        minimal(lab_pki, "frob 1", "setenv UV_ID 42").replace(
+            "frob 1", "setenv FORWARD_COMPATIBLE 1\nfrob 1"
+        )
+    )
+    assert cfg.setenv == (("UV_ID", "42"),)
+    assert cfg.warnings == (
+        "<string>:7: unknown directive 'frob' ignored (ignore-unknown-option/setenv opt)",
+    )
+
+
+def test_tls_client_and_pull_make_a_client(lab_pki: Pki) -> None:
+    text = minimal(lab_pki).replace("client\n", "tls-client\npull\n")
+    assert parse_config(text).remotes == (Remote("vpn.example.com"),)
+    with pytest.raises(ConfigError, match="add the line 'client'"):
+        parse_config(minimal(lab_pki).replace("client\n", "tls-client\n"))
+
+
+@pytest.mark.parametrize(
+    ("lines", "dev", "error"),
+    [
+        (["dev tun3"], "tun3", None),
+        (["dev vpn0", "dev-type tun"], "vpn0", None),
+        (["dev vpn0"], None, ":6: 'dev vpn0': add 'dev-type tun'"),
+        (["dev this-name-is-too-long"], None, ":6: 'dev this-name-is-too-long' is not a valid"),
+    ],
+)
+def test_dev_names(lab_pki: Pki, lines: list[str], dev: str | None, error: str | None) -> None:
+    if error is None:
+        assert parse_config(minimal(lab_pki, *lines)).dev == dev
+    else:
+        with pytest.raises(ConfigError, match=error):
+            parse_config(minimal(lab_pki, *lines))
+
+
+# --- issue 3 directives ------------------------------------------------------------------------
+
+
+def test_client_side_routes_dns_filters_and_logging(lab_pki: Pki, tmp_path: Path) -> None:
+    cfg = parse_config(
+        minimal(
+            lab_pki,
+            "route-nopull",
+            'pull-filter ignore "route-ipv6"',
+            "pull-filter reject redirect-gateway",
+            "pull-filter accept route",
+            "route 10.20.0.0 255.255.0.0",
+            "route 192.0.2.7",
+            "route 198.51.100.0 255.255.255.0 net_gateway 50",
+            "route 203.0.113.0 255.255.255.128 10.8.0.1 default",
+            "route-ipv6 2001:db8:1::/48",
+            "route-ipv6 2001:db8:2::/48 2001:db8::1 7",
+            "redirect-gateway def1 bypass-dhcp ipv6",
+            "route-metric 20",
+            "route-gateway 10.8.0.1",
+            "dhcp-option DNS 10.8.0.53",
+            "dhcp-option dns6 2001:db8::53",
+            "dhcp-option DOMAIN corp.example",
+            "dhcp-option DISABLE-NBT",
+            "auth-retry interact",
+            "auth-nocache",
+            "status run/status.log 15",
+            "log-append vpn.log",
+            "script-security 2",
+            "tun-mtu 1400",
+            "tls-cipher TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384",
+            "tls-ciphersuites TLS_AES_256_GCM_SHA384",
+            "tls-groups X25519:prime256v1",
+            "reneg-sec 0",
+            "reneg-bytes 1000000",
+            "reneg-pkts 5000",
+            "tran-window 120",
+            "ping-exit 300",
+            "connect-timeout 7",
+            "allow-compression no",
+        ),
+        base_dir=str(tmp_path),
+    )
+    assert cfg.route_nopull
+    assert cfg.pull_filters == (
+        ("ignore", "route-ipv6"),
+        ("reject", "redirect-gateway"),
+        ("accept", "route"),
+    )
+    assert cfg.routes == (
+        PushedRoute(ipaddress.IPv4Network("10.20.0.0/16")),
+        PushedRoute(ipaddress.IPv4Network("192.0.2.7/32")),
+        PushedRoute(ipaddress.IPv4Network("198.51.100.0/24"), None, "net_gateway", 50),
+        PushedRoute(ipaddress.IPv4Network("203.0.113.0/25"), ipaddress.IPv4Address("10.8.0.1")),
+    )
+    assert cfg.routes_ipv6 == (
+        PushedRoute6(ipaddress.IPv6Network("2001:db8:1::/48")),
+        PushedRoute6(
+            ipaddress.IPv6Network("2001:db8:2::/48"), ipaddress.IPv6Address("2001:db8::1"), 7
+        ),
+    )
+    assert cfg.redirect_gateway == ("def1", "bypass-dhcp", "ipv6")
+    assert cfg.route_metric == 20
+    assert cfg.route_gateway == ipaddress.IPv4Address("10.8.0.1")
+    assert cfg.dhcp_options == (
+        ("DNS", "10.8.0.53"),
+        ("DNS6", "2001:db8::53"),
+        ("DOMAIN", "corp.example"),
+        ("DISABLE-NBT", ""),
+    )
+    assert (cfg.auth_retry, cfg.auth_nocache) == ("interact", True)
+    assert (cfg.status_file, cfg.status_interval) == (str(tmp_path / "run" / "status.log"), 15)
+    assert (cfg.log_file, cfg.log_append) == (str(tmp_path / "vpn.log"), True)
+    assert (cfg.script_security, cfg.tun_mtu) == (2, 1400)
+    assert cfg.tls_cipher == "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"
+    assert cfg.tls_ciphersuites == "TLS_AES_256_GCM_SHA384"
+    assert cfg.tls_groups == "X25519:prime256v1"
+    assert (cfg.reneg_sec, cfg.reneg_bytes, cfg.reneg_pkts) == (0, 1000000, 5000)
+    assert (cfg.tran_window, cfg.ping_exit, cfg.server_poll_timeout) == (120.0, 300, 7.0)
+    assert cfg.warnings == ()
+
+
+def test_defaults_of_the_new_fields(lab_pki: Pki) -> None:
+    cfg = parse_config(minimal(lab_pki))
+    assert (cfg.route_nopull, cfg.pull_filters, cfg.routes, cfg.routes_ipv6) == (
+        False, (), (), ()
+    )  # fmt: skip
+    assert (cfg.redirect_gateway, cfg.dhcp_options, cfg.auth_retry) == (None, (), "none")
+    assert (cfg.status_file, cfg.status_interval, cfg.log_file) == (None, 60, None)
+    assert (cfg.tun_mtu, cfg.reneg_sec, cfg.tls_crypt_v2_key, cfg.dev) == (None, None, None, "tun")
+    assert parse_config(minimal(lab_pki, "redirect-gateway")).redirect_gateway == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("pull-filter drop route", "action 'drop': use accept, ignore or reject"),
+        ("pull-filter ignore", "takes 2 argument(s), got 1"),
+        ("route vpn.example.com", "host names are not supported"),
+        ("route 10.0.0.0 255.0.0.0 somewhere", "gateway 'somewhere'"),
+        ("route-ipv6 10.0.0.0/8", "use an IPv6 network"),
+        ("redirect-gateway def2", "unknown 'redirect-gateway' flag 'def2'"),
+        ("dhcp-option DNS dns.example", "use the DNS server's IP address"),
+        ("dhcp-option FOO 1", "unknown 'dhcp-option' type 'FOO'"),
+        ("dhcp-option DOMAIN", "needs a value"),
+        ("auth-retry always", "takes none, nointeract or interact"),
+        ("status s.log 0", "bad number '0'"),
+        ("script-security 4", "bad number '4', use 0..3"),
+        ("route-gateway dhcp", "use an IPv4 address"),
+        ("cipher none", "no encryption"),
+        ("mode server", "is a server mode"),
+        ("connection x", "must be an inline <connection> block"),
+    ],
+)
+def test_bad_values_of_new_directives(lab_pki: Pki, line: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(lab_pki, line), source="b.ovpn")
+    assert info.value.line == 6 and fragment in info.value.message
+
+
+def test_route_with_host_bits_is_warned(lab_pki: Pki) -> None:
+    cfg = parse_config(minimal(lab_pki, "route 10.1.2.3 255.255.0.0"), source="h.ovpn")
+    assert cfg.routes == (PushedRoute(ipaddress.IPv4Network("10.1.0.0/16")),)
+    assert cfg.warnings == (
+        "h.ovpn:6: 'route' 10.1.2.3 255.255.0.0 has host bits set; using 10.1.0.0/16",
+    )
+
+
+def test_cd_changes_the_folder_of_later_paths(lab_pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "ta.key").write_text(STATIC_KEY)
+    cfg = parse_config(minimal(lab_pki, "cd keys", "tls-auth ta.key 1"), base_dir=str(tmp_path))
+    assert cfg.tls_auth_key == KEY_BYTES
+    with pytest.raises(ConfigError, match=r":6: 'cd': .* is not a directory"):
+        parse_config(minimal(lab_pki, "cd nowhere"), base_dir=str(tmp_path))
+
+
+# --- auth-user-pass ----------------------------------------------------------------------------
+
+
+def test_auth_user_pass_file_with_user_name_only(lab_pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "user.txt").write_text("carol\n")
+    cfg = parse_config(minimal(lab_pki, "auth-user-pass user.txt"), base_dir=str(tmp_path))
+    assert (cfg.username, cfg.password, cfg.auth_user_pass_required) == ("carol", None, True)
+
+
+def test_auth_user_pass_crlf_file_keeps_spaces_in_password(lab_pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "up.txt").write_bytes(b"dave\r\n pass word \r\n")
+    cfg = parse_config(minimal(lab_pki, "auth-user-pass up.txt"), base_dir=str(tmp_path))
+    assert (cfg.username, cfg.password) == ("dave", " pass word ")
+
+
+def test_password_never_appears_in_repr_warnings_or_errors(lab_pki: Pki) -> None:
+    secret = "hunter2-Secret"
+    text = minimal(
+        lab_pki, "<auth-user-pass>", f"erin\n{secret}", "</auth-user-pass>", "persist-tun"
+    )
+    cfg = parse_config(text)
+    assert cfg.password == secret
+    assert secret not in repr(cfg) and "erin" not in repr(cfg)
+    assert all(secret not in w for w in cfg.warnings)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text + "frobnicate\n")
+    assert secret not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(lab_pki, "<auth-user-pass>", f"\n{secret}", "</auth-user-pass>"))
+    assert "no user name" in info.value.message and secret not in str(info.value)
+
+
+# --- command-line overrides --------------------------------------------------------------------
+
+
+def test_overrides_win_over_the_file(
+    lab_pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "p.ovpn"
+    path.write_text(
+        minimal(lab_pki, "verb 3", "<auth-user-pass>", "inline\npw", "</auth-user-pass>")
+    )
+    (tmp_path / "pass.txt").write_text("cli-user\ncli-pass\n")
+    monkeypatch.chdir(tmp_path)  # override paths are relative to the current directory
+    cfg = load_config(
+        str(path),
+        overrides=[
+            ["verb", "5"],
+            ["--auth-user-pass", "pass.txt"],
+            ["pull-filter", "ignore", "dhcp-option"],
+            ["route-nopull"],
+            ["explicit-exit-notify"],
+            ["status", "st.txt", "5"],
+            ["persist-tun"],
+        ],
+    )
+    assert cfg.verb == 5
+    assert (cfg.username, cfg.password) == ("cli-user", "cli-pass")
+    assert cfg.pull_filters == (("ignore", "dhcp-option"),)
+    assert cfg.route_nopull and cfg.explicit_exit_notify == 1
+    assert cfg.status_file == str(tmp_path / "st.txt")
+    assert cfg.warnings == (
+        "command line: --persist-tun is ignored (the tun device follows the session)",
+    )
+    # a bare --auth-user-pass drops the file's credentials: the CLI asks for them
+    cfg = load_config(str(path), overrides=[["auth-user-pass"]])
+    assert (cfg.username, cfg.password, cfg.auth_user_pass_required) == (None, None, True)
+
+
+def test_remote_overrides_replace_the_files_remotes(lab_pki: Pki) -> None:
+    text = minimal(lab_pki, "remote second.example.com 1195", "port 1300")
+    cfg = parse_config(
+        text, overrides=[["remote", "a.example"], ["remote", "b.example", "53", "udp6"]]
+    )
+    assert cfg.remotes == (Remote("a.example", 1300, "udp"), Remote("b.example", 53, "udp6"))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (["verb", "x"], "--verb: bad number 'x', use 0..11"),
+        (["verb"], "--verb takes 1 argument(s), got 0"),
+        (["frobnicate"], "unknown directive --frobnicate: vpnstack does not implement it; drop it"),
+        (
+            ["comp-lzo"],
+            "compression framing is not supported yet (remove 'comp-lzo' on both sides);"
+            " drop --comp-lzo",
+        ),
+        (["ca", "/nonexistent/ca.pem"], "--ca: cannot read the 'ca' file '/nonexistent/ca.pem'"),
+        (["remote", "h", "0"], "--remote: bad port '0'"),
+        (["cd", "/"], "--cd cannot be an override"),
+        ([], "an override must be a directive and its arguments"),
+    ],
+)
+def test_bad_overrides_name_the_option(lab_pki: Pki, override: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(lab_pki), overrides=[override])
+    assert info.value.path == "command line" and info.value.line is None
+    assert info.value.message.startswith(message)
+    assert str(info.value).startswith("command line: ")
+
+
+# --- remotes and <connection> blocks -------------------------------------------------------------
+
+
+def test_tcp_remotes_are_skipped_while_a_udp_one_remains(lab_pki: Pki) -> None:
+    cfg = parse_config(
+        minimal(
+            lab_pki, "remote tcp.example.com 443 tcp-client", "remote u6.example.com 1194 udp6"
+        ),
+        source="t.ovpn",
+    )
+    assert cfg.remotes == (Remote("vpn.example.com"), Remote("u6.example.com", 1194, "udp6"))
+    assert cfg.warnings == (
+        "t.ovpn:6: remote tcp.example.com:443 is skipped: it uses tcp-client, and TCP is not"
+        " supported yet",
+    )
+
+
+def test_all_tcp_remotes_are_refused_at_the_line_that_makes_them_tcp(lab_pki: Pki) -> None:
+    with pytest.raises(ConfigError, match=r"^a\.ovpn:6: TCP is not supported yet \('tcp'\)"):
+        parse_config(minimal(lab_pki, "proto tcp"), source="a.ovpn")
+    text = minimal(lab_pki).replace("remote vpn.example.com", "remote x 443 tcp4-client")
+    with pytest.raises(ConfigError, match=r"^a\.ovpn:2: TCP is not supported yet"):
+        parse_config(text, source="a.ovpn")
+
+
+def blocks(pki: Pki, *body: str) -> str:
+    return (
+        "\n".join(
+            [
+                "client",
+                f"ca {pki.root_ca}",
+                f"cert {pki.client.cert}",
+                f"key {pki.client.key}",
+                *body,
+            ]
+        )
+        + "\n"
+    )
+
+
+def test_connection_blocks(lab_pki: Pki) -> None:
+    text = blocks(
+        lab_pki,
+        "proto udp4",  # 5: copied by the blocks below
+        "port 1300",
+        "remote ignored.example.com",  # 7: ignored: the file has blocks
+        "<connection>",  # 8
+        "remote a.example.com",
+        "explicit-exit-notify 2",
+        "nobind",  # 11: the usual warning, from inside the block
+        "</connection>",
+        "<connection>",  # 13
+        "--remote b.example.com 443",
+        "proto udp6",
+        "explicit-exit-notify 2",
+        "</connection>",
+        "<connection>",  # 19
+        "remote c.example.com 1194 tcp",
+        "connect-retry 9",  # a TCP block is skipped, so its values do not have to agree
+        "</connection>",
+        "proto udp6",  # 22: after the blocks: ignored, as in OpenVPN
+        f"<tls-auth>\n{STATIC_KEY}</tls-auth>",  # applies to every block without its own
+        "key-direction 1",
+    )
+    cfg = parse_config(text, source="c.ovpn")
+    assert cfg.remotes == (
+        Remote("a.example.com", 1300, "udp4"),
+        Remote("b.example.com", 443, "udp6"),
+    )
+    assert (cfg.explicit_exit_notify, cfg.tls_auth_key, cfg.key_direction) == (2, KEY_BYTES, 1)
+    assert cfg.connect_retry == 1.0
+    assert cfg.warnings == (
+        "c.ovpn:11: 'nobind' is ignored (vpnstack always uses a fresh local port)",
+        "c.ovpn:22: 'proto' is ignored: it comes after the <connection> blocks",
+        "c.ovpn:7: 'remote ignored.example.com' is ignored because the file has <connection>"
+        " blocks (put it in a block of its own)",
+        "c.ovpn:19: remote c.example.com:1194 is skipped: it uses tcp, and TCP is not supported"
+        " yet",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "fragment"),
+    [
+        (
+            [
+                "<connection>",
+                "remote a",
+                "connect-retry 5",
+                "</connection>",
+                "<connection>",
+                "remote b",
+                "connect-retry 6",
+                "</connection>",
+            ],
+            9,
+            "'connect-retry' differs between the <connection> blocks at lines 5 and 9",
+        ),
+        (["<connection>", "remote a", "remote b", "</connection>"], 7, "exactly one 'remote'"),
+        (["<connection>", "remote a", "verb 4", "</connection>"], 7, "cannot be used inside"),
+        (
+            [
+                "<connection>",
+                "remote a",
+                "<connection>",
+                "remote b",
+                "</connection>",
+                "</connection>",
+            ],
+            10,
+            "</connection> without a matching opening tag",
+        ),
+        (["<connection>", "remote a", "proto tcp", "</connection>"], 7, "TCP is not supported"),
+        (
+            [
+                "<connection>",
+                "remote a",
+                "connect-retry 5",
+                "</connection>",
+                "<connection>",
+                "remote b",
+                "</connection>",
+            ],
+            9,
+            "'connect-retry' differs between the <connection> blocks at lines 5 and 9",
+        ),
+    ],
+)
+def test_connection_block_errors(lab_pki: Pki, body: list[str], line: int, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(blocks(lab_pki, *body))
+    assert info.value.line == line and fragment in info.value.message
+
+
+# --- pkcs12 and tls-crypt-v2 -----------------------------------------------------------------
+
+
+def _p12(pki: Pki, password: bytes | None, *, with_cas: bool = True) -> bytes:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key = serialization.load_pem_private_key(Path(pki.client.key).read_bytes(), None)
+    cert = x509.load_pem_x509_certificate(Path(pki.client.cert).read_bytes())
+    cas = [
+        x509.load_pem_x509_certificate(Path(p).read_bytes())
+        for p in (pki.intermediate_ca, pki.root_ca)
+    ]
+    encryption = (
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
+    )
+    return pkcs12.serialize_key_and_certificates(
+        b"client",
+        key,
+        cert,
+        cas if with_cas else None,
+        encryption,  # type: ignore[arg-type]
+    )
+
+
+def _same_key(a: bytes, b: bytes) -> bool:
+    der = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ka = serialization.load_pem_private_key(a, None).public_key().public_bytes(*der)
+    return ka == serialization.load_pem_private_key(b, None).public_key().public_bytes(*der)
+
+
+def test_pkcs12_file_and_inline(lab_pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "client.p12").write_bytes(_p12(lab_pki, None))
+    base = "client\nremote h\n"
+    cfg = parse_config(base + "pkcs12 client.p12\n", base_dir=str(tmp_path))
+    assert cfg.cert == read(lab_pki.client.cert).encode()
+    assert cfg.key is not None and _same_key(cfg.key, read(lab_pki.client.key).encode())
+    # no 'ca': the PKCS#12 CAs are trusted, and the intermediate completes our chain
+    assert cfg.ca == (read(lab_pki.intermediate_ca) + read(lab_pki.root_ca)).encode()
+    assert cfg.extra_certs == read(lab_pki.intermediate_ca).encode()
+    # with 'ca' the PKCS#12 CAs are only our chain; inline blocks are base64 text
+    b64 = base64.encodebytes(_p12(lab_pki, None)).decode()
+    cfg = parse_config(base + f"ca {lab_pki.root_ca}\n<pkcs12>\n{b64}</pkcs12>\n")
+    assert cfg.ca == read(lab_pki.root_ca).encode()
+    assert cfg.extra_certs == (read(lab_pki.intermediate_ca) + read(lab_pki.root_ca)).encode()
+
+
+@pytest.mark.parametrize(
+    ("setup", "fragment"),
+    [
+        ("passphrase", "is protected by a passphrase, which is not supported yet"),
+        ("garbage", "is not a PKCS#12 file"),
+        ("no-ca", "holds no CA certificate: add 'ca FILE'"),
+        ("and-cert", "'cert' cannot be used together with 'pkcs12'"),
+    ],
+)
+def test_pkcs12_errors(lab_pki: Pki, tmp_path: Path, setup: str, fragment: str) -> None:
+    data = {
+        "passphrase": _p12(lab_pki, b"s3cret"),
+        "garbage": b"\x30\x03\x02\x01\x05",
+        "no-ca": _p12(lab_pki, None, with_cas=False),
+        "and-cert": _p12(lab_pki, None),
+    }[setup]
+    (tmp_path / "c.p12").write_bytes(data)
+    extra = f"cert {lab_pki.client.cert}\n" if setup == "and-cert" else ""
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"client\nremote h\n{extra}pkcs12 c.p12\n", base_dir=str(tmp_path))
+    assert fragment in info.value.message
+    assert info.value.line == 3
+    assert "s3cret" not in str(info.value)
+
+
+def tls_crypt_v2_pem(kc: bytes, wkc_body: bytes, length_error: int = 0) -> str:
+    """PROTOCOL.md §4.3 written out: base64(Kc || WKc), WKc ending in its own uint16 length."""
+    wkc = wkc_body + (len(wkc_body) + 2 + length_error).to_bytes(2, "big")
+    b64 = base64.b64encode(kc + wkc).decode()
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+    return "\n".join(
+        ["-----BEGIN OpenVPN tls-crypt-v2 client key-----", *lines,
+         "-----END OpenVPN tls-crypt-v2 client key-----", ""]
+    )  # fmt: skip
+
+
+def test_tls_crypt_v2_key_is_parsed_and_refused_at_connect_time(lab_pki: Pki) -> None:
+    kc, wkc_body = bytes(range(256)), bytes(297)
+    text = minimal(lab_pki, "<tls-crypt-v2>", tls_crypt_v2_pem(kc, wkc_body) + "</tls-crypt-v2>")
+    cfg = parse_config(text, source="v2.ovpn")
+    assert cfg.tls_crypt_v2_key == kc + wkc_body + (299).to_bytes(2, "big")
+    assert cfg.tls_crypt_key is None and cfg.tls_auth_key is None
+    with pytest.raises(ConfigError, match=r"^v2\.ovpn: tls-crypt-v2 is not supported yet"):
+        require_supported(cfg)
+    require_supported(parse_config(minimal(lab_pki)))  # nothing to refuse
+
+
+@pytest.mark.parametrize(
+    ("pem", "fragment"),
+    [
+        (tls_crypt_v2_pem(bytes(256), bytes(297), length_error=1), "truncated or damaged"),
+        (tls_crypt_v2_pem(bytes(200), bytes(0)), "truncated or damaged"),
+        (tls_crypt_v2_pem(bytes(256), bytes(1100)), "truncated or damaged"),
+        (tls_crypt_v2_pem(bytes(256), bytes(297)).replace("A", "!", 1), "not valid base64"),
+        (
+            "-----BEGIN OpenVPN tls-crypt-v2 server key-----\nAAAA\n"
+            "-----END OpenVPN tls-crypt-v2 server key-----\n",
+            "*server* key",
+        ),
+        (STATIC_KEY, "no 'OpenVPN tls-crypt-v2 client key' PEM block"),
+    ],
+)
+def test_bad_tls_crypt_v2_keys(lab_pki: Pki, pem: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(lab_pki, "<tls-crypt-v2>", pem + "</tls-crypt-v2>"))
+    assert info.value.line == 6 and fragment in info.value.message
+
+
+def test_tls_crypt_and_tls_crypt_v2_are_exclusive(lab_pki: Pki) -> None:
+    v2 = tls_crypt_v2_pem(bytes(256), bytes(10))
+    text = minimal(
+        lab_pki, f"<tls-crypt>\n{STATIC_KEY}</tls-crypt>", f"<tls-crypt-v2>\n{v2}</tls-crypt-v2>"
+    )
+    with pytest.raises(ConfigError, match="'tls-crypt' and 'tls-crypt-v2' cannot be used together"):
+        parse_config(text)

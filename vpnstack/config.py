@@ -1213,6 +1213,10 @@ class _Parser:
             self.block = None
         if block.remote is None:
             raise self.error(d, "each <connection> block needs exactly one 'remote' line")
+        if block.remote.proto is None:
+            block.remote.proto, block.remote.proto_line = block.proto, block.proto_line
+        if block.remote.port is None:
+            block.remote.port = block.port
         own_tls = any(
             self.values.get(f) is not None
             for f in ("tls_auth_key", "tls_crypt_key", "tls_crypt_v2_key")
@@ -1789,6 +1793,8 @@ class _Parser:
         self.remotes = [b.remote for b in self.blocks]
         agreed: dict[str, tuple[Any, int]] = {}
         for block in self.blocks:
+            if (block.remote.proto or "").startswith("tcp"):
+                continue  # skipped later: its options do not matter
             values = dict(block.values)
             if not block.has_own_tls_key:  # OpenVPN: the global key applies to this block
                 values.update({f: self.values.get(f, _UNSET) for f in _TLS_KEY_FIELDS})
