@@ -6,7 +6,7 @@ import pytest
 import trio
 
 from vpnstack.errors import AuthFailed, LocalError, VPNError
-from vpnstack.manager import WorkersManager, primary_error
+from vpnstack.manager import WorkersManager, one_error, primary_error
 from vpnstack.messages import Stage, StateChange
 
 
@@ -119,3 +119,11 @@ def test_primary_error_prefers_vpn_errors_and_wraps_bugs() -> None:
     wrapped = primary_error(ExceptionGroup("x", [ValueError("a"), TypeError("b")]))
     assert isinstance(wrapped, VPNError)
     assert "internal error" in str(wrapped)
+
+
+def test_one_error_raises_the_primary_error_from_the_group() -> None:
+    auth = AuthFailed("no")
+    with pytest.raises(AuthFailed) as info, one_error():
+        raise ExceptionGroup("x", [ValueError("bug"), auth])
+    assert info.value is auth
+    assert isinstance(info.value.__cause__, ExceptionGroup)

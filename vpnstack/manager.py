@@ -16,7 +16,8 @@ its own while the stack should be running is a bug, reported as ``LocalError``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import trio
 
@@ -97,6 +98,19 @@ class WorkersManager:
                 self._on_state(change)
             self._changed.set()
             self._changed = trio.Event()
+
+
+@contextmanager
+def one_error() -> Iterator[None]:
+    """At a public boundary: an ExceptionGroup leaving the block becomes its primary error,
+    raised from the group (ARCHITECTURE.md "Errors")."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error = primary_error(group)
+        if error is group:
+            raise
+        raise error from group
 
 
 def leaf_exceptions(error: BaseException) -> list[BaseException]:

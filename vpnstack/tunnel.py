@@ -22,7 +22,7 @@ from vpnstack.config import Config
 from vpnstack.core.datacrypto import OCC_EXIT
 from vpnstack.errors import TunnelClosed
 from vpnstack.layers.tun import TunEndpoint, UserspaceEndpoint
-from vpnstack.manager import WorkersManager, primary_error
+from vpnstack.manager import WorkersManager, one_error
 from vpnstack.messages import Batch, Stage, StateChange, TunnelInfo
 from vpnstack.wiring import Channels, build_layers
 
@@ -74,20 +74,16 @@ async def running_stack(
     layers = build_layers(config, channels, endpoint=endpoint, notify=manager.notify)
     to_data = channels.tun_to_data.send.clone()
     try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(manager.run, layers)
-            up = await manager.wait_for(Stage.TUNNEL_UP)
-            await manager.wait_for(Stage.DATA_KEYS_READY)
-            assert up.info is not None, "TUNNEL_UP must carry the TunnelInfo"
-            try:
-                yield Stack(info=up.info, manager=manager, to_data=to_data)
-            finally:
-                manager.shutdown()
-    except BaseExceptionGroup as group:
-        error = primary_error(group)
-        if error is group:
-            raise
-        raise error from group
+        with one_error():
+            async with trio.open_nursery() as nursery:
+                await nursery.start(manager.run, layers)
+                up = await manager.wait_for(Stage.TUNNEL_UP)
+                await manager.wait_for(Stage.DATA_KEYS_READY)
+                assert up.info is not None, "TUNNEL_UP must carry the TunnelInfo"
+                try:
+                    yield Stack(info=up.info, manager=manager, to_data=to_data)
+                finally:
+                    manager.shutdown()
     finally:
         to_data.close()
 

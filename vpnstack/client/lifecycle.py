@@ -43,6 +43,7 @@ from vpnstack.client.status import status_line, status_text, summarize, write_st
 from vpnstack.config import Config, Remote
 from vpnstack.errors import ConfigError, VPNError
 from vpnstack.layers.tun import TunEndpoint
+from vpnstack.manager import one_error
 from vpnstack.messages import AuthToken, Stage, StateChange, TunnelInfo
 from vpnstack.tunnel import Stack, running_stack
 
@@ -109,7 +110,7 @@ class ClientLifecycle:
     async def run(self) -> int:
         """Run until SIGINT/SIGTERM (0) or a fatal error (non-zero, one line printed)."""
         signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-        with trio.open_signal_receiver(*signals) as receiver:
+        with trio.open_signal_receiver(*signals) as receiver, one_error():
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals, receiver)
                 if self._status_file is not None:
@@ -185,7 +186,7 @@ class ClientLifecycle:
                 username=self._auth_token.username or config.username,
                 password=self._auth_token.token,
             )
-        self._out.attempt(f"Connecting to {remote.host} port {remote.port} ({remote.proto})")
+        self._out.attempt(f"New session with {remote.host} port {remote.port} ({remote.proto})")
         try:
             with trio.CancelScope() as self._attempt_scope:
                 async with running_stack(

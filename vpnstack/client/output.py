@@ -43,7 +43,7 @@ class Reporter:
     def attempt(self, description: str) -> None:
         """A new connection attempt begins (starts the 'time taken' clock)."""
         self._attempt_started = time.monotonic()
-        self.line(description)
+        self.line(description, level=4)
 
     def stage(self, change: StateChange) -> None:
         """Report one state change from the stack."""
