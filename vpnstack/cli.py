@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                 group.add_argument(
                     flag, dest=dest, nargs=2, metavar=metavar, action="append", help=help_text
                 )
+            elif nargs == "?":  # given alone, the directive has no argument: const [] marks it
+                group.add_argument(
+                    flag, dest=dest, nargs=nargs, const=[], metavar=metavar, help=help_text
+                )
             else:
                 group.add_argument(flag, dest=dest, nargs=nargs, metavar=metavar, help=help_text)
         if topic == "tunnel and routes":
@@ -125,10 +129,8 @@ def overrides_from(args: argparse.Namespace) -> list[list[str]]:
                 directives.extend([name, *pair] for pair in value)
             elif nargs == "?" and isinstance(value, str):
                 directives.append([name, value])
-            elif isinstance(value, list):
-                directives.append([name, *value])
             else:
-                directives.append([name])  # "?" given without its value
+                directives.append([name, *value])
     return directives
 
 
