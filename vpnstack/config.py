@@ -674,7 +674,7 @@ def parse_config(
 def _override_directive(override: Sequence[str]) -> _Directive:
     if isinstance(override, str) or not override or not override[0].strip("-"):
         raise ConfigError(
-            f"an override must be a directive and its arguments, not {override!r}",
+            "an override must be a directive and its arguments, e.g. ['verb', '4']",
             path=COMMAND_LINE,
         )
     name = override[0].removeprefix("--")
