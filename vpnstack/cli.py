@@ -27,7 +27,7 @@ from vpnstack.client.hostnet import DNS_MODES, HostNetworkConfig
 from vpnstack.client.lifecycle import ClientLifecycle, StatusFile
 from vpnstack.client.output import DEFAULT_VERB, Reporter
 from vpnstack.client.policy import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from vpnstack.config import Config, load_config
+from vpnstack.config import Config, load_config, require_supported
 from vpnstack.errors import ConfigError, VPNError
 from vpnstack.system.tundev import KernelTunEndpoint, open_tun
 
@@ -182,6 +182,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = reload_config()
+        require_supported(config)
         if config.auth_user_pass_required and (config.username is None or not config.password):
             config = ask_credentials_now(config)
     except ConfigError as exc:
@@ -194,7 +195,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     status_file = None
     if config.status_file is not None:
         status_file = StatusFile(config.status_file, config.status_interval)
-    host = HostNetworkConfig(dns_mode=args.dns_mode, route_nopull=config.route_nopull)
+    host = HostNetworkConfig(dns_mode=args.dns_mode)
     try:
         device = open_tun(config.dev if config.dev != "tun" else "tun%d")
     except VPNError as exc:

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from vpnstack.config import Config
+from vpnstack.config import Config, require_supported
 from vpnstack.core.datacrypto import OCC_EXIT
 from vpnstack.errors import TunnelClosed
 from vpnstack.layers.tun import TunEndpoint, UserspaceEndpoint
@@ -69,6 +69,7 @@ async def running_stack(
 
     Raises a ``VPNError`` subclass if the tunnel cannot come up or fails later.
     """
+    require_supported(config)
     manager = WorkersManager(on_state=on_state)
     channels = channels if channels is not None else Channels()
     layers = build_layers(config, channels, endpoint=endpoint, notify=manager.notify)

@@ -14,11 +14,14 @@ from vpnstack.core.push import (
     PushedOptions,
     PushedRoute,
     PushedRoute6,
+    PushOptionRejected,
     classify,
+    client_pull_filters,
     continuation_of,
     is_auth_token_only,
     parse_push_reply,
     tunnel_info,
+    with_local_options,
 )
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.messages import Route
@@ -215,3 +218,60 @@ def test_collector_multi_part() -> None:
     # A single-part reply is complete at once.
     single = collector.add("ping 3")
     assert single == PushedOptions(ping=3)
+
+
+def test_pull_filter_first_matching_prefix_decides() -> None:
+    reply = (
+        "route 10.1.0.0 255.255.0.0,route 10.2.0.0 255.255.0.0,dhcp-option DNS 10.8.0.1,"
+        "redirect-gateway def1,ifconfig 10.8.0.2 255.255.255.0,topology subnet"
+    )
+    filters = [("accept", "route 10.1."), ("ignore", "route "), ("ignore", "redirect-gateway")]
+    options = parse_push_reply([reply], filters=filters)
+    assert [str(r.network) for r in options.routes] == ["10.1.0.0/16"]
+    assert options.redirect_gateway is None
+    assert options.dhcp_options  # no filter matched: applied
+    assert options.ifconfig is not None
+
+
+def test_pull_filter_reject_refuses_the_whole_reply() -> None:
+    with pytest.raises(PushOptionRejected, match="pull-filter reject 'dhcp-option'"):
+        parse_push_reply(["dhcp-option DNS 10.8.0.1,route-gateway 10.8.0.1"],
+                         filters=[("reject", "dhcp-option")])
+
+
+def test_push_collector_applies_filters_to_every_part() -> None:
+    collector = PushCollector(filters=[("ignore", "route ")])
+    assert collector.add("route 10.1.0.0 255.255.0.0,push-continuation 2") is None
+    options = collector.add("route 10.2.0.0 255.255.0.0,peer-id 4,push-continuation 1")
+    assert options is not None
+    assert options.routes == () and options.peer_id == 4
+
+
+def test_route_nopull_ignores_pushed_routes_and_dns_but_not_the_rest() -> None:
+    reply = (
+        "route 10.1.0.0 255.255.0.0,route-ipv6 fd00:1::/64,redirect-gateway def1,"
+        "dhcp-option DNS 10.8.0.1,dns server 0 address 10.8.0.53,route-gateway 10.8.0.1,"
+        "ifconfig 10.8.0.2 255.255.255.0,topology subnet,peer-id 1"
+    )
+    filters = client_pull_filters(pull_filters=[("ignore", "peer-id")], route_nopull=True)
+    options = parse_push_reply([reply], filters=filters)
+    assert (options.routes, options.routes_ipv6, options.redirect_gateway) == ((), (), None)
+    assert (options.dhcp_options, options.dns_servers) == ((), ())
+    assert options.route_gateway is not None and options.ifconfig is not None
+    assert options.peer_id is None  # the config's own pull-filter applies as well
+
+
+def test_local_routes_join_the_pushed_ones() -> None:
+    pushed = parse_push_reply(
+        ["route 10.1.0.0 255.255.0.0,route-gateway 10.8.0.1,topology subnet,"
+         "ifconfig 10.8.0.2 255.255.255.0,dhcp-option DNS 10.8.0.1"]
+    )
+    local = PushedRoute(ipaddress.IPv4Network("198.51.100.0/24"))
+    merged = with_local_options(
+        pushed, routes=[local], routes_ipv6=[], redirect_gateway=("def1",),
+        dhcp_options=[("DOMAIN", "corp.example")],
+    )
+    info = tunnel_info(merged, cipher="AES-256-GCM", key_derivation="prf")
+    assert [str(r.network) for r in info.routes] == ["198.51.100.0/24", "10.1.0.0/16"]
+    assert info.redirect_gateway == ("def1",)
+    assert info.search_domains == ("corp.example",)

@@ -102,3 +102,19 @@ def test_server_certificate_without_server_auth_is_refused_with_the_reason(
     assert client.wait_exit(timeout=15) != 0
     last = client.output().strip().splitlines()[-1]
     assert last.startswith("vpnstack-client: ") and "serverAuth" in last, client.output()
+
+
+def test_route_nopull_keeps_pushed_routes_and_dns_out_but_local_routes_in(
+    openvpn_lab: StartLab, tmp_path: Path, clients: list[ClientProcess]
+) -> None:
+    lab = openvpn_lab(ServerOptions())
+    client = start_client(
+        lab, tmp_path, "--route-nopull", clients=clients,
+        extra_lines=["route 198.51.100.0 255.255.255.0"],
+    )
+    client.wait_for("Tunnel up on tun0")
+    routes = client.routes()
+    assert any(r.startswith("198.51.100.0/24 via ") for r in routes), routes
+    assert not any(r.startswith("192.0.2.0/24") for r in routes), routes
+    assert client.resolv_conf() == ORIGINAL_RESOLV_CONF
+    assert client.ping(lab.tunnel_server_address)

@@ -25,9 +25,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 class HostNetworkConfig:
     """The ``HostNetwork`` of ``client/lifecycle.py`` on a real Linux host."""
 
-    def __init__(self, *, dns_mode: DnsMode = "auto", route_nopull: bool = False) -> None:
+    def __init__(self, *, dns_mode: DnsMode = "auto") -> None:
         self._dns_mode = dns_mode
-        self._route_nopull = route_nopull
         self._net: NetworkConfigurator | None = None
         self._dns = DnsConfigurator(dns_mode)
 
@@ -37,12 +36,12 @@ class HostNetworkConfig:
         self._net = NetworkConfigurator()
         self._net.configure_interface(ifname, info)
         done = [f"{ifname}: mtu {info.mtu}, link up, address {_addresses(info)}"]
-        routes = self._net.add_routes(ifname, info, remote=remote, route_nopull=self._route_nopull)
+        # route-nopull and pull-filter already removed what must not be applied (at pull
+        # time, in the session), so everything in ``info`` is installed.
+        routes = self._net.add_routes(ifname, info, remote=remote)
         for route in routes:
             via = f" via {route.gateway}" if route.gateway is not None else f" dev {ifname}"
             done.append(f"route {route.network}{via} ({route.purpose})")
-        if self._route_nopull:
-            done.append("pushed routes ignored (route-nopull)")
         settings = dns_settings(info)
         if self._dns_mode != "none" and not settings.empty:
             done.append(self._dns.apply(ifname, settings))

@@ -15,11 +15,11 @@ from __future__ import annotations
 import enum
 import ipaddress
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import attrs
 
-from vpnstack.errors import RemoteProtocolError
+from vpnstack.errors import RemoteProtocolError, VPNError
 from vpnstack.messages import Route, TunnelInfo
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -415,12 +415,78 @@ def split_options(argument: str) -> list[str]:
     return [item.strip() for item in argument.split(",") if item.strip()]
 
 
-def parse_push_reply(parts: Iterable[str]) -> PushedOptions:
+PullFilters = Sequence[tuple[str, str]]
+"""``pull-filter`` lines as (action, text): accept, ignore or reject."""
+
+
+class PushOptionRejected(VPNError):
+    """A pushed option matched a ``pull-filter reject`` line."""
+
+
+def filter_option(option: str, filters: PullFilters) -> bool:
+    """Whether to apply a pushed option: the first filter whose text starts it decides.
+
+    ``accept`` applies it, ``ignore`` drops it, ``reject`` raises; no match applies it
+    (openvpn(8) ``--pull-filter``).
+    """
+    for action, text in filters:
+        if option.startswith(text):
+            if action == "reject":
+                raise PushOptionRejected(
+                    f"the server pushed {option!r}, which 'pull-filter reject {text!r}' refuses"
+                )
+            return action == "accept"
+    return True
+
+
+ROUTE_NOPULL_FILTERS: PullFilters = tuple(
+    ("ignore", prefix)
+    for prefix in (
+        "route ",
+        "route-ipv6 ",
+        "redirect-gateway",
+        "redirect-private",
+        "dhcp-option",
+        "dns ",
+        "block-outside-dns",
+    )
+)
+"""``route-nopull``: every pushed option but routes and DNS is applied (openvpn(8))."""
+
+
+def client_pull_filters(*, pull_filters: PullFilters, route_nopull: bool) -> PullFilters:
+    """The filters for a client config: ``route-nopull`` first, then its ``pull-filter``s."""
+    return (*(ROUTE_NOPULL_FILTERS if route_nopull else ()), *pull_filters)
+
+
+def with_local_options(
+    pushed: PushedOptions,
+    *,
+    routes: Sequence[PushedRoute],
+    routes_ipv6: Sequence[PushedRoute6],
+    redirect_gateway: tuple[str, ...] | None,
+    dhcp_options: Sequence[tuple[str, str]],
+) -> PushedOptions:
+    """Add the client config's own ``route``/``route-ipv6``/``redirect-gateway``/
+    ``dhcp-option`` lines to what the server pushed (a pushed redirect-gateway wins)."""
+    return attrs.evolve(
+        pushed,
+        routes=(*routes, *pushed.routes),
+        routes_ipv6=(*routes_ipv6, *pushed.routes_ipv6),
+        redirect_gateway=(
+            pushed.redirect_gateway if pushed.redirect_gateway is not None else redirect_gateway
+        ),
+        dhcp_options=(*dhcp_options, *pushed.dhcp_options),
+    )
+
+
+def parse_push_reply(parts: Iterable[str], *, filters: PullFilters = ()) -> PushedOptions:
     """Parse the options of all parts of a PUSH_REPLY (each the text after ``PUSH_REPLY,``)."""
     builder = _Builder()
     for part in parts:
         for option in split_options(part):
-            builder.apply(option)
+            if option.startswith("push-continuation") or filter_option(option, filters):
+                builder.apply(option)
     return builder.build()
 
 
@@ -437,8 +503,9 @@ def continuation_of(argument: str) -> int | None:
 class PushCollector:
     """Collects a multi-part PUSH_REPLY; yields options only for the final part (§11.21)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, filters: PullFilters = ()) -> None:
         self._parts: list[str] = []
+        self._filters = filters
 
     @property
     def collecting(self) -> bool:
@@ -451,7 +518,7 @@ class PushCollector:
         if continuation_of(argument) == 2:
             return None
         parts, self._parts = self._parts, []
-        return parse_push_reply(parts)
+        return parse_push_reply(parts, filters=self._filters)
 
 
 def is_auth_token_only(options: PushedOptions) -> bool:

@@ -54,8 +54,10 @@ from vpnstack.core.push import (
     PushCollector,
     PushedOptions,
     classify,
+    client_pull_filters,
     is_auth_token_only,
     tunnel_info,
+    with_local_options,
 )
 from vpnstack.core.tlsclient import TLSClient
 from vpnstack.errors import (
@@ -202,7 +204,11 @@ class SessionCore:
         self._keys: dict[int, _KeyState] = {}
         self._outputs: list[Output] = []
         self._text_reader = ControlTextReader()
-        self._push = PushCollector()
+        self._push = PushCollector(
+            filters=client_pull_filters(
+                pull_filters=config.pull_filters, route_nopull=config.route_nopull
+            )
+        )
         self._pushed: PushedOptions | None = None
         self._cipher: str | None = None
         self._use_ekm: bool | None = None
@@ -493,7 +499,14 @@ class SessionCore:
         derivation = "tls-ekm" if self._use_ekm else "prf"
         self._notify(Stage.DATA_KEYS_READY, f"{self._cipher}, key derivation {derivation}")
         key.phase = Phase.ACTIVE
-        info = tunnel_info(pushed, cipher=self._cipher, key_derivation=derivation)
+        local = with_local_options(
+            pushed,
+            routes=self._config.routes,
+            routes_ipv6=self._config.routes_ipv6,
+            redirect_gateway=self._config.redirect_gateway,
+            dhcp_options=self._config.dhcp_options,
+        )
+        info = tunnel_info(local, cipher=self._cipher, key_derivation=derivation)
         self._outputs.append(StateChange(LAYER, Stage.TUNNEL_UP, _up_summary(info), info))
         self._stage = Stage.TUNNEL_UP
 
