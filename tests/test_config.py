@@ -507,7 +507,7 @@ def test_every_refused_directive_names_file_and_line(lab_pki: Pki, name: str) ->
 @pytest.mark.parametrize(
     ("line", "fragment"),
     [
-        ("up /etc/openvpn/update-resolv-conf", "runs no scripts ('up')"),
+        ("up /usr/local/sbin/firewall-hook.sh", "runs no scripts ('up')"),
         ("daemon", "does not fork into the background"),
         ("management 127.0.0.1 7505", "management interface is not supported"),
         ("management-hold", "management interface is not supported"),
@@ -1059,3 +1059,18 @@ def test_tls_crypt_and_tls_crypt_v2_are_exclusive(lab_pki: Pki) -> None:
     )
     with pytest.raises(ConfigError, match="'tls-crypt' and 'tls-crypt-v2' cannot be used together"):
         parse_config(text)
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["/etc/openvpn/update-resolv-conf", "/etc/openvpn/scripts/update-systemd-resolved",
+     "/etc/openvpn/client.up"],
+)
+def test_dns_helper_up_down_scripts_are_ignored_with_a_warning(
+    script: str, lab_pki: Pki
+) -> None:
+    text = minimal(lab_pki, "script-security 2", f"up {script}", f"down {script}")
+    cfg = parse_config(text, source="p.ovpn")
+    warnings = [w for w in cfg.warnings if "applies and restores DNS itself" in w]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("p.ovpn:")

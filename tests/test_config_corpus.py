@@ -322,7 +322,7 @@ def test_tls_crypt_v2_profile_parses_and_is_refused_at_connect_time(corpus: Corp
     ("name", "line", "message"),
     [
         (
-            "update-resolv-conf.ovpn",
+            "custom-up-script.ovpn",
             9,
             "vpnstack-client runs no scripts ('up'); it applies pushed routes and DNS itself, so"
             " the usual update-resolv-conf / update-systemd-resolved scripts are not needed;"

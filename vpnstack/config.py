@@ -233,6 +233,21 @@ def require_supported(config: Config) -> None:
         )
 
 
+DNS_HELPER_SCRIPTS = (
+    "update-resolv-conf",
+    "update-systemd-resolved",
+    "systemd-resolved",
+    "client.up",
+    "client.down",
+)
+"""Well-known up/down scripts that only apply pushed DNS (Debian, Fedora, systemd helpers)."""
+
+
+def _is_dns_helper_script(args: Sequence[str]) -> bool:
+    """Whether an ``up``/``down`` command is one of the DNS helper scripts."""
+    return bool(args) and os.path.basename(args[0]).startswith(DNS_HELPER_SCRIPTS)
+
+
 # --- the directive table ---------------------------------------------------------------------
 
 Kind = Literal["implemented", "ignored", "refused"]
@@ -1095,6 +1110,11 @@ class _Parser:
             self._unknown(d)
             return
         if spec.kind == "refused":
+            if d.name in ("up", "down") and _is_dns_helper_script(d.args):
+                # These scripts only copy pushed DNS into the resolver, which vpnstack does
+                # itself: ignoring them keeps the many provider files that carry them working.
+                self.warn(d, f"{d.label} is ignored (vpnstack applies and restores DNS itself)")
+                return
             raise self.error(d, f"{spec.help}; {d.remove_hint}")
         if d.inline is not None:
             if not spec.inline:
