@@ -9,6 +9,9 @@ as it was after SIGTERM.
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 
 from vpnstack.lab.server import OpenVPNLab, ServerOptions
 
-from .clientproc import ORIGINAL_RESOLV_CONF, ClientProcess, start_client
+from .clientproc import CLIENT, ORIGINAL_RESOLV_CONF, ClientProcess, start_client
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +121,26 @@ def test_route_nopull_keeps_pushed_routes_and_dns_out_but_local_routes_in(
     assert not any(r.startswith("192.0.2.0/24") for r in routes), routes
     assert client.resolv_conf() == ORIGINAL_RESOLV_CONF
     assert client.ping(lab.tunnel_server_address)
+
+
+def test_without_privileges_the_tun_refusal_says_what_is_needed(
+    openvpn_lab: StartLab, tmp_path: Path, clients: list[ClientProcess]
+) -> None:
+    lab = openvpn_lab(ServerOptions())
+    client = ClientProcess(lab, tmp_path)
+    clients.append(client)
+    readable = tempfile.mkdtemp(prefix="vpnstack-unpriv-")
+    try:
+        config = Path(readable) / "client.ovpn"
+        lab.write_client_config(str(config), remote_host=str(client.peer.server_ipv4))
+        os.chmod(readable, 0o755)
+        os.chmod(config, 0o644)
+        result = client.run(
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", CLIENT, "--config", str(config),
+        )
+    finally:
+        shutil.rmtree(readable)
+    assert result.returncode == 1, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("vpnstack-client: ") and "CAP_NET_ADMIN" in last, result.stderr
