@@ -11,8 +11,8 @@ import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
-from tests.core.tls_helpers import PKI, Issued, TLSServer, make_leaf, make_pki
-from vpnstack.config import Config, Remote
+from tests.core.tls_helpers import PKI, Issued, TLSServer, client_config, make_leaf, make_pki
+from vpnstack.config import Config
 from vpnstack.core.tlsclient import TLSClient, openvpn_subject
 from vpnstack.errors import CertificateError, ConfigError, TLSError
 
@@ -23,15 +23,7 @@ def pki(kind: str = "ec") -> PKI:
 
 
 def config(p: PKI, **kw: object) -> Config:
-    args: dict[str, object] = {
-        "source": "<test>",
-        "remotes": (Remote("127.0.0.1"),),
-        "ca": p.root.cert_pem,
-        "cert": p.client.cert_pem,
-        "key": p.client.key_pem,
-    }
-    args.update(kw)
-    return Config(**args)  # type: ignore[arg-type]
+    return client_config(p, **kw)
 
 
 def server_for(p: PKI, leaf: Issued | None = None, **kw: object) -> TLSServer:

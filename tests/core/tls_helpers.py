@@ -348,9 +348,10 @@ def shared_pki() -> PKI:
     return make_pki()
 
 
-def client_config(**overrides: object) -> Config:
-    """A client ``Config`` trusting ``shared_pki()``'s root, with its client cert and key."""
-    p = shared_pki()
+def client_config(pki: PKI | None = None, **overrides: object) -> Config:
+    """A client ``Config`` trusting ``pki``'s root (default ``shared_pki()``), with its
+    client cert and key."""
+    p = pki if pki is not None else shared_pki()
     args: dict[str, object] = {
         "source": "<test>",
         "remotes": (Remote("127.0.0.1"),),

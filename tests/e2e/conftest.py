@@ -23,6 +23,8 @@ import pytest
 
 from vpnstack.lab.server import OpenVPNLab, ServerOptions
 
+from .clientproc import ClientProcess
+
 _HERE = Path(__file__).parent
 
 
@@ -63,3 +65,12 @@ def openvpn_lab() -> Iterator[StartLab]:
     yield start
     for lab in labs:
         lab.stop()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[ClientProcess]]:
+    """vpnstack-client processes a test started (``clientproc``); all stopped at teardown."""
+    started: list[ClientProcess] = []
+    yield started
+    for client in started:
+        client.stop()

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,14 +25,6 @@ pytestmark = pytest.mark.e2e
 
 StartLab = Callable[[ServerOptions], OpenVPNLab]
 TUNNEL_V6 = "fd00:8:{n}::/64"
-
-
-@pytest.fixture
-def clients() -> Iterator[list[ClientProcess]]:
-    started: list[ClientProcess] = []
-    yield started
-    for client in started:
-        client.stop()
 
 
 def test_ping_routes_and_dns_then_sigterm_leaves_the_machine_as_it_was(

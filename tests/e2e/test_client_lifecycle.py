@@ -10,7 +10,7 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,14 +22,6 @@ from .clientproc import CLIENT, ClientProcess, start_client
 pytestmark = pytest.mark.e2e
 
 StartLab = Callable[[ServerOptions], OpenVPNLab]
-
-
-@pytest.fixture
-def clients() -> Iterator[list[ClientProcess]]:
-    started: list[ClientProcess] = []
-    yield started
-    for client in started:
-        client.stop()
 
 
 def wait_count(client: ClientProcess, text: str, count: int, timeout: float = 30.0) -> None:

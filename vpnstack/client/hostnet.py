@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from vpnstack.client.output import tunnel_addresses
 from vpnstack.messages import TunnelInfo
 from vpnstack.system.dns import DNS_MODES, DnsConfigurator, DnsMode, dns_settings
 from vpnstack.system.netconfig import NetworkConfigurator
@@ -57,10 +58,4 @@ class HostNetworkConfig:
 
 
 def _addresses(info: TunnelInfo) -> str:
-    parts = []
-    if info.address is not None:
-        prefix = f"/{info.network.prefixlen}" if info.network is not None else ""
-        parts.append(f"{info.address}{prefix}")
-    if info.address6 is not None:
-        parts.append(str(info.address6))
-    return " and ".join(parts) or "none pushed"
+    return " and ".join(tunnel_addresses(info)) or "none pushed"

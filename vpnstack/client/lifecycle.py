@@ -30,7 +30,7 @@ from typing import Protocol
 import attrs
 import trio
 
-from vpnstack.client.output import Reporter
+from vpnstack.client.output import Reporter, tunnel_addresses
 from vpnstack.client.policy import (
     EXIT_OK,
     EXIT_USAGE,
@@ -263,12 +263,7 @@ def _remote_address(stack: Stack) -> IPAddress | None:
 
 
 def _summary(info: TunnelInfo) -> str:
-    parts = []
-    if info.address is not None:
-        prefix = f"/{info.network.prefixlen}" if info.network is not None else ""
-        parts.append(f"{info.address}{prefix}")
-    if info.address6 is not None:
-        parts.append(str(info.address6))
+    parts = tunnel_addresses(info)
     parts.append(f"mtu {info.mtu}")
     parts.append(f"cipher {info.cipher}")
     if info.peer_id is not None:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-from vpnstack.messages import Stage, StateChange
+from vpnstack.messages import Stage, StateChange, TunnelInfo
 
 DEFAULT_VERB = 1
 
@@ -66,6 +66,17 @@ class Reporter:
         """Every layer's counters (``--verb 5``)."""
         for name, record in statistics.items():
             self.line(f"  {name}: {record}", level=5)
+
+
+def tunnel_addresses(info: TunnelInfo) -> list[str]:
+    """The tunnel's addresses as people write them: ``10.8.0.2/24``, ``fd00::1000/64``."""
+    parts = []
+    if info.address is not None:
+        prefix = f"/{info.network.prefixlen}" if info.network is not None else ""
+        parts.append(f"{info.address}{prefix}")
+    if info.address6 is not None:
+        parts.append(str(info.address6))
+    return parts
 
 
 # The stages a person follows at the default verbosity, and how each reads.
