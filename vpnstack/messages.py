@@ -90,9 +90,22 @@ class DataKeys:
     """AEAD implicit IV for receiving (8 bytes of key2 slot 1 hmac)."""
     peer_id: int | None
     """Pushed peer-id: send P_DATA_V2 with it; ``None`` means send P_DATA_V1."""
+    auth: str | None = None
+    """HMAC digest of a CBC cipher (``auth``: SHA1/SHA256/SHA512); None for AEAD."""
+    encrypt_hmac_key: bytes = b""
+    """CBC only: client->server HMAC key (key2 slot 0 hmac prefix, §7.3)."""
+    decrypt_hmac_key: bytes = b""
+    """CBC only: server->client HMAC key (key2 slot 1 hmac prefix, §7.3)."""
+    compression: str | None = None
+    """Compression framing (§7.4): None, ``comp-lzo``, ``stub`` or ``stub-v2``."""
+    epoch: bool = False
+    """2.7 epoch data format (§10) negotiated (``protocol-flags aead-epoch``)."""
 
     def __repr__(self) -> str:
-        return f"DataKeys(key_id={self.key_id}, cipher={self.cipher!r}, peer_id={self.peer_id})"
+        return (
+            f"DataKeys(key_id={self.key_id}, cipher={self.cipher!r}, peer_id={self.peer_id}, "
+            f"compression={self.compression!r}, epoch={self.epoch})"
+        )
 
 
 @attrs.frozen
