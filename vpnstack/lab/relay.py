@@ -21,8 +21,11 @@ Everything is bounded (datagram size, held datagrams); the relay runs until canc
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
+import json
 import random
+import signal
 from collections.abc import Awaitable, Callable
 
 import attrs
@@ -211,3 +214,51 @@ class LossyRelay:
             self._counters.sent_down += 1
         except OSError:
             self._counters.send_errors += 1
+
+
+async def _serve(relay: LossyRelay, duration: float) -> None:
+    """Relay for at most ``duration`` seconds or until SIGTERM/SIGINT; print counters at the end."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            host, port = await nursery.start(relay.run)
+            print(f"listening {host} {port}", flush=True)
+
+            async def stop_on_signal() -> None:
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(stop_on_signal)
+            await trio.sleep(duration)
+            nursery.cancel_scope.cancel()
+    print(json.dumps(attrs.asdict(relay.statistics())), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m vpnstack.lab.relay``: a lossy relay as a process (e.g. inside a namespace).
+
+    Prints ``listening HOST PORT`` once ready and the counters as one JSON line when it stops
+    (SIGTERM, SIGINT, or after ``--duration`` seconds: it never runs unbounded).
+    """
+    parser = argparse.ArgumentParser(prog="python -m vpnstack.lab.relay", description=main.__doc__)
+    parser.add_argument("--listen-host", default="127.0.0.1")
+    parser.add_argument("--target", required=True, help="HOST:PORT of the server")
+    parser.add_argument("--drop", type=float, default=0.0)
+    parser.add_argument("--duplicate", type=float, default=0.0)
+    parser.add_argument("--reorder", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--duration", type=float, default=300.0, help="stop after this long")
+    args = parser.parse_args(argv)
+    host, _, port = args.target.rpartition(":")
+    relay = LossyRelay(
+        (host.strip("[]"), int(port)),
+        drop=args.drop,
+        duplicate=args.duplicate,
+        reorder=args.reorder,
+        seed=args.seed,
+        listen_host=args.listen_host,
+    )
+    trio.run(_serve, relay, args.duration)
+
+
+if __name__ == "__main__":
+    main()
