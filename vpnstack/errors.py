@@ -36,8 +36,22 @@ class HandshakeTimeout(VPNError):
 class AuthFailed(VPNError):
     """The server refused our credentials (AUTH_FAILED)."""
 
-    def __init__(self, message: str, *, reason: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "",
+        temporary: bool = False,
+        backoff: float | None = None,
+        advance: str | None = None,
+    ) -> None:
         self.reason = reason
+        self.temporary = temporary
+        """``AUTH_FAILED,TEMP``: try again later (PROTOCOL.md §6.2)."""
+        self.backoff = backoff
+        """TEMP ``backoff N``: wait at least N seconds."""
+        self.advance = advance
+        """TEMP ``advance no|addr|remote``: which server to try next (None: not said)."""
         super().__init__(message)
 
 
@@ -64,9 +78,11 @@ class NetworkError(VPNError):
 class ServerHalted(VPNError):
     """The server ended the session (HALT, RESTART or EXIT on the control channel)."""
 
-    def __init__(self, message: str, *, reconnect: bool) -> None:
+    def __init__(self, message: str, *, reconnect: bool, next_remote: bool = False) -> None:
         self.reconnect = reconnect
         """True for RESTART and EXIT (come back later), False for HALT (stay away)."""
+        self.next_remote = next_remote
+        """RESTART with the ``[N]`` flag: reconnect to the next remote, not the same one."""
         super().__init__(message)
 
 

@@ -71,3 +71,26 @@ def test_remote_random_shuffles_once_then_keeps_that_order() -> None:
 def test_no_remote_is_refused() -> None:
     with pytest.raises(ValueError, match="no remote"):
         RemoteRotation([])
+
+
+def test_auth_failed_temp_waits_its_backoff_on_the_server_it_names() -> None:
+    stay = AuthFailed("later", temporary=True, backoff=30, advance="no")
+    decision = decide(stay)
+    assert (decision.action, decision.min_delay, decision.next_remote) == (
+        Action.RECONNECT, 30, False)
+    move = decide(AuthFailed("later", temporary=True, advance="remote"))
+    assert (move.min_delay, move.next_remote) == (0, True)
+    assert decide(AuthFailed("later", temporary=True)).next_remote is None
+
+
+def test_restart_with_n_moves_to_the_next_remote() -> None:
+    assert decide(ServerHalted("RESTART [N]", reconnect=True, next_remote=True)).next_remote
+    assert decide(ServerHalted("RESTART", reconnect=True)).next_remote is None
+    assert decide(AuthFailed("token"), using_auth_token=True).next_remote is False
+
+
+def test_again_repeats_the_remote_just_tried() -> None:
+    rotation = RemoteRotation([Remote("a"), Remote("b")])
+    assert rotation.next().host == "a"
+    rotation.again()
+    assert [rotation.next().host for _ in range(3)] == ["a", "b", "a"]

@@ -19,7 +19,9 @@ from vpnstack.core.push import (
     client_pull_filters,
     continuation_of,
     is_auth_token_only,
+    parse_auth_failed_temp,
     parse_push_reply,
+    restart_flags,
     tunnel_info,
     with_local_options,
 )
@@ -275,3 +277,25 @@ def test_local_routes_join_the_pushed_ones() -> None:
     assert [str(r.network) for r in info.routes] == ["198.51.100.0/24", "10.1.0.0/16"]
     assert info.redirect_gateway == ("def1",)
     assert info.search_domains == ("corp.example",)
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("TEMP", (None, None, "")),
+        ("TEMP:server busy", (None, None, "server busy")),
+        ("TEMP[backoff 30,advance no]:try later", (30.0, "no", "try later")),
+        ("TEMP[advance remote]", (None, "remote", "")),
+        ("TEMP[backoff x,advance sideways]:odd", (None, None, "odd")),
+    ],
+)
+def test_auth_failed_temp_flags(reason: str, expected: tuple[object, ...]) -> None:
+    temp = parse_auth_failed_temp(reason)
+    assert temp is not None
+    assert (temp.backoff, temp.advance, temp.message) == expected
+    assert parse_auth_failed_temp("bad password") is None
+
+
+def test_restart_flags() -> None:
+    assert restart_flags("[PN]server moving") == "PN"
+    assert restart_flags("plain text") == ""

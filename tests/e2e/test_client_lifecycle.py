@@ -143,3 +143,25 @@ def test_credentials_are_asked_for_on_a_terminal_without_echo(
         assert process.wait(timeout=10) == 0
     finally:
         os.close(controller)
+
+
+def test_remotes_are_tried_in_order_until_one_answers(
+    openvpn_lab: StartLab, tmp_path: Path, clients: list[ClientProcess]
+) -> None:
+    lab = openvpn_lab(ServerOptions())
+    client = ClientProcess(lab, tmp_path)
+    clients.append(client)
+    good = f"remote {client.peer.server_ipv4} {lab.port}"
+    text = lab.client_config_text(
+        remote_host=str(client.peer.server_ipv4), extra_lines=["hand-window 3", "connect-retry 1"]
+    )
+    assert good in text
+    dead = f"remote {client.peer.server_ipv4} {lab.port + 1 if lab.port < 65535 else 1}"
+    config = tmp_path / "two-remotes.ovpn"
+    config.write_text(text.replace(good, f"{dead}\n{good}"))
+    client.start(config)
+    client.wait_for("Tunnel up on tun0", timeout=30)
+    output = client.output()
+    assert output.index(f"{lab.port + 1}") < output.index("Tunnel up"), output
+    assert "no answer from the server" in output and "reconnecting in 1 s" in output
+    assert client.ping(lab.tunnel_server_address)

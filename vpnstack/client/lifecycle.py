@@ -106,6 +106,7 @@ class ClientLifecycle:
         self._leave_requested: Leave | None = None
         self._leave_event = trio.Event()
         self._attempt_scope: trio.CancelScope | None = None
+        self._was_up = False
 
     async def run(self) -> int:
         """Run until SIGINT/SIGTERM (0) or a fatal error (non-zero, one line printed)."""
@@ -142,6 +143,7 @@ class ClientLifecycle:
                 self._out.line("Configuration re-read; reconnecting")
             elif leave is Leave.RESTART:
                 self._out.line("Reconnecting (SIGUSR1)")
+            self._was_up = False
             error = await self._one_session(rotation.next())
             if self._leave_requested is not None or error is None:
                 failures = 0
@@ -153,6 +155,10 @@ class ClientLifecycle:
             )
             if decision.action is Action.EXIT:
                 raise error
+            # A session that was up is retried on the same remote; a failed attempt moves on.
+            next_remote = decision.next_remote
+            if next_remote is False or (next_remote is None and self._was_up):
+                rotation.again()
             if decision.action is Action.RECONNECT_NOW:
                 self._out.line(f"{error}; retrying with the configured credentials")
                 self._auth_token = None
@@ -166,10 +172,13 @@ class ClientLifecycle:
             if limit is not None and failures >= limit:
                 self._out.line(f"{error}; giving up after {failures} attempts (connect-retry-max)")
                 raise error
-            delay = retry_delay(
-                failures,
-                base=self._config.connect_retry,
-                maximum=self._config.connect_retry_max_delay,
+            delay = max(
+                decision.min_delay,
+                retry_delay(
+                    failures,
+                    base=self._config.connect_retry,
+                    maximum=self._config.connect_retry_max_delay,
+                ),
             )
             self._out.line(f"{error}; reconnecting in {delay:g} s")
             with trio.CancelScope() as self._attempt_scope:
@@ -201,6 +210,7 @@ class ClientLifecycle:
 
     async def _tunnel_up(self, stack: Stack, config: Config) -> None:
         self._stack = stack
+        self._was_up = True
         try:
             remote = _remote_address(stack)
             for line in self._host.apply(self._ifname, stack.info, remote=remote):

@@ -12,10 +12,14 @@ The rules follow openvpn(8):
   doubles each time, capped at max (default 300 s). ``connect-retry-max N`` ends the run
   after N failed attempts in a row.
 * remotes are tried in order, wrapping round; ``remote-random`` shuffles them once at start.
+  A failed attempt moves on to the next remote; a session that was up and then dropped
+  (ping-restart, EXIT, RESTART) is retried on the same remote first, unless RESTART carries
+  the ``[N]`` flag.
 * AUTH_FAILED ends the run (``auth-retry none``), is retried with the same credentials
   (``nointeract``) or with credentials asked for again (``interact``); a rejected auth-token
-  is dropped and the real credentials are used at once. HALT ends the run; RESTART, EXIT,
-  ping-restart, handshake timeouts and network errors reconnect.
+  is dropped and the real credentials are used at once. ``AUTH_FAILED,TEMP`` is retried after
+  at least its ``backoff``, on the same server for ``advance no``. HALT ends the run; RESTART,
+  EXIT, ping-restart, handshake timeouts and network errors reconnect.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ class Decision:
     """What to do."""
     exit_status: int = EXIT_FAILURE
     """Exit status when ``action`` is EXIT."""
+    min_delay: float = 0.0
+    """Wait at least this long before reconnecting (AUTH_FAILED,TEMP backoff)."""
+    next_remote: bool | None = None
+    """Move to the next remote (True), stay (False), or the default for how it ended (None)."""
 
 
 def decide(
@@ -71,15 +79,23 @@ def decide(
 ) -> Decision:
     """What a session failure means for the run (see the module docstring)."""
     if isinstance(error, AuthFailed):
-        if using_auth_token:
-            return Decision(Action.RECONNECT_NOW)  # §6.2: drop the token, use real credentials
+        if error.temporary:
+            return Decision(
+                Action.RECONNECT,
+                min_delay=error.backoff or 0.0,
+                next_remote=None if error.advance is None else error.advance != "no",
+            )
+        if using_auth_token:  # §6.2: drop the token, use the real credentials, same server
+            return Decision(Action.RECONNECT_NOW, next_remote=False)
         if auth_retry == "nointeract":
             return Decision(Action.RECONNECT)
         if auth_retry == "interact":
             return Decision(Action.ASK_CREDENTIALS)
         return Decision(Action.EXIT)
     if isinstance(error, ServerHalted):
-        return Decision(Action.RECONNECT if error.reconnect else Action.EXIT)
+        if not error.reconnect:
+            return Decision(Action.EXIT)
+        return Decision(Action.RECONNECT, next_remote=True if error.next_remote else None)
     if isinstance(error, KeepaliveTimeout | HandshakeTimeout | NetworkError):
         return Decision(Action.RECONNECT)
     # Certificates, cipher negotiation, TLS, configuration: trying again cannot help.
@@ -113,6 +129,10 @@ class RemoteRotation:
         remote = self._remotes[self._next % len(self._remotes)]
         self._next += 1
         return remote
+
+    def again(self) -> None:
+        """Make the next attempt use the remote just tried once more."""
+        self._next -= 1
 
     def __len__(self) -> int:
         return len(self._remotes)

@@ -521,6 +521,45 @@ class PushCollector:
         return parse_push_reply(parts, filters=self._filters)
 
 
+@attrs.frozen
+class AuthFailedTemp:
+    """``AUTH_FAILED,TEMP[flags]:message`` (PROTOCOL.md §6.2)."""
+
+    backoff: float | None
+    """``backoff N``: wait at least N seconds before trying again."""
+    advance: str | None
+    """``advance no|addr|remote``: stay on this server, or move to the next one."""
+    message: str
+    """The text after the colon, for people."""
+
+
+def parse_auth_failed_temp(reason: str) -> AuthFailedTemp | None:
+    """The TEMP form of an AUTH_FAILED reason, or None for a permanent failure."""
+    if not reason.startswith("TEMP"):
+        return None
+    rest = reason[len("TEMP") :]
+    flags = ""
+    if rest.startswith("["):
+        flags, _, rest = rest[1:].partition("]")
+    message = rest[1:] if rest.startswith(":") else rest
+    backoff: float | None = None
+    advance: str | None = None
+    for flag in flags.split(","):
+        tokens = flag.split()
+        if len(tokens) == 2 and tokens[0] == "backoff" and tokens[1].isdigit():
+            backoff = float(tokens[1])
+        elif len(tokens) == 2 and tokens[0] == "advance" and tokens[1] in ("no", "addr", "remote"):
+            advance = tokens[1]
+    return AuthFailedTemp(backoff=backoff, advance=advance, message=message)
+
+
+def restart_flags(argument: str) -> str:
+    """The ``[flags]`` at the start of a RESTART/HALT argument (``P``, ``N``), or ""."""
+    if argument.startswith("["):
+        return argument[1:].partition("]")[0]
+    return ""
+
+
 def is_auth_token_only(options: PushedOptions) -> bool:
     """A later PUSH_REPLY that only refreshes the auth-token (§6.2, §11.21)."""
     bare = attrs.evolve(

@@ -56,6 +56,8 @@ from vpnstack.core.push import (
     classify,
     client_pull_filters,
     is_auth_token_only,
+    parse_auth_failed_temp,
+    restart_flags,
     tunnel_info,
     with_local_options,
 )
@@ -413,7 +415,14 @@ class SessionCore:
                     f"({':'.join(self._ciphers)}) (AUTH_FAILED: {reason}); add one of the "
                     "server's data-ciphers to ours"
                 )
-            raise AuthFailed(_auth_failed_message(reason), reason=reason)
+            temp = parse_auth_failed_temp(reason)
+            raise AuthFailed(
+                _auth_failed_message(reason),
+                reason=reason,
+                temporary=temp is not None,
+                backoff=temp.backoff if temp is not None else None,
+                advance=temp.advance if temp is not None else None,
+            )
         elif kind is ControlKind.AUTH_PENDING:
             if key.phase is Phase.PUSHING:
                 timeout = _auth_pending_timeout(text.argument)
@@ -427,6 +436,7 @@ class SessionCore:
             raise ServerHalted(
                 f"the server asked us to reconnect (RESTART{_suffix(text.argument)})",
                 reconnect=True,
+                next_remote="N" in restart_flags(text.argument),
             )
         elif kind is ControlKind.HALT:
             raise ServerHalted(
