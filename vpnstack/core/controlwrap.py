@@ -1,4 +1,4 @@
-"""Control-channel wrapping: none, tls-auth and tls-crypt (PROTOCOL.md §2.2-2.5, §4.1).
+"""Control-channel wrapping: none, tls-auth, tls-crypt, tls-crypt-v2 (PROTOCOL.md §2.2-2.5, §4).
 
 How this works: every wrapping maps a *plain* control packet
 
@@ -7,6 +7,8 @@ How this works: every wrapping maps a *plain* control packet
 to its wire form and back. tls-auth inserts an HMAC and the 8-byte replay field after the
 session id (§2.3); tls-crypt inserts the replay field and a 32-byte tag and encrypts the
 reliable section with AES-256-CTR, the IV being the first 16 bytes of the tag (§2.4).
+tls-crypt-v2 is tls-crypt with the client key Kc, a replay counter starting at 0x0F000000,
+and the wrapped key WKc appended, unauthenticated, to opcodes 10 and 11 only (§2.4, §4.4).
 
 The replay field is ``counter(4) || session_time(4)``: the counter starts at 1 and grows on
 *every* wrap() (retransmissions and acks included, §2.5/§11.4); the time is the session start
@@ -33,6 +35,7 @@ from vpnstack.core.statickey import (
     client_tls_auth_keys,
     client_tls_crypt_keys,
 )
+from vpnstack.core.tlscryptv2 import WKC_OPCODES, split_client_key
 from vpnstack.errors import ConfigError, LocalError, RemoteProtocolError
 
 Role = Literal["client", "server"]
@@ -255,16 +258,60 @@ class TlsCryptWrap:
         return bytes(header[:HEADER_LEN]) + reliable
 
 
+class TlsCryptV2Wrap(TlsCryptWrap):
+    """tls-crypt-v2: tls-crypt with Kc, first replay id 0x0F000001, WKc after ops 10/11.
+
+    PROTOCOL.md §2.4, §4.3, §4.4, §11.9: the raw WKc is appended after the tls-crypt output
+    of P_CONTROL_HARD_RESET_CLIENT_V3 and P_CONTROL_WKC_V1 only; it is neither encrypted nor
+    covered by the tag. On receive (a server's side, for tests), WKc is found through its
+    trailing length field and cut off before the ordinary tls-crypt unwrap.
+    """
+
+    def __init__(self, client_key: bytes, session_time: int, *, role: Role = "client") -> None:
+        key = split_client_key(client_key)
+        super().__init__(key.kc, session_time, TLS_CRYPT_V2_INITIAL_COUNTER, role=role)
+        self._wkc = key.wkc
+        self.wkc_len = len(key.wkc)
+        """Bytes appended to opcodes 10 and 11 on top of ``overhead``."""
+
+    def __repr__(self) -> str:
+        return f"TlsCryptV2Wrap(wkc_len={self.wkc_len})"
+
+    def wrap(self, plain: bytes) -> bytes:
+        """tls-crypt with Kc (§2.4), then WKc appended iff the opcode is 10 or 11 (§11.9)."""
+        wire = super().wrap(plain)
+        if plain[0] >> 3 in WKC_OPCODES:
+            return wire + self._wkc
+        return wire
+
+    def unwrap(self, wire: bytes, now: float) -> bytes:
+        """Strip a trailing WKc from opcodes 10/11 (by its length field), then tls-crypt."""
+        if wire and wire[0] >> 3 in WKC_OPCODES:
+            if len(wire) < 2:
+                raise RemoteProtocolError("too-short", f"{len(wire)}-byte tls-crypt-v2 packet")
+            wkc_len = int.from_bytes(wire[-2:], "big")
+            if not 2 <= wkc_len <= len(wire):
+                raise RemoteProtocolError("bad-wkc-length", str(wkc_len))
+            wire = wire[:-wkc_len]
+        return super().unwrap(wire, now)
+
+
 def make_control_wrap(
     tls_auth_key: bytes | None,
     key_direction: int | None,
     auth_digest: str,
     tls_crypt_key: bytes | None,
     session_time: int,
+    tls_crypt_v2_key: bytes | None = None,
 ) -> ControlWrap:
-    """The client's wrapping for a configuration (at most one of the two keys)."""
-    if tls_auth_key is not None and tls_crypt_key is not None:
-        raise ConfigError("tls-auth and tls-crypt cannot be used together; keep only one")
+    """The client's wrapping for a configuration (at most one of the three keys)."""
+    given = [tls_auth_key, tls_crypt_key, tls_crypt_v2_key]
+    if sum(key is not None for key in given) > 1:
+        raise ConfigError(
+            "tls-auth, tls-crypt and tls-crypt-v2 cannot be used together; keep only one"
+        )
+    if tls_crypt_v2_key is not None:
+        return TlsCryptV2Wrap(tls_crypt_v2_key, session_time)
     if tls_crypt_key is not None:
         return TlsCryptWrap(tls_crypt_key, session_time)
     if tls_auth_key is not None:
