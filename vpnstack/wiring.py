@@ -194,6 +194,7 @@ def build_layers(
         key_direction=config.key_direction,
         auth_digest=config.auth,
         tls_crypt_key=config.tls_crypt_key,
+        tls_crypt_v2_key=config.tls_crypt_v2_key,
         session_time=int(time.time()) if session_time is None else session_time,
     )
     # §3: TLS bytes per control packet. The remote's address family is known only after

@@ -62,6 +62,7 @@ from vpnstack.core.push import (
     with_local_options,
 )
 from vpnstack.core.tlsclient import TLSClient
+from vpnstack.core.tlscryptv2 import resend_wkc_requested
 from vpnstack.errors import (
     AuthFailed,
     CipherNegotiationFailed,
@@ -273,7 +274,11 @@ class SessionCore:
         # Built now so that a bad cert/key/ca surfaces as ConfigError before any traffic.
         key.tls = TLSClient(self._config)
         # The reliable layer reports RESET_SENT/RESET_ACKED when the reset actually goes out.
-        self._send(ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0))
+        # PROTOCOL.md §4.4: a tls-crypt-v2 client starts with V3 (the wrap appends WKc).
+        reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V2
+        if self._config.tls_crypt_v2_key is not None:
+            reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V3
+        self._send(ControlMessage(reset, 0))
         key.phase = Phase.RESET_SENT
 
     def receive(self, message: ControlMessage, now: float) -> None:
@@ -326,10 +331,10 @@ class SessionCore:
         sid = message.peer_session_id
         if sid is None or len(sid) != opcodes.SESSION_ID_LEN:
             raise RemoteProtocolError("server-reset-without-session-id")
-        # §4.4: the reset's payload is a TLV list; we use no TLV here (the WKc-resend flag
-        # is the control channel's business) and ignore unknown ones.
+        # §4.4: the reset's payload is a TLV list; unknown types are ignored.
+        resend_wkc = False
         try:
-            parse_early_negotiation_tlvs(message.payload)
+            resend_wkc = resend_wkc_requested(parse_early_negotiation_tlvs(message.payload))
         except RemoteProtocolError:
             self._ignored["malformed-early-negotiation-tlvs"] += 1
         self._server_session_id = sid
@@ -337,6 +342,12 @@ class SessionCore:
         key.tls.start()
         key.phase = Phase.TLS
         self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
+        if resend_wkc and self._config.tls_crypt_v2_key is not None:
+            # §4.4.3/§11.9: our message id 1 must be P_CONTROL_WKC_V1 (the wrap appends WKc).
+            # An empty one, as OpenVPN sends when it has only an ack to give: it carries the
+            # ack of the server's reset, and the ClientHello follows as id 2, so the TLS
+            # bytes never have to share a packet with the WKc.
+            self._send(ControlMessage(opcodes.P_CONTROL_WKC_V1, 0))
         self._flush_tls(key)
 
     def _on_tls_bytes(self, key: _KeyState, payload: bytes, now: float) -> None:
