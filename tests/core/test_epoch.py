@@ -34,6 +34,7 @@ from vpnstack.core.epoch import (
     hkdf_expand_sha256,
     next_epoch_secret,
     ovpn_expand_label,
+    split_key2_epoch,
 )
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
@@ -177,6 +178,36 @@ def test_key_schedule_matches_the_reference_chain(key_len: int) -> None:
 def test_expand_label_refuses_a_wrong_secret_length() -> None:
     with pytest.raises(LocalError, match="32 bytes"):
         ovpn_expand_label(bytes(16), b"data_key", 16)
+
+
+KEY2 = bytes((37 * i + 11) % 256 for i in range(256))
+
+
+@pytest.mark.parametrize("cipher", ["aes-128-gcm", "AES-256-GCM", "CHACHA20-POLY1305"])
+def test_e1_is_the_first_32_bytes_of_each_cipher_slot(cipher: str) -> None:
+    keys = split_key2_epoch(KEY2, cipher=cipher, key_id=2, peer_id=9, compression="stub-v2")
+    assert (keys.cipher, keys.key_id, keys.peer_id, keys.epoch) == (cipher.upper(), 2, 9, True)
+    assert keys.compression == "stub-v2"
+    # §10: E1_send = key2[0..32), E1_recv = key2[128..160), even for 16-byte AES keys.
+    assert keys.encrypt_key == KEY2[0:32]
+    assert keys.decrypt_key == KEY2[128:160]
+    crypto = EpochDataCrypto(keys)
+    wire = ref_packet(
+        cipher.upper(), KEY2[128:160], key_id=2, peer_id=9, epoch=1, counter=1, payload=b"hi"
+    )
+    assert crypto.decrypt(wire, 0.0) == b"hi"
+    assert crypto.encrypt(b"yo") == ref_packet(
+        cipher.upper(), KEY2[0:32], key_id=2, peer_id=9, epoch=1, counter=1, payload=b"yo"
+    )
+
+
+def test_split_key2_epoch_refusals() -> None:
+    with pytest.raises(LocalError, match="AEAD"):
+        split_key2_epoch(KEY2, cipher="AES-256-CBC", key_id=0, peer_id=1)
+    with pytest.raises(LocalError, match="256 bytes"):
+        split_key2_epoch(KEY2[:128], cipher="AES-256-GCM", key_id=0, peer_id=1)
+    with pytest.raises(LocalError, match="all zero"):
+        split_key2_epoch(bytes(256), cipher="AES-256-GCM", key_id=0, peer_id=1)
 
 
 # --- packet layout ---------------------------------------------------------------------

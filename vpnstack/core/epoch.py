@@ -46,7 +46,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from vpnstack.core.datacrypto import PacketIdExhausted, Role
-from vpnstack.core.datakeys import AEAD_CIPHERS, CIPHER_KEY_LENGTHS
+from vpnstack.core.datakeys import AEAD_CIPHERS, CIPHER_KEY_LENGTHS, KEY2_LEN
 from vpnstack.core.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
 from vpnstack.core.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
@@ -139,6 +139,43 @@ def epoch_data_iv(secret: bytes) -> bytes:
     return ovpn_expand_label(secret, b"data_iv", EPOCH_IV_LEN)
 
 
+def split_key2_epoch(
+    key2: bytes,
+    *,
+    cipher: str,
+    key_id: int,
+    peer_id: int,
+    compression: str | None = None,
+) -> DataKeys:
+    """The client's ``DataKeys`` for the epoch format from 256 bytes of ``key2`` (§5.3, §10).
+
+    ``encrypt_key`` / ``decrypt_key`` carry E(1) of each direction: the first 32 bytes of
+    the key2 cipher slots (client: ``key2[0..32)`` out, ``key2[128..160)`` in), whatever the
+    cipher's key length; the implicit IVs are unused (each epoch derives its own).
+    """
+    if len(key2) != KEY2_LEN:
+        raise LocalError(f"key2 must be {KEY2_LEN} bytes, got {len(key2)}")
+    name = cipher.upper()
+    if name not in AEAD_CIPHERS:
+        raise LocalError(f"the epoch data format needs an AEAD cipher, not {cipher!r}")
+    # PROTOCOL.md §5.3/§10: keys[0] (client->server) starts at 0, keys[1] at 128.
+    send_e1 = key2[0:EPOCH_SECRET_LEN]
+    recv_e1 = key2[128 : 128 + EPOCH_SECRET_LEN]
+    if not any(send_e1) or not any(recv_e1):
+        raise LocalError("derived epoch secret is all zero (key derivation bug)")
+    return DataKeys(
+        key_id=key_id,
+        cipher=name,
+        encrypt_key=send_e1,
+        decrypt_key=recv_e1,
+        encrypt_implicit_iv=b"",
+        decrypt_implicit_iv=b"",
+        peer_id=peer_id,
+        compression=compression,
+        epoch=True,
+    )
+
+
 def default_usage_limit(cipher: str) -> int | None:
     """The AEAD usage limit of ``cipher`` (§8); None means unlimited (ChaCha20-Poly1305)."""
     return None if cipher == "CHACHA20-POLY1305" else AES_GCM_USAGE_LIMIT
@@ -188,7 +225,7 @@ class EpochDataCrypto:
 
     The same interface as ``datacrypto.DataChannelCrypto``. ``keys.encrypt_key`` and
     ``keys.decrypt_key`` carry E(1) of each direction: the first 32 bytes of the key2 cipher
-    slots (``split_key2(..., epoch=True)``), whatever the cipher's key length.
+    slots (``split_key2_epoch``), whatever the cipher's key length.
 
     ``usage_limit`` (``"cipher"``: §8 for the cipher; None: unlimited), ``max_counter`` and
     ``future_epochs``
