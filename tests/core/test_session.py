@@ -169,8 +169,8 @@ def test_happy_path_prf() -> None:
     assert username is None and password is None
     assert peer_info is not None and b"IV_PROTO=94\n" in peer_info
     assert b"IV_CIPHERS=AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305\n" in peer_info
-    # After the tunnel is up there is no timer left.
-    assert driver.core.next_timer() is None
+    # After the tunnel is up only reneg-sec (default 3600 s from key-method 2, §9) is left.
+    assert driver.core.next_timer() == 100.0 + 3600.0
 
 
 def test_tls_client_hello_only_after_server_reset() -> None:
@@ -216,7 +216,7 @@ def test_push_request_resent_every_5_seconds_until_reply() -> None:
     driver.timer(110.0)
     assert server.push_requests == 3
     assert len(of_type(driver.seen, DataKeys)) == 1
-    assert driver.core.next_timer() is None
+    assert driver.core.next_timer() == 100.0 + 3600.0  # reneg-sec from key-method 2
 
 
 def test_multi_part_push_reply_keys_only_after_final_part() -> None:
@@ -384,11 +384,13 @@ def test_server_reset_tlvs_are_parsed_and_unknown_ignored() -> None:
     assert start(server).core.tunnel_up
 
 
-def test_soft_reset_is_refused_as_protocol_error() -> None:
+def test_soft_reset_for_a_key_id_other_than_the_next_is_dropped() -> None:
     driver = start(ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]]))
-    with pytest.raises(RemoteProtocolError, match="renegotiation"):
-        driver.core.receive(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, 1), 300.0)
-    assert driver.core.tunnel_up
+    for wrong in (0, 2, 7):  # §11.26: only key id 1 may follow key id 0
+        with pytest.raises(RemoteProtocolError, match="soft-reset-key-id-out-of-sync"):
+            driver.core.receive(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, wrong), 300.0)
+    assert driver.core.outputs() == []
+    assert driver.core.tunnel_up and driver.core.current_key_id == 0
 
 
 def test_certificate_error_propagates() -> None:

@@ -4,9 +4,8 @@ Theory of operation. One :class:`SessionCore` owns the control-channel conversat
 OpenVPN session above the reliable layer. It exchanges whole ``ControlMessage`` objects
 with that layer, never packets. State that lives for the whole session (session ids,
 negotiated cipher, key-derivation choice, auth-token) sits on the core; state that belongs
-to one TLS negotiation lives in a :class:`_KeyState` per key id, so renegotiation (key ids
-1..7, §9) can add key states later without touching the session-wide part. Only key id 0
-is negotiated today.
+to one TLS negotiation lives in a :class:`_KeyState` per key id: the current key and, after
+a renegotiation, the lame duck (§9).
 
 Key id 0 moves through these phases (each line: what moves it on, what it emits):
 
@@ -21,8 +20,34 @@ Key id 0 moves through these phases (each line: what moves it on, what it emits)
     ACTIVE       later control messages: auth-token refresh; RESTART/HALT/EXIT end it.
 
 The whole negotiation must finish within ``hand-window`` of ``start`` (§3), or
-``HandshakeTimeout``. Outputs are drained with :meth:`SessionCore.outputs` in order; time is
-always passed in as ``now``.
+``HandshakeTimeout``.
+
+Renegotiation (§9, §11.26). Once the current key is ACTIVE, the next key id (1..7, then 1
+again, never 0: :func:`next_key_id`) is negotiated when
+
+* the server sends a SOFT_RESET for exactly that key id: we answer with our own SOFT_RESET
+  (id 0 of the new key id; the reliable layer acks theirs) and start TLS at once (we stay the
+  TLS client). A SOFT_RESET for any other key id, or while a key is still being negotiated,
+  is dropped and counted (``soft-reset-key-id-out-of-sync``); the session goes on;
+* ``reneg-sec`` seconds have passed since the current key's key-method 2 exchange (a client
+  uses exactly its ``reneg-sec``, default 3600; 0 turns it off), or the datachannel asks with
+  :meth:`SessionCore.request_renegotiation` (``reneg-bytes``, ``reneg-pkts``, data packet id
+  0xFF000000, §8): we send SOFT_RESET and start TLS when the server's SOFT_RESET answers.
+
+    RESET_SENT   server SOFT_RESET (we started)  -> ClientHello
+    TLS          handshake done                  -> key-method 2 (auth-token as password)
+    KEY_EXCHANGE server key-method-2 record      -> DataKeys for the new key id   ACTIVE
+
+Each new key has its own TLS session and new randoms; its ``DataKeys`` are derived as soon as
+the server's key-method 2 arrives, with key id 0's cipher and PRF/EKM choice, EKM running on
+the new key's own TLS session (§5.3, §11.22). The old key becomes the lame duck: messages on
+it are still read, and it is forgotten at the next renegotiation (the datachannel keeps
+decrypting with it for tran-window). A failed renegotiation (hand-window, a TLS error) raises
+``HandshakeTimeout``: the client lifecycle reconnects (§9 step 6 allows this simplification
+of stock's "keep the old key until it dies").
+
+Outputs are drained with :meth:`SessionCore.outputs` in order; time is always passed in as
+``now``.
 """
 
 from __future__ import annotations
@@ -65,12 +90,14 @@ from vpnstack.core.tlsclient import TLSClient
 from vpnstack.core.tlscryptv2 import resend_wkc_requested
 from vpnstack.errors import (
     AuthFailed,
+    CertificateError,
     CipherNegotiationFailed,
     ConfigError,
     HandshakeTimeout,
     LocalError,
     RemoteProtocolError,
     ServerHalted,
+    TLSError,
 )
 from vpnstack.messages import (
     AuthToken,
@@ -115,6 +142,8 @@ class _KeyState:
     tls: TLSClient | None = None
     server_km2: ServerKeyMethod2 | None = None
     next_push_request: float | None = None
+    established_at: float | None = None  # key-method 2 done: reneg-sec counts from here (§9)
+    renegotiation: bool = False  # a key id after 0, started by a SOFT_RESET
 
 
 @attrs.frozen
@@ -127,6 +156,13 @@ class SessionCounters:
     """Control text messages received (PUSH_REPLY, INFO, ...)."""
     ignored: dict[str, int]
     """Messages ignored, by reason."""
+    renegotiations: int = 0
+    """Key ids started after key id 0 (by either side)."""
+
+
+def next_key_id(key_id: int) -> int:
+    """The key id after ``key_id``: 0, 1, ..., 7, 1, 2, ... never back to 0 (§9, §11.26)."""
+    return 1 if key_id == opcodes.KEY_ID_MASK else key_id + 1
 
 
 def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
@@ -204,7 +240,12 @@ class SessionCore:
         self._randbytes = randbytes
         self._ciphers = negotiable_ciphers(config)
         self._server_session_id: bytes | None = None
-        self._keys: dict[int, _KeyState] = {}
+        self._keys: dict[int, _KeyState] = {}  # the current key and the lame duck
+        self._current: _KeyState | None = None  # the newest key state
+        reneg_sec = RENEG_SEC_DEFAULT if config.reneg_sec is None else float(config.reneg_sec)
+        self._reneg_sec = reneg_sec if reneg_sec > 0 else None
+        self._renegotiations = 0
+        self._up = False
         self._outputs: list[Output] = []
         self._text_reader = ControlTextReader()
         self._push = PushCollector(
@@ -241,8 +282,12 @@ class SessionCore:
     @property
     def tunnel_up(self) -> bool:
         """Key id 0 has data keys and the tunnel info was reported."""
-        key = self._keys.get(0)
-        return key is not None and key.phase is Phase.ACTIVE
+        return self._up
+
+    @property
+    def current_key_id(self) -> int | None:
+        """The key id of the newest key state (negotiated or being negotiated)."""
+        return self._current.key_id if self._current is not None else None
 
     @property
     def has_auth_token(self) -> bool:
@@ -251,7 +296,9 @@ class SessionCore:
 
     def counters(self) -> SessionCounters:
         """A snapshot of the counters."""
-        return SessionCounters(self._push_requests, self._texts, dict(self._ignored))
+        return SessionCounters(
+            self._push_requests, self._texts, dict(self._ignored), self._renegotiations
+        )
 
     def outputs(self) -> list[Output]:
         """Take every output produced so far, in order."""
@@ -271,6 +318,7 @@ class SessionCore:
             source=KeySource.generate(self._randbytes),
         )
         self._keys[0] = key
+        self._current = key
         # Built now so that a bad cert/key/ca surfaces as ConfigError before any traffic.
         key.tls = TLSClient(self._config)
         # The reliable layer reports RESET_SENT/RESET_ACKED when the reset actually goes out.
@@ -287,24 +335,49 @@ class SessionCore:
         Raises ``RemoteProtocolError`` for a message to drop, and the ``VPNError``
         subclasses for conditions that end the session.
         """
+        if message.opcode == opcodes.P_CONTROL_SOFT_RESET_V1:
+            self._on_soft_reset(message, now)
+            return
         key = self._keys.get(message.key_id)
         if key is None:
-            if message.opcode == opcodes.P_CONTROL_SOFT_RESET_V1:
-                # §9: renegotiation is not implemented yet; the old key stays usable for
-                # the server's tran-window.
-                raise RemoteProtocolError("renegotiation-not-implemented", f"key {message.key_id}")
             raise RemoteProtocolError("unknown-key-id", str(message.key_id))
         if message.opcode == opcodes.P_CONTROL_HARD_RESET_SERVER_V2:
             self._on_server_reset(key, message)
         elif message.opcode == opcodes.P_CONTROL_V1:
-            self._on_tls_bytes(key, message.payload, now)
+            try:
+                self._on_tls_bytes(key, message.payload, now)
+            except (TLSError, CertificateError) as exc:
+                if not self._up:
+                    raise
+                # §9 step 6: a failed renegotiation (or a broken TLS session once the tunnel
+                # is up) ends the session; the client lifecycle reconnects on this error.
+                raise HandshakeTimeout(
+                    f"renegotiation of key id {key.key_id} failed ({exc}); a new session "
+                    "is needed"
+                ) from exc
         else:
             name = opcodes.OPCODE_NAMES.get(message.opcode, str(message.opcode))
             raise RemoteProtocolError("unexpected-control-opcode", name)
 
+    def request_renegotiation(self, key_id: int, reason: str, now: float) -> bool:
+        """Renegotiate the current key ``key_id`` now (asked by the datachannel, §9).
+
+        Returns False, and does nothing, when ``key_id`` is not the current key or the current
+        key is still being negotiated: a renegotiation is then already under way.
+        """
+        current = self._current
+        if current is None or current.key_id != key_id or current.phase is not Phase.ACTIVE:
+            self._ignored["stale-renegotiation-request"] += 1
+            return False
+        self._start_renegotiation(now, reason)
+        return True
+
     def next_timer(self) -> float | None:
         """When :meth:`on_timer` must next be called, or None."""
         times: list[float] = []
+        renegotiate_at = self._renegotiate_at()
+        if renegotiate_at is not None:
+            times.append(renegotiate_at)
         for key in self._keys.values():
             if key.phase is not Phase.ACTIVE:
                 times.append(key.deadline)
@@ -319,6 +392,86 @@ class SessionCore:
                 raise HandshakeTimeout(self._timeout_message(key))
             if key.next_push_request is not None and now >= key.next_push_request:
                 self._send_push_request(key, now)
+        renegotiate_at = self._renegotiate_at()
+        if renegotiate_at is not None and now >= renegotiate_at:
+            assert self._reneg_sec is not None
+            self._start_renegotiation(now, f"reneg-sec {self._reneg_sec:g}")
+
+    # --- renegotiation (§9) ---------------------------------------------------------------
+
+    def _renegotiate_at(self) -> float | None:
+        """reneg-sec: the current key's key-method 2 exchange + reneg-sec (§9)."""
+        current = self._current
+        if self._reneg_sec is None or current is None or current.phase is not Phase.ACTIVE:
+            return None
+        assert current.established_at is not None
+        return current.established_at + self._reneg_sec
+
+    def _new_key(self, now: float) -> _KeyState:
+        """A new current key state with the next key id; the old one becomes the lame duck."""
+        old = self._current
+        assert old is not None
+        # The previous lame duck is forgotten (stock frees it at the soft reset, §9 step 1).
+        self._keys = {old.key_id: old}
+        key = _KeyState(
+            key_id=next_key_id(old.key_id),
+            started_at=now,
+            deadline=now + self._config.hand_window,
+            source=KeySource.generate(self._randbytes),  # new randoms for every key (§9)
+            renegotiation=True,
+        )
+        key.tls = TLSClient(self._config)
+        self._keys[key.key_id] = key
+        self._current = key
+        self._renegotiations += 1
+        return key
+
+    def _start_renegotiation(self, now: float, reason: str) -> None:
+        """We initiate (§9 step 1): SOFT_RESET with the next key id, message id 0."""
+        key = self._new_key(now)
+        self._send(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, key.key_id))
+        key.phase = Phase.RESET_SENT
+        self._report(Stage.TLS_HANDSHAKE, f"renegotiating key id {key.key_id} ({reason})")
+
+    def _on_soft_reset(self, message: ControlMessage, now: float) -> None:
+        key_id = message.key_id
+        current = self._current
+        if current is not None and current.renegotiation and key_id == current.key_id:
+            if current.phase is Phase.RESET_SENT:
+                # The server's answer to our SOFT_RESET (§9 step 2): TLS can start.
+                self._start_tls(current)
+            else:
+                self._ignored["duplicate-soft-reset"] += 1
+            return
+        if current is None or current.phase is not Phase.ACTIVE:
+            # §9 step 2: the responder must have keys for its current key first.
+            raise RemoteProtocolError("soft-reset-during-negotiation", f"key id {key_id}")
+        expected = next_key_id(current.key_id)
+        if key_id != expected:
+            # §11.26: only our "next" key id may start a renegotiation. Dropped and counted;
+            # the session goes on with its current key.
+            raise RemoteProtocolError(
+                "soft-reset-key-id-out-of-sync", f"key id {key_id}, expected {expected}"
+            )
+        key = self._new_key(now)
+        # §9 step 2: our own SOFT_RESET (id 0 of the new key id); theirs is acked below us.
+        self._send(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, key_id))
+        self._report(Stage.TLS_HANDSHAKE, f"renegotiating key id {key_id} (server-initiated)")
+        self._start_tls(key)
+
+    def _start_tls(self, key: _KeyState) -> None:
+        """A renegotiation's new TLS handshake: our ClientHello (§9 step 3)."""
+        assert key.tls is not None
+        key.tls.start()
+        key.phase = Phase.TLS
+        self._flush_tls(key)
+
+    def _finish_renegotiation(self, key: _KeyState) -> None:
+        """The new key's key-method 2 exchange is done: its DataKeys right away (§5.3)."""
+        keys = self._data_keys(key)
+        key.phase = Phase.ACTIVE
+        self._outputs.append(keys)
+        self._report(Stage.DATA_KEYS_READY, f"key id {key.key_id} renegotiated, {self._cipher}")
 
     # --- the steps --------------------------------------------------------------------
 
@@ -394,6 +547,10 @@ class SessionCore:
         if key.phase is Phase.KEY_EXCHANGE:
             # The first record after the handshake is the server's key-method 2 (§5.2).
             key.server_km2 = parse_server_message(record)
+            key.established_at = now
+            if key.renegotiation:
+                self._finish_renegotiation(key)
+                return
             self._notify(Stage.KEY_EXCHANGED)
             key.phase = Phase.PUSHING
             self._send_push_request(key, now)
@@ -492,20 +649,7 @@ class SessionCore:
         self._cipher = negotiate_cipher(pushed, self._config)
         # §5.3/§11.14: EKM only when we announced bit 3 *and* the server pushed tls-ekm.
         self._use_ekm = pushed.uses_ekm and self._config.tls_ekm
-        if self._use_ekm:
-            key2 = key.tls.export_keying_material(EKM_LABEL, KEY2_LEN)
-        else:
-            assert self._server_session_id is not None
-            key2 = derive_key2_prf(
-                pre_master=key.source.pre_master,
-                client_random1=key.source.random1,
-                server_random1=key.server_km2.random1,
-                client_random2=key.source.random2,
-                server_random2=key.server_km2.random2,
-                client_session_id=self._local_session_id,
-                server_session_id=self._server_session_id,
-            )
-        keys = split_key2(key2, cipher=self._cipher, key_id=key.key_id, peer_id=pushed.peer_id)
+        keys = self._data_keys(key)
         self._outputs.append(
             KeepaliveSettings(
                 ping=_seconds(pushed.ping if pushed.ping is not None else self._config.ping),
@@ -530,6 +674,32 @@ class SessionCore:
         info = tunnel_info(local, cipher=self._cipher, key_derivation=derivation)
         self._outputs.append(StateChange(LAYER, Stage.TUNNEL_UP, _up_summary(info), info))
         self._stage = Stage.TUNNEL_UP
+        self._up = True
+
+    def _data_keys(self, key: _KeyState) -> DataKeys:
+        """The DataKeys of one key id: key id 0 and every renegotiated key come from here.
+
+        The cipher and the PRF/EKM choice are key id 0's (§9 step 3); EKM runs on the TLS
+        session of *this* key id and the PRF uses its randoms (§5.3, §11.22).
+        """
+        assert key.tls is not None and key.server_km2 is not None
+        assert self._cipher is not None and self._pushed is not None
+        if self._use_ekm:
+            key2 = key.tls.export_keying_material(EKM_LABEL, KEY2_LEN)
+        else:
+            assert self._server_session_id is not None
+            key2 = derive_key2_prf(
+                pre_master=key.source.pre_master,
+                client_random1=key.source.random1,
+                server_random1=key.server_km2.random1,
+                client_random2=key.source.random2,
+                server_random2=key.server_km2.random2,
+                client_session_id=self._local_session_id,
+                server_session_id=self._server_session_id,
+            )
+        return split_key2(
+            key2, cipher=self._cipher, key_id=key.key_id, peer_id=self._pushed.peer_id
+        )
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -555,8 +725,18 @@ class SessionCore:
         self._stage = stage
         self._outputs.append(StateChange(LAYER, stage, detail))
 
+    def _report(self, stage: Stage, detail: str) -> None:
+        """Report a renegotiation step without changing the session's stage."""
+        self._outputs.append(StateChange(LAYER, stage, detail))
+
     def _timeout_message(self, key: _KeyState) -> str:
         window = self._config.hand_window
+        if key.renegotiation:
+            return (
+                f"the renegotiation of data-channel key id {key.key_id} did not complete "
+                f"within {window:g} s (hand-window, stuck in phase {key.phase.value}); a new "
+                "session is needed"
+            )
         if self._server_session_id is None:
             return (
                 f"no answer from the server at all within {window:g} s (hand-window): check "
