@@ -21,7 +21,13 @@ from vpnstack.core.datacrypto import (
     PacketIdExhausted,
     data_packet_key_id,
 )
-from vpnstack.core.datakeys import AEAD_CIPHERS, CIPHER_KEY_LENGTHS, EKM_LABEL, split_key2
+from vpnstack.core.datakeys import (
+    AEAD_CIPHERS,
+    CBC_CIPHERS,
+    CIPHER_KEY_LENGTHS,
+    EKM_LABEL,
+    split_key2,
+)
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
 
@@ -37,8 +43,12 @@ def test_constants() -> None:
         "AES-192-GCM": 24,
         "AES-256-GCM": 32,
         "CHACHA20-POLY1305": 32,
+        "AES-128-CBC": 16,
+        "AES-192-CBC": 24,
+        "AES-256-CBC": 32,
     }
-    assert frozenset(CIPHER_KEY_LENGTHS) == AEAD_CIPHERS
+    assert AEAD_CIPHERS == {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "CHACHA20-POLY1305"}
+    assert AEAD_CIPHERS | CBC_CIPHERS == frozenset(CIPHER_KEY_LENGTHS)
     # §7.5, as printed in PROTOCOL.md.
     assert PING_PAYLOAD.hex(" ") == "2a 18 7b f3 64 1e b4 cb 07 ed 2d 0a 98 1f c7 48"
     assert OCC_MAGIC.hex(" ") == "28 7f 34 6b d4 ef 7a 81 2d 56 b8 d3 af c5 45 9c"
@@ -74,8 +84,8 @@ def test_split_key2_rejects_all_zero_cipher_prefix() -> None:
 
 
 def test_split_key2_rejects_bad_input() -> None:
-    with pytest.raises(CipherNegotiationFailed, match="AES-256-CBC"):
-        split_key2(KEY2, cipher="AES-256-CBC", key_id=0, peer_id=None)
+    with pytest.raises(CipherNegotiationFailed, match="BF-CBC"):
+        split_key2(KEY2, cipher="BF-CBC", key_id=0, peer_id=None)
     with pytest.raises(LocalError):
         split_key2(KEY2[:255], cipher="AES-256-GCM", key_id=0, peer_id=None)
     with pytest.raises(LocalError):

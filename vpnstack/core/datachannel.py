@@ -2,12 +2,16 @@
 
 How this works:
 
-* ``install_keys`` builds one ``DataChannelCrypto`` per key id (its AEAD objects are made once
-  per key and direction there, never per packet). The newest key sends; every installed key
+* ``install_keys`` builds one protector per key id with ``make_data_crypto`` (AEAD or
+  CBC + HMAC; its cipher objects are made once per key and direction there, never per
+  packet). The newest key sends; every installed key
   receives, so packets still in flight on an older key are accepted (PROTOCOL.md §7.1).
 * ``seal`` encrypts a batch of IP packets; ``open`` decrypts a batch of data packets, dropping
   and counting what fails authentication or the replay window, and swallowing keepalive pings
   (§7.5), which still count as signs of life.
+* Compression framing (§7.4, §11.24), when the keys carry one: added before encryption and
+  removed after decryption, *before* the ping check. A compressed packet from the server is
+  dropped, counted and ends the session with ``ConfigError`` (``core/compression.py``).
 * Keepalive (§6.3, §11.29): a ping is due ``ping`` seconds after the last packet *sent*;
   ``KeepaliveTimeout`` is raised ``ping-restart`` seconds after the last authentic packet
   *received*. Time is always passed in as ``now``.
@@ -15,13 +19,15 @@ How this works:
 
 from __future__ import annotations
 
+from vpnstack.core.compression import frame_batch, unframe
 from vpnstack.core.datacrypto import (
     PING_PAYLOAD,
-    DataChannelCrypto,
+    DataCrypto,
     PacketIdExhausted,
     data_packet_key_id,
+    make_data_crypto,
 )
-from vpnstack.errors import KeepaliveTimeout, RemoteProtocolError
+from vpnstack.errors import ConfigError, KeepaliveTimeout, RemoteProtocolError
 from vpnstack.layers.base import DropCounter
 from vpnstack.messages import Batch, DataKeys, KeepaliveSettings
 
@@ -30,7 +36,8 @@ class DataChannelCore:
     """Encrypts and decrypts batches; decides when to ping and when the peer is gone."""
 
     def __init__(self) -> None:
-        self._crypto: dict[int, DataChannelCrypto] = {}
+        self._crypto: dict[int, DataCrypto] = {}
+        self._framing: dict[int, str | None] = {}
         self._send_key_id: int | None = None
         self._keepalive = KeepaliveSettings(ping=None, ping_restart=None)
         self._last_sent = 0.0
@@ -49,7 +56,8 @@ class DataChannelCore:
 
     def install_keys(self, keys: DataKeys, now: float) -> None:
         """Start using ``keys``: they send from now on; older keys keep receiving."""
-        self._crypto[keys.key_id] = DataChannelCrypto(keys)
+        self._crypto[keys.key_id] = make_data_crypto(keys)
+        self._framing[keys.key_id] = keys.compression
         self._send_key_id = keys.key_id
         self.cipher = keys.cipher
         self._last_received = max(self._last_received, now)
@@ -68,7 +76,8 @@ class DataChannelCore:
             return []
         crypto = self._crypto[self._send_key_id]
         try:
-            sealed = crypto.encrypt_batch(packets)
+            # §7.4: the compression framing goes inside the encryption.
+            sealed = crypto.encrypt_batch(frame_batch(packets, self._framing[self._send_key_id]))
         except PacketIdExhausted:
             # §8: the id never wraps; until renegotiation gives a new key, packets are dropped.
             self.drops.drop("packet-ids-exhausted", len(packets))
@@ -92,6 +101,15 @@ class DataChannelCore:
                 self.drops.drop(exc.reason)
                 continue
             self._last_received = now
+            try:
+                # §11.24: the framing comes off before the ping/OCC check.
+                payload = unframe(payload, self._framing.get(crypto.key_id))
+            except RemoteProtocolError as exc:
+                self.drops.drop(exc.reason)
+                continue
+            except ConfigError:
+                self.drops.drop("compressed")  # never passed up as garbage; the session ends
+                raise
             if payload == PING_PAYLOAD:  # §7.5: a keepalive, not for the tun
                 self.pings_received += 1
                 continue

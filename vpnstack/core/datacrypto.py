@@ -1,29 +1,46 @@
-"""Data-channel packet protection with the AEAD ciphers (PROTOCOL.md §7.1, §7.2, §7.5, §8).
+"""Data-channel packet protection: AEAD and CBC + HMAC (PROTOCOL.md §7.1-§7.3, §7.5, §8).
 
-How this works: one ``DataChannelCrypto`` per key id, built from the ``DataKeys`` that
-tlssession derives. The AEAD objects are created once per direction. A packet is
+How this works: one protector per key id, built from the ``DataKeys`` that tlssession
+derives, by ``make_data_crypto``: a ``DataChannelCrypto`` for the AEAD ciphers, a
+``CbcHmacCrypto`` for AES-CBC with an ``auth`` HMAC. Both satisfy the ``DataCrypto``
+protocol the datachannel uses. Cipher objects and HMAC keys are created once per key and
+direction, never per packet.
+
+AEAD (§7.2):
 
     [hdr 1|4][packet_id 4][tag 16][ciphertext]        (tag BEFORE the ciphertext, §7.2)
     hdr   = 0x30|kid (P_DATA_V1) or uint32 (0x48|kid) << 24 | peer_id (P_DATA_V2, §7.1)
     nonce = packet_id(4) || implicit_iv(8)            (concatenation, §11.15)
     AD    = hdr(4) || packet_id(4) for V2; packet_id(4) alone for V1 (§11.16)
 
+CBC + HMAC (§7.3, §11.17):
+
+    [hdr 1|4][HMAC L][IV 16][AES-CBC(packet_id 4 || payload, PKCS#7 padding)]
+    HMAC  = HMAC-<auth>(hmac key of the direction, IV || ciphertext)   (header NOT covered)
+
 We send P_DATA_V2 when a peer-id was pushed, else P_DATA_V1, and accept both. Send ids start
 at 1 and never wrap (§8): after 0xFFFFFFFF ``encrypt`` raises ``PacketIdExhausted``; a
 renegotiation should have been started at 0xFF000000 (``wants_renegotiation``). On receive
-the tag is verified first, then the replay window in short form.
+the tag / HMAC is verified first (the HMAC in constant time, before decrypting), then the
+replay window in short form.
 
-Compression framing (§7.4) is not handled here; with no compression option there is none.
+Compression framing (§7.4) is the datachannel's business (``core/compression.py``): these
+classes see the framed plaintext.
 """
 
 from __future__ import annotations
 
+import hmac
+import os
 import struct
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, Protocol
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from vpnstack.core.datakeys import CBC_CIPHERS, CIPHER_KEY_LENGTHS, HMAC_DIGEST_LENGTHS
 from vpnstack.core.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
 from vpnstack.core.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
@@ -187,3 +204,232 @@ class DataChannelCrypto:
             raise RemoteProtocolError("auth-failed", "AEAD tag does not verify") from None
         self._replay.check(_U32.unpack(pid)[0], now)
         return payload
+
+
+# --- CBC + HMAC (§7.3) --------------------------------------------------------------------
+
+CBC_BLOCK = 16
+"""AES block size, and the length of the per-packet IV."""
+_ZERO_BLOCK = bytes(CBC_BLOCK)
+_PADDINGS = [bytes([n]) * n for n in range(CBC_BLOCK + 1)]
+
+
+def _header_for(keys: DataKeys) -> bytes:
+    # PROTOCOL.md §7.1: the header we send.
+    if keys.peer_id is None:
+        return bytes([P_DATA_V1 << 3 | keys.key_id])
+    return _U32.pack((P_DATA_V2 << 3 | keys.key_id) << 24 | keys.peer_id)
+
+
+class CbcHmacCrypto:
+    """Encrypts and decrypts the data packets of one key id with AES-CBC + HMAC (§7.3).
+
+    ``role="server"`` swaps the directions, as for ``DataChannelCrypto``.
+
+    One CBC encryptor and one decryptor per key live as long as the key (the AES key
+    schedule is done once). A CBC context carries its chaining block from one ``update``
+    to the next, so a fresh IV per packet is obtained by letting the encryptor encrypt a
+    block R of fresh random bytes first: its output ``AES_k(prev XOR R)`` is the packet's
+    IV (unpredictable because R is; NIST SP 800-38A appendix C), and the packet's blocks
+    chain from it exactly as in a CBC run started from that IV. The decryptor is fed
+    ``IV || ciphertext`` and the first output block is discarded, which likewise makes the
+    packet's first block chain from its IV whatever came before.
+    """
+
+    def __init__(
+        self,
+        keys: DataKeys,
+        *,
+        role: Role = "client",
+        replay_window: int = DEFAULT_WINDOW,
+        time_backtrack: float = DEFAULT_TIME_BACKTRACK,
+        first_packet_id: int = 1,
+        randbytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        if not 0 <= keys.key_id <= KEY_ID_MASK:
+            raise LocalError(f"key_id must be 0..7, got {keys.key_id}")
+        if keys.peer_id is not None and not 0 <= keys.peer_id <= 0xFFFFFF:
+            raise LocalError(f"peer_id must be a 24-bit value, got {keys.peer_id}")
+        if not 1 <= first_packet_id <= MAX_PACKET_ID + 1:
+            raise LocalError(f"first_packet_id out of range: {first_packet_id}")
+        if keys.cipher not in CBC_CIPHERS:
+            raise LocalError(f"{keys.cipher!r} is not a CBC cipher")
+        if keys.auth is None or keys.auth not in HMAC_DIGEST_LENGTHS:
+            raise LocalError(f"CBC keys need a known auth digest, got {keys.auth!r}")
+        digest_len = HMAC_DIGEST_LENGTHS[keys.auth]
+        klen = CIPHER_KEY_LENGTHS[keys.cipher]
+        send_key, send_hmac = keys.encrypt_key, keys.encrypt_hmac_key
+        recv_key, recv_hmac = keys.decrypt_key, keys.decrypt_hmac_key
+        if role == "server":
+            send_key, send_hmac, recv_key, recv_hmac = recv_key, recv_hmac, send_key, send_hmac
+        if len(send_key) != klen or len(recv_key) != klen:
+            raise LocalError(f"{keys.cipher} needs {klen}-byte keys")
+        if len(send_hmac) != digest_len or len(recv_hmac) != digest_len:
+            raise LocalError(f"HMAC-{keys.auth} needs {digest_len}-byte keys")
+        self.key_id = keys.key_id
+        self.cipher = keys.cipher
+        self.auth = keys.auth
+        self.peer_id = keys.peer_id
+        self._digest_len = digest_len
+        self._encryptor = Cipher(algorithms.AES(send_key), modes.CBC(_ZERO_BLOCK)).encryptor()
+        self._decryptor = Cipher(algorithms.AES(recv_key), modes.CBC(_ZERO_BLOCK)).decryptor()
+        # Keyed once; each packet works on a copy (hmac.HMAC.copy keeps the keyed state).
+        self._send_mac = hmac.new(send_hmac, digestmod=keys.auth.lower())
+        self._recv_mac = hmac.new(recv_hmac, digestmod=keys.auth.lower())
+        self._randbytes = randbytes
+        self._next_id = first_packet_id
+        self._replay = ReplayWindow(replay_window, time_backtrack)
+        self._header = _header_for(keys)
+        self.overhead = len(self._header) + digest_len + CBC_BLOCK + PACKET_ID_LEN + CBC_BLOCK
+        """Most bytes added to a payload: header, HMAC, IV, packet id, 1..16 padding (§7.7)."""
+
+    def __repr__(self) -> str:
+        return f"CbcHmacCrypto(key_id={self.key_id}, cipher={self.cipher!r}, auth={self.auth!r})"
+
+    @property
+    def next_packet_id(self) -> int:
+        """The id the next ``encrypt`` will use."""
+        return self._next_id
+
+    @property
+    def wants_renegotiation(self) -> bool:
+        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§8)."""
+        return self._next_id >= RENEGOTIATE_AT_PACKET_ID
+
+    def encrypt(self, payload: bytes) -> bytes:
+        """The whole wire packet for ``payload`` (§7.3); uses the next packet id."""
+        return self.encrypt_batch([payload])[0]
+
+    def encrypt_batch(self, payloads: list[bytes]) -> list[bytes]:
+        """``encrypt`` for each payload, in order, with one cipher call for the batch."""
+        if not payloads:
+            return []
+        first = self._next_id
+        if first + len(payloads) - 1 > MAX_PACKET_ID:
+            raise PacketIdExhausted("data-channel packet ids exhausted; renegotiate the key")
+        self._next_id = first + len(payloads)
+        randoms = self._randbytes(CBC_BLOCK * len(payloads))
+        plain: list[bytes] = []
+        lengths: list[int] = []
+        for index, payload in enumerate(payloads):
+            # §7.3: packet_id || payload, PKCS#7 padded; preceded by the IV-making block.
+            pad = _PADDINGS[CBC_BLOCK - (PACKET_ID_LEN + len(payload)) % CBC_BLOCK]
+            plain.append(randoms[index * CBC_BLOCK : (index + 1) * CBC_BLOCK])
+            plain.append(_U32.pack(first + index))
+            plain.append(payload)
+            plain.append(pad)
+            lengths.append(CBC_BLOCK + PACKET_ID_LEN + len(payload) + len(pad))
+        out = memoryview(self._encryptor.update(b"".join(plain)))
+        header = self._header
+        mac = self._send_mac
+        packets: list[bytes] = []
+        offset = 0
+        for length in lengths:
+            iv_and_ct = out[offset : offset + length]
+            offset += length
+            h = mac.copy()
+            h.update(iv_and_ct)  # §11.17: the HMAC covers IV || ciphertext, not the header
+            packets.append(b"".join((header, h.digest(), iv_and_ct)))
+        return packets
+
+    def decrypt(self, packet: bytes, now: float) -> bytes:
+        """The payload of a P_DATA_V1/V2 packet of our key id; ``RemoteProtocolError`` else.
+
+        Reasons: ``too-short``, ``not-data``, ``wrong-key-id``, ``bad-length``,
+        ``auth-failed``, ``bad-padding`` and the ``replay-*`` reasons of
+        ``ReplayWindow.check``.
+        """
+        if not packet:
+            raise RemoteProtocolError("too-short", "empty packet")
+        first = packet[0]
+        opcode = first >> 3
+        if opcode == P_DATA_V2:
+            header_len = 4
+        elif opcode == P_DATA_V1:
+            header_len = 1
+        else:
+            raise RemoteProtocolError("not-data", f"opcode {opcode} is not a data opcode")
+        if first & KEY_ID_MASK != self.key_id:
+            raise RemoteProtocolError(
+                "wrong-key-id", f"key id {first & KEY_ID_MASK}, expected {self.key_id}"
+            )
+        body = header_len + self._digest_len
+        # At least the IV and one ciphertext block; the ciphertext is whole blocks.
+        if len(packet) < body + 2 * CBC_BLOCK:
+            raise RemoteProtocolError("too-short", f"{len(packet)}-byte data packet")
+        if (len(packet) - body) % CBC_BLOCK:
+            raise RemoteProtocolError("bad-length", "CBC ciphertext is not whole blocks")
+        view = memoryview(packet)
+        h = self._recv_mac.copy()
+        h.update(view[body:])
+        # §7.3: constant-time HMAC check before anything is decrypted.
+        if not hmac.compare_digest(h.digest(), view[header_len:body]):
+            raise RemoteProtocolError("auth-failed", "HMAC does not verify")
+        plain = self._decryptor.update(view[body:])[CBC_BLOCK:]
+        pad = plain[-1]
+        if not 1 <= pad <= CBC_BLOCK or plain[-pad:] != _PADDINGS[pad]:
+            raise RemoteProtocolError("bad-padding", "PKCS#7 padding is malformed")
+        if len(plain) - pad < PACKET_ID_LEN:
+            raise RemoteProtocolError("too-short", "no room for the packet id")
+        # §8, §11.18: the replay check only after the packet was authenticated.
+        self._replay.check(_U32.unpack_from(plain)[0], now)
+        return plain[PACKET_ID_LEN:-pad]
+
+
+class DataCrypto(Protocol):
+    """What the datachannel needs from the protector of one key id (AEAD or CBC)."""
+
+    @property
+    def key_id(self) -> int:
+        """The key id (0..7) of the packets this protects."""
+
+    @property
+    def cipher(self) -> str:
+        """The data cipher."""
+
+    @property
+    def overhead(self) -> int:
+        """Most bytes added to one payload on the wire."""
+
+    @property
+    def next_packet_id(self) -> int:
+        """The id the next ``encrypt`` will use."""
+
+    @property
+    def wants_renegotiation(self) -> bool:
+        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§8)."""
+
+    def encrypt(self, payload: bytes) -> bytes:
+        """The wire packet for ``payload``; ``PacketIdExhausted`` when ids ran out."""
+
+    def encrypt_batch(self, payloads: list[bytes]) -> list[bytes]:
+        """``encrypt`` for each payload, in order."""
+
+    def decrypt(self, packet: bytes, now: float) -> bytes:
+        """The payload of a data packet; ``RemoteProtocolError`` to drop it."""
+
+
+def make_data_crypto(
+    keys: DataKeys,
+    *,
+    role: Role = "client",
+    replay_window: int = DEFAULT_WINDOW,
+    time_backtrack: float = DEFAULT_TIME_BACKTRACK,
+    first_packet_id: int = 1,
+) -> DataCrypto:
+    """The protector for ``keys``: ``CbcHmacCrypto`` for CBC ciphers, else the AEAD one."""
+    if keys.cipher in CBC_CIPHERS:
+        return CbcHmacCrypto(
+            keys,
+            role=role,
+            replay_window=replay_window,
+            time_backtrack=time_backtrack,
+            first_packet_id=first_packet_id,
+        )
+    return DataChannelCrypto(
+        keys,
+        role=role,
+        replay_window=replay_window,
+        time_backtrack=time_backtrack,
+        first_packet_id=first_packet_id,
+    )

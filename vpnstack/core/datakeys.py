@@ -5,10 +5,12 @@ layout as a static key file, ``keys[i] = cipher[64] || hmac[64]``. keys[0] prote
 client->server traffic and keys[1] server->client, so the client uses direction NORMAL:
 
     send cipher key   = key2[0 .. klen)        recv cipher key   = key2[128 .. 128+klen)
-    send implicit IV  = key2[64 .. 72)         recv implicit IV  = key2[192 .. 200)
+    send implicit IV  = key2[64 .. 72)         recv implicit IV  = key2[192 .. 200)    (AEAD)
+    send HMAC key     = key2[64 .. 64+L)       recv HMAC key     = key2[192 .. 192+L)   (CBC)
 
-The implicit IVs of the AEAD ciphers come from the *hmac* slots. Keys whose cipher prefix is
-all zero are rejected, as OpenVPN's ``check_key`` does.
+The implicit IVs of the AEAD ciphers come from the *hmac* slots; the CBC ciphers use the same
+slots for their HMAC keys (L = the ``auth`` digest length). Keys whose cipher prefix is all
+zero are rejected, as OpenVPN's ``check_key`` does.
 """
 
 from __future__ import annotations
@@ -28,28 +30,62 @@ CIPHER_KEY_LENGTHS: dict[str, int] = {
     "AES-192-GCM": 24,
     "AES-256-GCM": 32,
     "CHACHA20-POLY1305": 32,
+    "AES-128-CBC": 16,
+    "AES-192-CBC": 24,
+    "AES-256-CBC": 32,
 }
 """Key length of each data cipher this module can slice keys for."""
-AEAD_CIPHERS: frozenset[str] = frozenset(CIPHER_KEY_LENGTHS)
+AEAD_CIPHERS: frozenset[str] = frozenset(
+    {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "CHACHA20-POLY1305"}
+)
 """The AEAD data ciphers vpnstack implements (canonical upper-case names)."""
+CBC_CIPHERS: frozenset[str] = frozenset({"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"})
+"""The CBC + HMAC data ciphers vpnstack implements (§7.3)."""
+DATA_CIPHERS: frozenset[str] = AEAD_CIPHERS | CBC_CIPHERS
+"""Every data cipher vpnstack implements."""
+HMAC_DIGEST_LENGTHS: dict[str, int] = {
+    "SHA1": 20,
+    "SHA224": 28,
+    "SHA256": 32,
+    "SHA384": 48,
+    "SHA512": 64,
+}
+"""``auth`` digests usable for the CBC data HMAC, with their output (and key) length L."""
+COMPRESSION_FRAMINGS: frozenset[str] = frozenset({"comp-lzo", "stub", "stub-v2"})
+"""Values of ``DataKeys.compression`` besides None (§7.4)."""
 
 _SLOT = 64
 
 
-def split_key2(key2: bytes, *, cipher: str, key_id: int, peer_id: int | None) -> DataKeys:
-    """The client's ``DataKeys`` for ``key_id`` from 256 bytes of ``key2`` (§5.3 table)."""
+def split_key2(
+    key2: bytes,
+    *,
+    cipher: str,
+    key_id: int,
+    peer_id: int | None,
+    auth: str = "SHA1",
+    compression: str | None = None,
+) -> DataKeys:
+    """The client's ``DataKeys`` for ``key_id`` from 256 bytes of ``key2`` (§5.3 table).
+
+    ``auth`` (the ``auth`` digest) matters only for the CBC ciphers, whose HMAC keys are
+    filled in; ``compression`` is the framing of §7.4 (None, ``comp-lzo``, ``stub``,
+    ``stub-v2``), carried along for the datachannel.
+    """
     if len(key2) != KEY2_LEN:
         raise LocalError(f"key2 must be {KEY2_LEN} bytes, got {len(key2)}")
     if not 0 <= key_id <= 7:
         raise LocalError(f"key_id must be 0..7, got {key_id}")
     if peer_id is not None and not 0 <= peer_id <= 0xFFFFFF:
         raise LocalError(f"peer_id must be a 24-bit value, got {peer_id}")
+    if compression is not None and compression not in COMPRESSION_FRAMINGS:
+        raise LocalError(f"unknown compression framing {compression!r}")
     name = cipher.upper()
     klen = CIPHER_KEY_LENGTHS.get(name)
     if klen is None:
         raise CipherNegotiationFailed(
             f"the data cipher {cipher!r} is not supported by vpnstack; allow one of "
-            f"{', '.join(sorted(AEAD_CIPHERS))} in the server's data-ciphers"
+            f"{', '.join(sorted(DATA_CIPHERS))} in the server's data-ciphers"
         )
     # PROTOCOL.md §5.3: keys[0] = key2[0..128) is client->server, keys[1] server->client.
     send_cipher, send_hmac = key2[0:_SLOT], key2[_SLOT : 2 * _SLOT]
@@ -58,6 +94,28 @@ def split_key2(key2: bytes, *, cipher: str, key_id: int, peer_id: int | None) ->
     decrypt_key = recv_cipher[:klen]
     if not any(encrypt_key) or not any(decrypt_key):
         raise LocalError("derived data-channel cipher key is all zero (key derivation bug)")
+    if name in CBC_CIPHERS:
+        digest = auth.upper().replace("-", "")
+        hlen = HMAC_DIGEST_LENGTHS.get(digest)
+        if hlen is None:
+            raise CipherNegotiationFailed(
+                f"the data channel HMAC digest 'auth {auth}' is not supported by vpnstack; "
+                f"use one of {', '.join(sorted(HMAC_DIGEST_LENGTHS))} on both sides"
+            )
+        # §7.3: the HMAC key is the first L bytes of the direction's hmac slot.
+        return DataKeys(
+            key_id=key_id,
+            cipher=name,
+            encrypt_key=encrypt_key,
+            decrypt_key=decrypt_key,
+            encrypt_implicit_iv=b"",
+            decrypt_implicit_iv=b"",
+            peer_id=peer_id,
+            auth=digest,
+            encrypt_hmac_key=send_hmac[:hlen],
+            decrypt_hmac_key=recv_hmac[:hlen],
+            compression=compression,
+        )
     return DataKeys(
         key_id=key_id,
         cipher=name,
@@ -66,4 +124,5 @@ def split_key2(key2: bytes, *, cipher: str, key_id: int, peer_id: int | None) ->
         encrypt_implicit_iv=send_hmac[:IMPLICIT_IV_LEN],
         decrypt_implicit_iv=recv_hmac[:IMPLICIT_IV_LEN],
         peer_id=peer_id,
+        compression=compression,
     )
