@@ -271,7 +271,6 @@ def minimal(pki: Pki, *extra: str) -> str:
 @pytest.mark.parametrize(
     ("extra", "line", "fragment"),
     [
-        (["proto tcp"], 6, "TCP is not supported yet"),
         (["remote h2 443 tcp-server"], 6, "'tcp-server' is for servers"),
         (["dev tap"], 6, "only supports 'dev tun'"),
         (["frobnicate yes"], 6, "ignore-unknown-option frobnicate"),
@@ -805,26 +804,33 @@ def test_bad_overrides_name_the_option(lab_pki: Pki, override: list[str], messag
 # --- remotes and <connection> blocks -------------------------------------------------------------
 
 
-def test_tcp_remotes_are_skipped_while_a_udp_one_remains(lab_pki: Pki) -> None:
+def test_tcp_and_udp_remotes_are_kept_in_order(lab_pki: Pki) -> None:
     cfg = parse_config(
         minimal(
             lab_pki, "remote tcp.example.com 443 tcp-client", "remote u6.example.com 1194 udp6"
         ),
         source="t.ovpn",
     )
-    assert cfg.remotes == (Remote("vpn.example.com"), Remote("u6.example.com", 1194, "udp6"))
-    assert cfg.warnings == (
-        "t.ovpn:6: remote tcp.example.com:443 is skipped: it uses tcp-client, and TCP is not"
-        " supported yet",
+    assert cfg.remotes == (
+        Remote("vpn.example.com"),
+        Remote("tcp.example.com", 443, "tcp"),  # "-client" is implied for a client
+        Remote("u6.example.com", 1194, "udp6"),
     )
+    assert cfg.warnings == ()
 
 
-def test_all_tcp_remotes_are_refused_at_the_line_that_makes_them_tcp(lab_pki: Pki) -> None:
-    with pytest.raises(ConfigError, match=r"^a\.ovpn:6: TCP is not supported yet \('tcp'\)"):
-        parse_config(minimal(lab_pki, "proto tcp"), source="a.ovpn")
-    text = minimal(lab_pki).replace("remote vpn.example.com", "remote x 443 tcp4-client")
-    with pytest.raises(ConfigError, match=r"^a\.ovpn:2: TCP is not supported yet"):
-        parse_config(text, source="a.ovpn")
+@pytest.mark.parametrize(
+    ("proto", "stored"),
+    [("tcp", "tcp"), ("tcp-client", "tcp"), ("tcp4", "tcp4"), ("tcp6-client", "tcp6")],
+)
+def test_proto_tcp_applies_to_remotes_without_their_own(
+    lab_pki: Pki, proto: str, stored: str
+) -> None:
+    cfg = parse_config(minimal(lab_pki, f"proto {proto}", "remote u.example.com 1195 udp"))
+    assert cfg.remotes == (
+        Remote("vpn.example.com", 1194, stored),
+        Remote("u.example.com", 1195, "udp"),
+    )
 
 
 def blocks(pki: Pki, *body: str) -> str:
@@ -860,7 +866,7 @@ def test_connection_blocks(lab_pki: Pki) -> None:
         "</connection>",
         "<connection>",  # 19
         "remote c.example.com 1194 tcp",
-        "connect-retry 9",  # a TCP block is skipped, so its values do not have to agree
+        "explicit-exit-notify 2",  # a TCP block is used too: its values must agree
         "</connection>",
         "proto udp6",  # 22: after the blocks: ignored, as in OpenVPN
         f"<tls-auth>\n{STATIC_KEY}</tls-auth>",  # applies to every block without its own
@@ -870,6 +876,7 @@ def test_connection_blocks(lab_pki: Pki) -> None:
     assert cfg.remotes == (
         Remote("a.example.com", 1300, "udp4"),
         Remote("b.example.com", 443, "udp6"),
+        Remote("c.example.com", 1194, "tcp"),
     )
     assert (cfg.explicit_exit_notify, cfg.tls_auth_key, cfg.key_direction) == (2, KEY_BYTES, 1)
     assert cfg.connect_retry == 1.0
@@ -878,8 +885,6 @@ def test_connection_blocks(lab_pki: Pki) -> None:
         "c.ovpn:22: 'proto' is ignored: it comes after the <connection> blocks",
         "c.ovpn:7: 'remote ignored.example.com' is ignored because the file has <connection>"
         " blocks (put it in a block of its own)",
-        "c.ovpn:19: remote c.example.com:1194 is skipped: it uses tcp, and TCP is not supported"
-        " yet",
     )
 
 
@@ -914,7 +919,6 @@ def test_connection_blocks(lab_pki: Pki) -> None:
             10,
             "</connection> without a matching opening tag",
         ),
-        (["<connection>", "remote a", "proto tcp", "</connection>"], 7, "TCP is not supported"),
         (
             [
                 "<connection>",

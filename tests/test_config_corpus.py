@@ -184,6 +184,7 @@ def test_access_server_profile(corpus: Corpus) -> None:
     assert cfg.remotes == (
         Remote("vpn.example.com", 1194, "udp"),
         Remote("vpn.example.com", 1195, "udp"),
+        Remote("vpn.example.com", 443, "tcp"),
         Remote("vpn.example.com", 1196, "udp"),
     )
     assert cfg.server_poll_timeout == 4.0
@@ -200,8 +201,6 @@ def test_access_server_profile(corpus: Corpus) -> None:
         f"{src}:26: 'setenv PUSH_PEER_INFO' ignored (vpnstack runs no scripts)",
         f"{src}:30: unknown directive 'ovpn-gui-feature-x' ignored"
         " (ignore-unknown-option/setenv opt)",
-        f"{src}:15: remote vpn.example.com:443 is skipped: it uses tcp, and TCP is not"
-        " supported yet",
     )
 
 
@@ -233,9 +232,10 @@ def test_connection_blocks_with_tcp_fallback(corpus: Corpus) -> None:
     assert cfg.remotes == (
         Remote("vpn-ams.example.net", 1194, "udp"),
         Remote("vpn-fra.example.net", 1195, "udp6"),
+        Remote("vpn-ams.example.net", 443, "tcp"),
     )
     assert cfg.remote_random
-    # given before the blocks: every block copied them; the TCP block's own 0 does not count
+    # given before the blocks: every block copied them
     assert (cfg.explicit_exit_notify, cfg.connect_retry, cfg.connect_retry_max_delay) == (
         3,
         2.0,
@@ -252,8 +252,6 @@ def test_connection_blocks_with_tcp_fallback(corpus: Corpus) -> None:
     )
     assert cfg.warnings == (
         f"{src}:4: 'nobind' is ignored (vpnstack always uses a fresh local port)",
-        f"{src}:18: remote vpn-ams.example.net:443 is skipped: it uses tcp-client, and TCP is"
-        " not supported yet",
     )
 
 
@@ -338,11 +336,6 @@ def test_tls_crypt_v2_profile_parses_and_is_refused_at_connect_time(corpus: Corp
             "crl-verify-inline.ovpn",
             15,
             "certificate revocation lists are not checked yet; remove the 'crl-verify' line",
-        ),
-        (
-            "all-tcp.ovpn",
-            3,
-            "TCP is not supported yet ('tcp'); use 'proto udp' and a UDP remote",
         ),
         (
             "tap-bridge.ovpn",

@@ -73,7 +73,8 @@ class Remote:
     port: int = 1194
     """UDP/TCP port."""
     proto: str = "udp"
-    """``udp``, ``udp4``, ``udp6`` (TCP arrives in a later issue; such remotes are skipped)."""
+    """``udp``, ``udp4``, ``udp6``, ``tcp``, ``tcp4`` or ``tcp6`` (``tcp-client`` and
+    ``tcpN-client`` are stored as ``tcp``/``tcpN``: a client's TCP is always the client side)."""
 
 
 DEFAULT_DATA_CIPHERS = ("AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305")
@@ -87,7 +88,7 @@ class Config:
     source: str
     """Path of the file it came from (or ``<string>``)."""
     remotes: tuple[Remote, ...]
-    """``remote`` lines (or ``<connection>`` blocks) in order, TCP ones left out."""
+    """``remote`` lines (or ``<connection>`` blocks) in order, UDP and TCP alike."""
     ca: bytes
     """PEM of the trusted CA certificate(s) (``ca``); may hold several, intermediates too."""
     cert: bytes | None = None
@@ -367,7 +368,8 @@ _TABLE: list[tuple[Any, ...]] = [
     ("remote", 1, 3, "HOST [PORT] [PROTO]", "connection", _IMPL,
      "a server to connect to; repeat for fallbacks", "connection"),
     ("proto", 1, 1, "PROTO", "connection", _IMPL,
-     "default transport: udp, udp4, udp6 (TCP arrives later)", "connection"),
+     "default transport: udp or tcp (udp4/udp6/tcp4/tcp6 pin the address family)",
+     "connection"),
     ("port", 1, 1, "PORT", "connection", _IMPL, "default remote port (1194)", "connection"),
     ("rport", 1, 1, "PORT", "connection", _IMPL, "same as port, for the remote", "connection"),
     ("remote-random", 0, 0, "", "connection", _IMPL, "try the remotes in random order"),
@@ -1264,8 +1266,10 @@ class _Parser:
             "tcp4-client",
             "tcp6-client",
         ):
-            raise self.error(d, f"unknown protocol '{proto}'; use udp, udp4 or udp6")
-        return proto
+            raise self.error(
+                d, f"unknown protocol '{proto}'; use udp or tcp (or udp4, udp6, tcp4, tcp6)"
+            )
+        return proto.removesuffix("-client")  # a client's "tcp" is tcp-client
 
     def _proto(self, d: _Directive) -> None:
         proto = self._check_proto(d, d.args[0])
@@ -1813,8 +1817,6 @@ class _Parser:
         self.remotes = [b.remote for b in self.blocks]
         agreed: dict[str, tuple[Any, int]] = {}
         for block in self.blocks:
-            if (block.remote.proto or "").startswith("tcp"):
-                continue  # skipped later: its options do not matter
             values = dict(block.values)
             if not block.has_own_tls_key:  # OpenVPN: the global key applies to this block
                 values.update({f: self.values.get(f, _UNSET) for f in _TLS_KEY_FIELDS})
@@ -1838,34 +1840,12 @@ class _Parser:
     def _finish_remotes(self) -> tuple[Remote, ...]:
         if not self.remotes:
             raise ConfigError("no 'remote' line: add 'remote HOST [PORT]'", path=self.source)
-        usable: list[Remote] = []
-        skipped: list[tuple[Remote, _RemoteEntry]] = []
+        remotes: list[Remote] = []
         for entry in self.remotes:
-            if entry.proto is not None:
-                proto, proto_line = entry.proto, entry.proto_line
-            else:
-                proto, proto_line = self.proto, self.proto_line
+            proto = entry.proto if entry.proto is not None else self.proto
             port = entry.port if entry.port is not None else self.port
-            remote = Remote(entry.host, port, proto)
-            if proto.startswith("tcp"):
-                entry.proto_line = proto_line
-                skipped.append((remote, entry))
-            else:
-                usable.append(remote)
-        if skipped and not usable:
-            remote, entry = skipped[0]
-            raise ConfigError(
-                f"TCP is not supported yet ('{remote.proto}'); use 'proto udp' and a UDP remote",
-                path=COMMAND_LINE if entry.cli else self.source,
-                line=None if entry.cli else (entry.proto_line or entry.line),
-            )
-        for remote, entry in skipped:
-            where = COMMAND_LINE if entry.cli else f"{self.source}:{entry.line}"
-            self.warnings.append(
-                f"{where}: remote {remote.host}:{remote.port} is skipped: it uses"
-                f" {remote.proto}, and TCP is not supported yet"
-            )
-        return tuple(usable)
+            remotes.append(Remote(entry.host, port, proto))
+        return tuple(remotes)
 
     def _finish_credentials(self) -> None:
         src = self.source

@@ -4,8 +4,11 @@ How this works:
 
 * ``install_keys`` builds one protector per key id with ``make_data_crypto`` (AEAD or
   CBC + HMAC; its cipher objects are made once per key and direction there, never per
-  packet). The newest key sends; every installed key
-  receives, so packets still in flight on an older key are accepted (PROTOCOL.md §7.1).
+  packet). Which keys live and which one sends is the ``KeyRing``'s business
+  (``core/keyring.py``, PROTOCOL.md §9): the newest key and the lame duck both decrypt until
+  the lame duck's tran-window ends (§7.1, §11.27); the sending key follows the stock rule; the
+  ring's renegotiation requests (reneg-bytes, reneg-pkts, packet id 0xFF000000) are taken with
+  ``take_renegotiation_requests`` and handed to the tlssession by the service.
 * ``seal`` encrypts a batch of IP packets; ``open`` decrypts a batch of data packets, dropping
   and counting what fails authentication or the replay window, and swallowing keepalive pings
   (§7.5), which still count as signs of life.
@@ -27,6 +30,7 @@ from vpnstack.core.datacrypto import (
     data_packet_key_id,
     make_data_crypto,
 )
+from vpnstack.core.keyring import KeyRing, RenegotiationRequest
 from vpnstack.errors import ConfigError, KeepaliveTimeout, RemoteProtocolError
 from vpnstack.layers.base import DropCounter
 from vpnstack.messages import Batch, DataKeys, KeepaliveSettings
@@ -35,10 +39,10 @@ from vpnstack.messages import Batch, DataKeys, KeepaliveSettings
 class DataChannelCore:
     """Encrypts and decrypts batches; decides when to ping and when the peer is gone."""
 
-    def __init__(self) -> None:
+    def __init__(self, keyring: KeyRing | None = None) -> None:
+        self.keyring = keyring if keyring is not None else KeyRing()
         self._crypto: dict[int, DataCrypto] = {}
         self._framing: dict[int, str | None] = {}
-        self._send_key_id: int | None = None
         self._keepalive = KeepaliveSettings(ping=None, ping_restart=None)
         self._last_sent = 0.0
         self._last_received = 0.0
@@ -52,13 +56,14 @@ class DataChannelCore:
     @property
     def ready(self) -> bool:
         """True once a key to send with is installed."""
-        return self._send_key_id is not None
+        return self.keyring.newest is not None
 
     def install_keys(self, keys: DataKeys, now: float) -> None:
-        """Start using ``keys``: they send from now on; older keys keep receiving."""
+        """Start using ``keys``; the previous newest key becomes the lame duck (§9)."""
+        for key_id in self.keyring.install(keys.key_id, now):
+            self._forget(key_id)
         self._crypto[keys.key_id] = make_data_crypto(keys)
         self._framing[keys.key_id] = keys.compression
-        self._send_key_id = keys.key_id
         self.cipher = keys.cipher
         self._last_received = max(self._last_received, now)
         self._last_sent = now
@@ -71,13 +76,15 @@ class DataChannelCore:
 
     def seal(self, packets: Batch, now: float) -> Batch:
         """Encrypt a batch of IP packets into data packets (dropped if no key yet)."""
-        if self._send_key_id is None:
+        self._expire(now)
+        send_key_id = self.keyring.sending_key(now)  # §9 step 5
+        if send_key_id is None:
             self.drops.drop("no-keys-yet", len(packets))
             return []
-        crypto = self._crypto[self._send_key_id]
+        crypto = self._crypto[send_key_id]
         try:
             # §7.4: the compression framing goes inside the encryption.
-            sealed = crypto.encrypt_batch(frame_batch(packets, self._framing[self._send_key_id]))
+            sealed = crypto.encrypt_batch(frame_batch(packets, self._framing[send_key_id]))
         except PacketIdExhausted:
             # §8: the id never wraps; until renegotiation gives a new key, packets are dropped.
             self.drops.drop("packet-ids-exhausted", len(packets))
@@ -85,13 +92,21 @@ class DataChannelCore:
         if sealed:
             self._last_sent = now
             self.packets_sealed += len(sealed)
+            self.keyring.count(
+                send_key_id,
+                len(sealed),
+                sum(len(p) for p in sealed),
+                near_wrap=crypto.wants_renegotiation,  # §8
+            )
         return sealed
 
     def open(self, packets: Batch, now: float) -> Batch:
         """Decrypt a batch of data packets into IP packets; bad ones are dropped and counted."""
         opened: Batch = []
+        self._expire(now)
         for packet in packets:
-            crypto = self._crypto.get(data_packet_key_id(packet))
+            key_id = data_packet_key_id(packet)
+            crypto = self._crypto.get(key_id)
             if crypto is None:
                 self.drops.drop("unknown-key-id")
                 continue
@@ -101,6 +116,7 @@ class DataChannelCore:
                 self.drops.drop(exc.reason)
                 continue
             self._last_received = now
+            self.keyring.count(key_id, 1, len(packet))
             try:
                 # §11.24: the framing comes off before the ping/OCC check.
                 payload = unframe(payload, self._framing.get(crypto.key_id))
@@ -120,6 +136,9 @@ class DataChannelCore:
     def next_timer(self) -> float | None:
         """When ``on_timer`` must run next, or None if no keepalive is configured."""
         deadlines = []
+        lame_duck_dies = self.keyring.next_timer()
+        if lame_duck_dies is not None:
+            deadlines.append(lame_duck_dies)
         if self._keepalive.ping is not None and self.ready:
             deadlines.append(self._last_sent + self._keepalive.ping)
         if self._keepalive.ping_restart is not None:
@@ -128,6 +147,7 @@ class DataChannelCore:
 
     def on_timer(self, now: float) -> Batch:
         """Return the keepalive pings due now; raise KeepaliveTimeout if the peer is silent."""
+        self._expire(now)
         restart = self._keepalive.ping_restart
         if restart is not None and now - self._last_received >= restart:
             raise KeepaliveTimeout(
@@ -135,7 +155,20 @@ class DataChannelCore:
                 "the server or the network path is down"
             )
         ping = self._keepalive.ping
-        if ping is not None and self._send_key_id is not None and now - self._last_sent >= ping:
+        if ping is not None and self.ready and now - self._last_sent >= ping:
             self.pings_sent += 1
             return self.seal([PING_PAYLOAD], now)
         return []
+
+    def take_renegotiation_requests(self) -> list[RenegotiationRequest]:
+        """The keyring's renegotiation requests since the last call (for the tlssession)."""
+        return self.keyring.take_requests()
+
+    def _expire(self, now: float) -> None:
+        """Forget the lame duck once its tran-window is over (§9 step 4)."""
+        for key_id in self.keyring.expire(now):
+            self._forget(key_id)
+
+    def _forget(self, key_id: int) -> None:
+        self._crypto.pop(key_id, None)
+        self._framing.pop(key_id, None)
