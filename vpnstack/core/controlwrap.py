@@ -269,7 +269,9 @@ class TlsCryptV2Wrap(TlsCryptWrap):
 
     def __init__(self, client_key: bytes, session_time: int, *, role: Role = "client") -> None:
         key = split_client_key(client_key)
-        super().__init__(key.kc, session_time, TLS_CRYPT_V2_INITIAL_COUNTER, role=role)
+        # §4.4.1: only the client marks its packets with 0x0F...; a server counts from 1.
+        initial = TLS_CRYPT_V2_INITIAL_COUNTER if role == "client" else 0
+        super().__init__(key.kc, session_time, initial, role=role)
         self._wkc = key.wkc
         self.wkc_len = len(key.wkc)
         """Bytes appended to opcodes 10 and 11 on top of ``overhead``."""
@@ -305,11 +307,10 @@ def make_control_wrap(
     tls_crypt_v2_key: bytes | None = None,
 ) -> ControlWrap:
     """The client's wrapping for a configuration (at most one of the three keys)."""
-    given = [tls_auth_key, tls_crypt_key, tls_crypt_v2_key]
-    if sum(key is not None for key in given) > 1:
-        raise ConfigError(
-            "tls-auth, tls-crypt and tls-crypt-v2 cannot be used together; keep only one"
-        )
+    keys = {"tls-auth": tls_auth_key, "tls-crypt": tls_crypt_key, "tls-crypt-v2": tls_crypt_v2_key}
+    given = [name for name, key in keys.items() if key is not None]
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(given)} cannot be used together; keep only one")
     if tls_crypt_v2_key is not None:
         return TlsCryptV2Wrap(tls_crypt_v2_key, session_time)
     if tls_crypt_key is not None:
