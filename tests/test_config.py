@@ -1024,14 +1024,13 @@ def tls_crypt_v2_pem(kc: bytes, wkc_body: bytes, length_error: int = 0) -> str:
     )  # fmt: skip
 
 
-def test_tls_crypt_v2_key_is_parsed_and_refused_at_connect_time(lab_pki: Pki) -> None:
+def test_tls_crypt_v2_key_is_parsed_and_accepted_at_connect_time(lab_pki: Pki) -> None:
     kc, wkc_body = bytes(range(256)), bytes(297)
     text = minimal(lab_pki, "<tls-crypt-v2>", tls_crypt_v2_pem(kc, wkc_body) + "</tls-crypt-v2>")
     cfg = parse_config(text, source="v2.ovpn")
     assert cfg.tls_crypt_v2_key == kc + wkc_body + (299).to_bytes(2, "big")
     assert cfg.tls_crypt_key is None and cfg.tls_auth_key is None
-    with pytest.raises(ConfigError, match=r"^v2\.ovpn: tls-crypt-v2 is not supported yet"):
-        require_supported(cfg)
+    require_supported(cfg)  # spoken since issue 4 (core/controlwrap.py TlsCryptV2Wrap)
     require_supported(parse_config(minimal(lab_pki)))  # nothing to refuse
 
 

@@ -309,11 +309,10 @@ def test_pkcs12_profile(corpus: Corpus) -> None:
     assert cfg.redirect_gateway == ("def1",)
 
 
-def test_tls_crypt_v2_profile_parses_and_is_refused_at_connect_time(corpus: Corpus) -> None:
+def test_tls_crypt_v2_profile_parses_and_is_accepted_at_connect_time(corpus: Corpus) -> None:
     cfg = corpus.load("tls-crypt-v2.ovpn")
     assert cfg.tls_crypt_v2_key == corpus.tls_crypt_v2_key
-    with pytest.raises(ConfigError, match="tls-crypt-v2 is not supported yet"):
-        require_supported(cfg)
+    require_supported(cfg)  # spoken since issue 4
 
 
 @pytest.mark.parametrize(

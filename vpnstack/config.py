@@ -36,8 +36,9 @@ option for the whole config, so blocks that end up with different values are ref
 
 Not supported yet and decided here: TCP remotes are skipped with a warning while at least one
 UDP remote remains (a config whose remotes are all TCP is refused at the line that makes them
-TCP); ``tls-crypt-v2`` keys are parsed and stored in ``Config.tls_crypt_v2_key``, and
-``require_supported(config)`` refuses them until the protocol exists (issue 4).
+TCP). ``tls-crypt-v2`` client keys are parsed and stored in ``Config.tls_crypt_v2_key``
+(spoken by ``core/controlwrap.py``); ``require_supported(config)`` is the hook for parsed
+features the stack cannot speak yet (none at present).
 
 The ``Config`` field names are a contract used by the layers and the CLI. ``repr(Config)``, the
 warnings and every ``ConfigError`` leave out keys, passwords and inline data.
@@ -165,8 +166,7 @@ class Config:
     """``dev``: the tun device name, or ``tun`` for the first free ``tunN``."""
     # --- issue 3: vpnstack-client ------------------------------------------------------------
     tls_crypt_v2_key: bytes | None = None
-    """``tls-crypt-v2`` client key, decoded: Kc (256 bytes) || WKc (PROTOCOL.md §4.3). Not
-    spoken yet: ``require_supported`` refuses a config that has it."""
+    """``tls-crypt-v2`` client key, decoded: Kc (256 bytes) || WKc (PROTOCOL.md §4.3)."""
     route_nopull: bool = False
     """``route-nopull``: do not install pushed routes (other pushed options still apply)."""
     pull_filters: tuple[tuple[str, str], ...] = ()
@@ -225,13 +225,10 @@ class Config:
 
 
 def require_supported(config: Config) -> None:
-    """Raise ``ConfigError`` for parsed features the protocol stack cannot speak yet."""
-    if config.tls_crypt_v2_key is not None:
-        raise ConfigError(
-            "tls-crypt-v2 is not supported yet (it arrives with the protocol work of issue 4);"
-            " ask the provider for a tls-crypt or tls-auth profile",
-            path=config.source,
-        )
+    """Raise ``ConfigError`` for parsed features the protocol stack cannot speak yet.
+
+    Nothing is refused at present (tls-crypt-v2, the last such feature, is spoken now).
+    """
 
 
 DNS_HELPER_SCRIPTS = (
@@ -437,7 +434,7 @@ _TABLE: list[tuple[Any, ...]] = [
     ("tls-crypt", 1, 1, "FILE", "tls", _IMPL,
      "encrypt and sign control packets with this static key", "inline", "connection"),
     ("tls-crypt-v2", 1, 1, "FILE", "tls", _IMPL,
-     "per-client control channel key (parsed; not spoken until a later version)",
+     "per-client control channel key (client key: Kc and the wrapped WKc)",
      "inline", "connection"),
     ("remote-cert-tls", 1, 1, "server", "tls", _IMPL,
      "require the server certificate's TLS server EKU"),
