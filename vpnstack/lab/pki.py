@@ -9,7 +9,9 @@ How this works: ``generate_pki(directory)`` creates, with ``cryptography``:
   accepts it, only the EKU check of ``remote-cert-tls server`` refuses it);
 * a client certificate (EKU clientAuth) signed by the intermediate;
 * an unrelated "other" root CA with its own ``other-server`` certificate (wrong-CA test);
-* two static keys (tls-auth and tls-crypt) written with ``format_static_key``.
+* two static keys (tls-auth and tls-crypt) written with ``format_static_key``;
+* on request (``generate_tls_crypt_v2_keys``), a tls-crypt-v2 server key and a client key made
+  for it, by ``openvpn --genkey`` (the only tool here that is not ``cryptography``).
 
 Everything is written as PEM files into the given directory and described by a ``Pki`` record
 of paths. Nothing here is ever checked into git; keys are generated per lab.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import subprocess
 from typing import Literal
 
 import attrs
@@ -28,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vpnstack.core.statickey import STATIC_KEY_LEN, format_static_key
+from vpnstack.lab.netns import LabError
 
 KeyType = Literal["ec", "rsa"]
 SERVER_NAME = "server.vpnstack.test"
@@ -236,6 +240,36 @@ def generate_pki(directory: str, *, key_type: KeyType = "ec") -> Pki:
         tls_auth_key=_write(p("ta.key"), new_static_key_text().encode(), secret=True),
         tls_crypt_key=_write(p("tc.key"), new_static_key_text().encode(), secret=True),
     )
+
+
+@attrs.frozen
+class TlsCryptV2Keys:
+    """A tls-crypt-v2 server key and one client key wrapped with it (PROTOCOL.md §4.3)."""
+
+    server_key: str
+    """PEM "OpenVPN tls-crypt-v2 server key" file (``tls-crypt-v2`` on the server)."""
+    client_key: str
+    """PEM "OpenVPN tls-crypt-v2 client key" file (``tls-crypt-v2`` on the client)."""
+
+
+def generate_tls_crypt_v2_keys(directory: str, name: str = "tc2") -> TlsCryptV2Keys:
+    """Run ``openvpn --genkey`` for a new server key and a client key made for it.
+
+    Local file operations only (Debian's openvpn 2.6): the client key holds Kc and WKc,
+    WKc wrapped by the server key with the default timestamp metadata (299 bytes).
+    """
+    os.makedirs(directory, exist_ok=True)
+    server = os.path.join(directory, f"{name}-server.key")
+    client = os.path.join(directory, f"{name}-client.key")
+    for argv in (
+        ["openvpn", "--genkey", "tls-crypt-v2-server", server],
+        ["openvpn", "--tls-crypt-v2", server, "--genkey", "tls-crypt-v2-client", client],
+    ):
+        done = subprocess.run(argv, capture_output=True, timeout=30, check=False)
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).decode(errors="replace")
+            raise LabError(f"{' '.join(argv[:4])} failed ({done.returncode}): {output}")
+    return TlsCryptV2Keys(server_key=server, client_key=client)
 
 
 def new_static_key_text() -> str:

@@ -35,11 +35,18 @@ from typing import Literal
 import attrs
 
 from vpnstack.lab.netns import LabError, LabNetwork, PeerNamespace
-from vpnstack.lab.pki import SERVER_NAME, KeyType, Pki, generate_pki
+from vpnstack.lab.pki import (
+    SERVER_NAME,
+    KeyType,
+    Pki,
+    TlsCryptV2Keys,
+    generate_pki,
+    generate_tls_crypt_v2_keys,
+)
 
 __all__ = ["LabError", "OpenVPNLab", "PeerNamespace", "ServerOptions"]
 
-Wrapping = Literal["tls-crypt", "tls-auth", "none"]
+Wrapping = Literal["tls-crypt", "tls-auth", "tls-crypt-v2", "none"]
 ServerCert = Literal["good", "no-serverauth", "other-ca"]
 ClientCertMode = Literal["require", "optional", "none"]
 
@@ -55,7 +62,8 @@ class ServerOptions:
     """How to configure the lab server."""
 
     wrapping: Wrapping = "tls-crypt"
-    """Control-channel wrapping: tls-crypt, tls-auth (server key-direction 0) or none."""
+    """Control-channel wrapping: tls-crypt, tls-auth (server key-direction 0), tls-crypt-v2
+    (server key and client key made by ``openvpn --genkey`` at start) or none."""
     auth: str = "SHA256"
     """``auth`` digest (the tls-auth HMAC and the CBC data HMAC)."""
     data_ciphers: tuple[str, ...] = ("AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305")
@@ -97,6 +105,7 @@ class OpenVPNLab:
         self.network: LabNetwork | None = None
         self.directory: str | None = None
         self.pki: Pki | None = None
+        self.tls_crypt_v2: TlsCryptV2Keys | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.port = random.Random().randint(20000, 59999)
         self._subnet = 0
@@ -167,6 +176,8 @@ class OpenVPNLab:
         try:
             self.directory = tempfile.mkdtemp(prefix="vpnstack-lab-")
             self.pki = generate_pki(self._path("pki"), key_type=self.options.key_type)
+            if self.options.wrapping == "tls-crypt-v2":
+                self.tls_crypt_v2 = generate_tls_crypt_v2_keys(self._path("pki"))
             self.network = LabNetwork.create()
             self._subnet = self.network.index % 250 + 1
             with open(self._path("server.conf"), "w") as f:
@@ -290,6 +301,9 @@ class OpenVPNLab:
             lines.append(f"tls-crypt {rel(pki.tls_crypt_key, d)}")
         elif o.wrapping == "tls-auth":
             lines.append(f"tls-auth {rel(pki.tls_auth_key, d)} 0")
+        elif o.wrapping == "tls-crypt-v2":
+            assert self.tls_crypt_v2 is not None
+            lines.append(f"tls-crypt-v2 {rel(self.tls_crypt_v2.server_key, d)}")
         if o.tls_version_max is not None:
             lines.append(f"tls-version-max {o.tls_version_max}")
         if o.keepalive is not None:
@@ -393,6 +407,13 @@ class OpenVPNLab:
         elif wrap == "tls-auth":
             key = static_key_text or read(pki.tls_auth_key)
             lines += ["key-direction 1", f"<tls-auth>\n{key}</tls-auth>"]
+        elif wrap == "tls-crypt-v2":
+            v2_key = static_key_text
+            if v2_key is None:
+                if self.tls_crypt_v2 is None:  # a client for another wrapping's server
+                    self.tls_crypt_v2 = generate_tls_crypt_v2_keys(self._path("pki"))
+                v2_key = read(self.tls_crypt_v2.client_key)
+            lines.append(f"<tls-crypt-v2>\n{v2_key}</tls-crypt-v2>")
         lines += list(extra_lines)
         return "\n".join(lines) + "\n"
 
