@@ -737,6 +737,13 @@ class SessionCore:
                 f"within {window:g} s (hand-window, stuck in phase {key.phase.value}); a new "
                 "session is needed"
             )
+        if self._server_session_id is None and self._config.tls_crypt_v2_key is not None:
+            # §4.3: a server that cannot unwrap our WKc drops the reset without a word.
+            return (
+                f"no answer from the server at all within {window:g} s (hand-window): check "
+                "the remote address and port, the firewall, and that the tls-crypt-v2 client "
+                "key was made for this server's tls-crypt-v2 server key"
+            )
         if self._server_session_id is None:
             return (
                 f"no answer from the server at all within {window:g} s (hand-window): check "
