@@ -9,7 +9,8 @@ How this works: ``OpenVPNLab(options).start()``
    "Initialization Sequence Completed" in the server log.
 
 ``stop()`` sends SIGTERM to that pid, SIGKILL after a bound, deletes the namespace and the
-temp dir. ``client_config_text()`` produces a matching client .ovpn (everything inline, the
+temp dir; ``restart()`` stops and starts the openvpn process alone (a server restart).
+``client_config_text()`` produces a matching client .ovpn (everything inline, the
 client trusts only the root CA while the server sends the intermediate), with keyword
 overrides for the tests that need a broken or different client config.
 
@@ -74,8 +75,9 @@ class ServerOptions:
     """Key type of every certificate: EC P-256 ("ec") or RSA 2048 ("rsa")."""
     server_cert: ServerCert = "good"
     """"good"; "no-serverauth" (no EKU extension); "other-ca" (signed by an unknown CA)."""
-    proto: Literal["udp"] = "udp"
-    """Transport (UDP only for now)."""
+    proto: Literal["udp", "tcp"] = "udp"
+    """Transport: server ``proto udp6`` or ``proto tcp6-server`` (dual stack either way); the
+    client config says ``proto udp`` or ``proto tcp-client``."""
     keepalive: tuple[int, int] | None = (10, 60)
     """``keepalive PING RESTART`` (pushed to the client as ping/ping-restart), or None."""
     credentials: tuple[str, str] | None = None
@@ -110,6 +112,7 @@ class OpenVPNLab:
         self.port = random.Random().randint(20000, 59999)
         self._subnet = 0
         self.peers: list[PeerNamespace] = []
+        self.restarts = 0  # how many times restart() ran
 
     # --- addresses --------------------------------------------------------------------------
 
@@ -183,22 +186,40 @@ class OpenVPNLab:
             with open(self._path("server.conf"), "w") as f:
                 f.write(self.server_config_text())
             self._write_auth_script()
-            log = open(self._path("stdout.log"), "wb")  # noqa: SIM115 (closed below)
-            try:
-                self.process = subprocess.Popen(
-                    ["ip", "netns", "exec", self.namespace, "openvpn", "--config", "server.conf"],
-                    cwd=self.directory,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
-                )
-            finally:
-                log.close()
-            self._wait_ready(timeout)
+            self._launch(timeout)
         except BaseException:
             self.stop()
             raise
+
+    def _launch(self, timeout: float) -> None:
+        """Run openvpn in the namespace (only its pid is ever signalled); wait until ready."""
+        log = open(self._path("stdout.log"), "wb")  # noqa: SIM115 (closed below)
+        try:
+            self.process = subprocess.Popen(
+                ["ip", "netns", "exec", self.namespace, "openvpn", "--config", "server.conf"],
+                cwd=self.directory,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            log.close()
+        self._wait_ready(timeout)
+
+    def restart(self, timeout: float = START_TIMEOUT) -> None:
+        """Stop the openvpn process (by its pid) and start it again: same config, PKI,
+        namespace and port, as an administrator's server restart. Clients lose their session
+        (UDP: silence; TCP: the connection closes). The previous run's logs are kept as
+        ``*.log.N``; ``log_text()`` shows the new run only."""
+        if self.network is None:
+            raise LabError("the lab is not started")
+        self._stop_process()
+        self.restarts += 1
+        for name in ("stdout.log", "openvpn.log"):
+            if os.path.exists(self._path(name)):
+                os.replace(self._path(name), self._path(f"{name}.{self.restarts}"))
+        self._launch(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.process is not None
@@ -216,14 +237,7 @@ class OpenVPNLab:
 
     def stop(self) -> None:
         """Stop the server (by its pid), delete the namespace and the temp dir. Idempotent."""
-        proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT)
+        self._stop_process()
         peers, self.peers = self.peers, []
         for peer in peers:
             peer.delete()
@@ -233,6 +247,17 @@ class OpenVPNLab:
         directory, self.directory = self.directory, None
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
+
+    def _stop_process(self) -> None:
+        """SIGTERM the openvpn process by its pid, SIGKILL after a bound."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(STOP_TIMEOUT)
 
     def add_peer_namespace(self) -> PeerNamespace:
         """A new namespace linked to the server's (deleted by ``stop``).
@@ -273,7 +298,8 @@ class OpenVPNLab:
         lines = [
             "# vpnstack lab server (generated)",
             f"port {self.port}",
-            f"proto {o.proto}6",  # an IPv6 socket serves IPv4 clients too (dual stack)
+            # an IPv6 socket serves IPv4 clients too (dual stack)
+            "proto udp6" if o.proto == "udp" else "proto tcp6-server",
             "dev tun",
             "topology subnet",
             f"server 10.8.{self._subnet}.0 255.255.255.0",
@@ -380,7 +406,7 @@ class OpenVPNLab:
             "# vpnstack lab client (generated)",
             "client",
             "dev tun",
-            f"proto {o.proto}",
+            "proto udp" if o.proto == "udp" else "proto tcp-client",
             f"remote {remote_host or self.server_address} {remote_port or self.port}",
             "nobind",
             f"auth {auth or o.auth}",
