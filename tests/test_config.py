@@ -274,7 +274,8 @@ def minimal(pki: Pki, *extra: str) -> str:
         (["remote h2 443 tcp-server"], 6, "'tcp-server' is for servers"),
         (["dev tap"], 6, "only supports 'dev tun'"),
         (["frobnicate yes"], 6, "ignore-unknown-option frobnicate"),
-        (["comp-lzo no"], 6, "compression"),
+        (["comp-lzo maybe"], 6, "takes yes, no or adaptive"),
+        (["compress zstd"], 6, "unknown 'compress zstd'"),
         (["verb 3", "data-ciphers BF-CBC"], 7, "unsupported cipher 'BF-CBC'"),
         (["auth MD5"], 6, "unsupported 'auth MD5'"),
         (["remote h 99999"], 6, "bad port"),
@@ -782,11 +783,7 @@ def test_remote_overrides_replace_the_files_remotes(lab_pki: Pki) -> None:
         (["verb", "x"], "--verb: bad number 'x', use 0..11"),
         (["verb"], "--verb takes 1 argument(s), got 0"),
         (["frobnicate"], "unknown directive --frobnicate: vpnstack does not implement it; drop it"),
-        (
-            ["comp-lzo"],
-            "compression framing is not supported yet (remove 'comp-lzo' on both sides);"
-            " drop --comp-lzo",
-        ),
+        (["comp-lzo", "maybe"], "--comp-lzo takes yes, no or adaptive"),
         (["ca", "/nonexistent/ca.pem"], "--ca: cannot read the 'ca' file '/nonexistent/ca.pem'"),
         (["remote", "h", "0"], "--remote: bad port '0'"),
         (["cd", "/"], "--cd cannot be an override"),

@@ -326,10 +326,10 @@ def test_tls_crypt_v2_profile_parses_and_is_accepted_at_connect_time(corpus: Cor
             " remove the 'up' line",
         ),
         (
-            "comp-lzo.ovpn",
+            "compress-migrate.ovpn",
             8,
-            "compression framing is not supported yet (remove 'comp-lzo' on both sides);"
-            " remove the 'comp-lzo' line",
+            "'compress migrate' is a server option; remove it (the server pushes the framing"
+            " it wants) or use 'compress stub-v2'",
         ),
         (
             "crl-verify-inline.ovpn",
@@ -394,5 +394,5 @@ def test_overrides_on_a_corpus_profile(corpus: Corpus) -> None:
     assert (cfg.username, cfg.verb, cfg.data_ciphers) == ("alice", 1, ("AES-128-GCM",))
     assert cfg.remotes == (Remote("198.51.100.9", 1200, "udp"),)
     # the refused line of a corpus file stays refused whatever the command line says
-    with pytest.raises(ConfigError, match=r"comp-lzo\.ovpn:8: "):
-        load_config(corpus.path("refused/comp-lzo.ovpn"), overrides=[["verb", "3"]])
+    with pytest.raises(ConfigError, match=r"compress-migrate\.ovpn:8: "):
+        load_config(corpus.path("refused/compress-migrate.ovpn"), overrides=[["verb", "3"]])

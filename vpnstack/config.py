@@ -61,6 +61,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from vpnstack.core.compression import compresses, framing_of
 from vpnstack.core.push import PushedRoute, PushedRoute6
 from vpnstack.errors import ConfigError
 
@@ -218,6 +219,10 @@ class Config:
     """``ping-exit n``: exit after n s without input."""
     setenv: tuple[tuple[str, str], ...] = ()
     """``setenv NAME VALUE`` pairs (not ``setenv opt``), e.g. ``UV_*`` peer-info variables."""
+    compression: str | None = None
+    """``comp-lzo [..]`` / ``compress [..]`` as given (e.g. ``comp-lzo no``), or None. It only
+    selects the framing (``core.compression.framing_of``, PROTOCOL.md §7.4): vpnstack never
+    compresses, and a compressed packet from the server ends the session."""
 
     def __repr__(self) -> str:
         remotes = ", ".join(f"{r.host}:{r.port}/{r.proto}" for r in self.remotes)
@@ -492,10 +497,10 @@ _TABLE: list[tuple[Any, ...]] = [
      "removed in OpenVPN 2.6; the cipher is always negotiated"),
     ("allow-compression", 1, 1, "no", "data channel", _IMPL,
      "only 'no' means something to vpnstack, which never compresses"),
-    ("comp-lzo", 0, 1, "[no]", "data channel", _REF,
-     "compression framing is not supported yet (remove 'comp-lzo' on both sides)"),
-    ("compress", 0, 1, "[ALGO]", "data channel", _REF,
-     "compression framing is not supported yet (remove 'compress' on both sides)"),
+    ("comp-lzo", 0, 1, "[no|yes|adaptive]", "data channel", _IMPL,
+     "comp-lzo framing; vpnstack sends uncompressed and refuses compressed packets"),
+    ("compress", 0, 1, "[stub|stub-v2|lz4|lz4-v2|lzo]", "data channel", _IMPL,
+     "compression framing; vpnstack sends uncompressed and refuses compressed packets"),
     ("comp-noadapt", 0, 0, "", "data channel", _IGN, "vpnstack never compresses"),
     ("fragment", 1, 2, "N", "data channel", _REF,
      "'fragment' is not supported (it must match the server); remove it on both sides",
@@ -1016,6 +1021,8 @@ class _Parser:
             "cipher": self._cipher,
             "auth": self._auth,
             "allow-compression": self._allow_compression,
+            "comp-lzo": self._compression,
+            "compress": self._compression,
             "auth-user-pass": self._auth_user_pass,
             "auth-retry": self._auth_retry,
             "auth-nocache": self._flag("auth_nocache"),
@@ -1607,6 +1614,31 @@ class _Parser:
             raise self.error(d, f"{d.label} takes no, asym or yes")
         if d.args[0] != "no":
             self.warn(d, f"'allow-compression {d.args[0]}' ignored (vpnstack never compresses)")
+
+    def _compression(self, d: _Directive) -> None:
+        # PROTOCOL.md §7.4: only the framing matters; vpnstack never compresses.
+        text = " ".join((d.name, *d.args))
+        try:
+            framing_of(text)
+        except ValueError:
+            if d.name == "comp-lzo":
+                raise self.error(d, f"{d.label} takes yes, no or adaptive") from None
+            if d.args == ("migrate",):
+                raise self.error(
+                    d,
+                    "'compress migrate' is a server option; remove it (the server pushes"
+                    " the framing it wants) or use 'compress stub-v2'",
+                ) from None
+            raise self.error(
+                d, f"unknown '{text}': use compress stub-v2, stub, lz4-v2, lz4 or lzo"
+            ) from None
+        if compresses(text):
+            self.warn(
+                d,
+                f"'{text}': vpnstack does not compress; it sends uncompressed packets in this "
+                "framing, and a compressed packet from the server ends the session",
+            )
+        self.values["compression"] = text
 
     # --- auth --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vpnstack.config import parse_config
 from vpnstack.core.compression import (
     FRAMINGS,
     compresses,
@@ -20,6 +21,7 @@ from vpnstack.core.datachannel import DataChannelCore
 from vpnstack.core.datacrypto import PING_PAYLOAD, DataCrypto, make_data_crypto
 from vpnstack.core.datakeys import split_key2
 from vpnstack.errors import ConfigError, RemoteProtocolError
+from vpnstack.lab.pki import Pki
 
 IPV4 = (
     bytes.fromhex("4500001c00000000400100000a0800010a080002") + b"\x08\x00\xf7\xff\x00\x00\x00\x00"
@@ -176,3 +178,25 @@ def test_core_drops_bad_headers_and_ends_on_a_compressed_packet() -> None:
     with pytest.raises(ConfigError, match="LZ4"):
         core.open([compressed], 2.0)
     assert core.drops.snapshot()["compressed"] == 1
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "stored", "warns"),
+    [
+        ("comp-lzo no", "comp-lzo no", False),
+        ("comp-lzo", "comp-lzo", True),
+        ("compress", "compress", False),
+        ("compress stub", "compress stub", False),
+        ("compress stub-v2", "compress stub-v2", False),
+        ("compress lz4-v2", "compress lz4-v2", True),
+    ],
+)
+def test_config_accepts_the_framings(lab_pki: Pki, line: str, stored: str, warns: bool) -> None:
+    text = f"client\nremote h\nca {lab_pki.root_ca}\nauth-user-pass\n{line}\n"
+    cfg = parse_config(text, source="c.ovpn")
+    assert cfg.compression == stored
+    assert any("does not compress" in w for w in cfg.warnings) is warns
+    assert parse_config(text.replace(line, ""), source="c.ovpn").compression is None
