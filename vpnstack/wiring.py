@@ -9,10 +9,11 @@ the picture cannot drift from the code.
 Wire order (bottom to top)::
 
     networkio <-> packetmuxer <-> controlchannel <-> reliabletransport <-> tlssession
-                       ^                                                       |
-                       +----------> datachannel <-------- DataKeys -----------+
-                                         ^
-                                        tun <-> application
+                       ^                                                    |     ^
+                       +----------> datachannel <-------- DataKeys ---------+     |
+                                      ^     +-------- RenegotiationRequest -------+
+                                      |
+                                     tun <-> application
 
 The controlchannel sits *below* the reliable layer (ARCHITECTURE.md draws it above): tls-auth
 and tls-crypt authenticate the acks and message ids, so the wrapping has to come off before the
@@ -37,6 +38,7 @@ import trio
 from vpnstack.config import Config
 from vpnstack.core.controlchannel import ControlChannelCore
 from vpnstack.core.controlwrap import make_control_wrap
+from vpnstack.core.keyring import KeyRing, RenegotiationRequest
 from vpnstack.core.packets import max_tls_payload
 from vpnstack.layers.base import Layer, Notify
 from vpnstack.layers.controlchannel import ControlChannel
@@ -149,6 +151,13 @@ class Channels:
             # Keys are a handful per hour; never make the session wait on them.
             math.inf,
         )
+        self.data_to_tls: Pipe[RenegotiationRequest] = self._pipe(
+            "datachannel",
+            "tlssession",
+            "RenegotiationRequest",
+            # At most one per key (reneg-bytes/-pkts, packet id); the data path never waits.
+            math.inf,
+        )
 
     def _pipe(self, producer: str, consumer: str, carries: str, size: float) -> Pipe[T]:
         self.specs.append(
@@ -240,6 +249,14 @@ def build_layers(
             to_above=c.data_to_tun.send,
             from_tls=c.tls_to_data.receive,
             notify=notify,
+            to_tls=c.data_to_tls.send,
+            keyring=KeyRing(
+                tran_window=config.tran_window,
+                hand_window=config.hand_window,
+                reneg_sec=3600.0 if config.reneg_sec is None else float(config.reneg_sec),
+                reneg_bytes=config.reneg_bytes,
+                reneg_pkts=config.reneg_pkts,
+            ),
         ),
         Tun(endpoint=endpoint, from_below=c.data_to_tun.receive, to_below=c.tun_to_data.send),
         TLSSession(
@@ -249,6 +266,7 @@ def build_layers(
             to_below=c.tls_to_reliable.send,
             to_data=c.tls_to_data.send,
             notify=notify,
+            from_data=c.data_to_tls.receive,
         ),
     ]
 

@@ -8,17 +8,25 @@ them on one thread and none awaits in the middle of a core call, so no lock is n
 * up: batches from the packetmuxer -> decrypt -> batches of IP packets for the tun layer;
 * down: batches of IP packets from the tun layer -> encrypt -> batches for the packetmuxer;
 * keepalive: sleeps until the core's next timer, sends the pings it asks for, and lets its
-  ``KeepaliveTimeout`` end the stack.
+  ``KeepaliveTimeout`` end the stack; the same timer forgets the lame-duck key when its
+  tran-window is over (PROTOCOL.md §9).
+
+After every batch the core's renegotiation requests (reneg-bytes, reneg-pkts, packet id
+0xFF000000; ``core/keyring.py``) go to the tlssession on ``to_tls``, never blocking: that
+channel is unbounded and carries at most one request per key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import AsyncIterator
 
 import attrs
 import trio
 
 from vpnstack.core.datachannel import DataChannelCore
+from vpnstack.core.keyring import KeyRing, RenegotiationRequest
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import Batch, DataChannelCommand, DataKeys, Stage, StateChange
 
@@ -55,6 +63,8 @@ class DataChannel:
         to_above: trio.MemorySendChannel[Batch],
         from_tls: trio.MemoryReceiveChannel[DataChannelCommand],
         notify: Notify = ignore_notifications,
+        to_tls: trio.MemorySendChannel[RenegotiationRequest] | None = None,
+        keyring: KeyRing | None = None,
     ) -> None:
         self._from_below = from_below
         self._to_below = to_below
@@ -62,7 +72,8 @@ class DataChannel:
         self._to_above = to_above
         self._from_tls = from_tls
         self._notify = notify
-        self._core = DataChannelCore()
+        self._to_tls = to_tls
+        self._core = DataChannelCore(keyring)
         self._timer_changed = trio.Event()
 
     def statistics(self) -> DataChannelStatistics:
@@ -81,12 +92,32 @@ class DataChannel:
         """Run the keys, up, down and keepalive workers."""
         with self._to_below:  # the two workers below each own a clone
             data_down, pings_down = self._to_below.clone(), self._to_below.clone()
-        async with trio.open_nursery() as nursery:
+        async with self._closing_to_tls(), trio.open_nursery() as nursery:
             nursery.start_soon(self._keys)
             nursery.start_soon(self._up)
             nursery.start_soon(self._down, data_down)
             nursery.start_soon(self._keepalive, pings_down)
             task_status.started()
+
+    @contextlib.asynccontextmanager
+    async def _closing_to_tls(self) -> AsyncIterator[None]:
+        if self._to_tls is None:
+            yield
+            return
+        async with self._to_tls:
+            yield
+
+    def _forward_requests(self) -> None:
+        """Hand the core's renegotiation requests to the tlssession (never blocks)."""
+        requests = self._core.take_renegotiation_requests()
+        if self._to_tls is None:
+            return
+        for request in requests:
+            # The tlssession is gone, or (never) full: nothing to renegotiate then.
+            with contextlib.suppress(
+                trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+            ):
+                self._to_tls.send_nowait(request)
 
     def _wake_timer(self) -> None:
         self._timer_changed.set()
@@ -108,6 +139,7 @@ class DataChannel:
         async with self._to_above:
             async for batch in self._from_below:
                 opened = self._core.open(batch, trio.current_time())
+                self._forward_requests()
                 if opened:
                     await self._to_above.send(opened)
 
@@ -115,6 +147,7 @@ class DataChannel:
         async with to_below:
             async for batch in self._from_above:
                 sealed = self._core.seal(batch, trio.current_time())
+                self._forward_requests()
                 if sealed:
                     await to_below.send(sealed)
 
@@ -127,5 +160,6 @@ class DataChannel:
                     await changed.wait()
                     continue
                 pings = self._core.on_timer(trio.current_time())
+                self._forward_requests()
                 if pings:
                     await to_below.send(pings)

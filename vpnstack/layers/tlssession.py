@@ -6,6 +6,11 @@ timers (PUSH_REQUEST every 5 s, the hand-window deadline), and after every step 
 core's outputs in order: ``ControlMessage`` down to reliabletransport, ``KeepaliveSettings``
 and ``DataKeys`` sideways to datachannel, ``StateChange`` to ``notify``.
 
+A second worker takes the datachannel's ``RenegotiationRequest``s (reneg-bytes, reneg-pkts,
+packet id 0xFF000000) and asks the core to renegotiate (PROTOCOL.md §9); both workers call
+the core and deliver its outputs under one lock, so outputs leave in the order the core made
+them, and a request wakes the main worker so that it sleeps until the right timer.
+
 A message the core refuses as a protocol violation is dropped and counted. The typed
 ``VPNError``s (``AuthFailed``, ``CertificateError``, ``HandshakeTimeout``,
 ``CipherNegotiationFailed``, ``ServerHalted``...) leave ``run`` and end the stack. When the
@@ -20,6 +25,7 @@ import attrs
 import trio
 
 from vpnstack.config import Config
+from vpnstack.core.keyring import RenegotiationRequest
 from vpnstack.core.session import SessionCore
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.layers.base import DropCounter, Notify, ignore_notifications
@@ -56,6 +62,10 @@ class TLSSessionStatistics:
     """Valid messages deliberately ignored, by reason."""
     stage: str | None
     """The last stage reached."""
+    renegotiations: int = 0
+    """Key ids negotiated after key id 0 (either side started them)."""
+    current_key_id: int | None = None
+    """The newest key id (negotiated or being negotiated)."""
 
 
 class TLSSession:
@@ -72,13 +82,17 @@ class TLSSession:
         to_below: trio.MemorySendChannel[ControlMessage],
         to_data: trio.MemorySendChannel[DataChannelCommand],
         notify: Notify = ignore_notifications,
+        from_data: trio.MemoryReceiveChannel[RenegotiationRequest] | None = None,
     ) -> None:
         proto = config.remotes[0].proto if config.remotes else "udp"
         self._core = SessionCore(config, local_session_id=local_session_id, proto=proto)
         self._from_below = from_below
         self._to_below = to_below
         self._to_data = to_data
+        self._from_data = from_data
         self._notify = notify
+        self._lock = trio.Lock()  # one core step + its delivery at a time
+        self._waiting: trio.CancelScope | None = None
         self._drops = DropCounter()
         self._messages_in = self._messages_out = 0
         self._bytes_in = self._bytes_out = 0
@@ -99,6 +113,8 @@ class TLSSession:
             drops=self._drops.snapshot(),
             ignored=counters.ignored,
             stage=stage.value if stage is not None else None,
+            renegotiations=counters.renegotiations,
+            current_key_id=self._core.current_key_id,
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -107,14 +123,27 @@ class TLSSession:
             self._core.start(trio.current_time())
             task_status.started()
             await self._deliver()
-            while True:
-                deadline = self._core.next_timer()
-                message: ControlMessage | None = None
-                with trio.move_on_at(math.inf if deadline is None else deadline):
-                    try:
-                        message = await self._from_below.receive()
-                    except trio.EndOfChannel:
-                        return
+            if self._from_data is None:
+                await self._messages_and_timers()
+                return
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._requests, self._from_data)
+                await self._messages_and_timers()
+                nursery.cancel_scope.cancel()
+
+    async def _messages_and_timers(self) -> None:
+        """The main worker: messages from the reliable layer and the core's timers."""
+        while True:
+            deadline = self._core.next_timer()
+            message: ControlMessage | None = None
+            with trio.move_on_at(math.inf if deadline is None else deadline) as waiting:
+                self._waiting = waiting
+                try:
+                    message = await self._from_below.receive()
+                except trio.EndOfChannel:
+                    return
+            self._waiting = None
+            async with self._lock:
                 now = trio.current_time()
                 if message is not None:
                     self._messages_in += 1
@@ -127,6 +156,17 @@ class TLSSession:
                 if deadline is not None and now >= deadline:
                     self._core.on_timer(now)
                 await self._deliver()
+
+    async def _requests(self, from_data: trio.MemoryReceiveChannel[RenegotiationRequest]) -> None:
+        """The datachannel's renegotiation requests (§9); the session decides."""
+        async for request in from_data:
+            async with self._lock:
+                self._core.request_renegotiation(
+                    request.key_id, request.reason, trio.current_time()
+                )
+                await self._deliver()
+            if self._waiting is not None:
+                self._waiting.cancel()  # a new key has a hand-window timer: sleep anew
 
     async def _deliver(self) -> None:
         """Hand the core's outputs on, in the order it produced them."""
