@@ -9,8 +9,10 @@ a renegotiation, the lame duck (§9).
 
 Key id 0 moves through these phases (each line: what moves it on, what it emits):
 
-    INITIAL      start()                       -> HARD_RESET_CLIENT_V2        (none)
-    RESET_SENT   HARD_RESET_SERVER_V2 (sid)    -> ClientHello                 TLS_HANDSHAKE
+    INITIAL      start()                       -> HARD_RESET_CLIENT_V2 (V3    (none)
+                                                  with tls-crypt-v2, §4.4)
+    RESET_SENT   HARD_RESET_SERVER_V2 (sid)    -> [empty WKC_V1 if the TLV    TLS_HANDSHAKE
+                                                  asks, §4.4] ClientHello
     TLS          handshake done, server ok     -> key-method-2 (one record)   TLS_ESTABLISHED
     KEY_EXCHANGE server key-method-2 record    -> "PUSH_REQUEST\\0" (every 5s) KEY_EXCHANGED,
                                                                               PUSH_REQUESTED
@@ -63,7 +65,8 @@ import attrs
 
 from vpnstack.config import Config
 from vpnstack.core import opcodes
-from vpnstack.core.datakeys import AEAD_CIPHERS, EKM_LABEL, KEY2_LEN, split_key2
+from vpnstack.core.compression import framing_of
+from vpnstack.core.datakeys import DATA_CIPHERS, EKM_LABEL, KEY2_LEN, split_key2
 from vpnstack.core.keymethod2 import (
     KeySource,
     ServerKeyMethod2,
@@ -187,17 +190,33 @@ def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
 
 def negotiable_ciphers(config: Config) -> tuple[str, ...]:
     """The data ciphers we announce and accept: ``data-ciphers`` that vpnstack implements."""
-    ours = tuple(c.upper() for c in config.data_ciphers if c.upper() in AEAD_CIPHERS)
+    ours = tuple(c.upper() for c in config.data_ciphers if c.upper() in DATA_CIPHERS)
     if not ours:
         raise ConfigError(
             f"none of data-ciphers {':'.join(config.data_ciphers)} is implemented by vpnstack; "
-            f"use {', '.join(sorted(AEAD_CIPHERS))}"
+            f"use {', '.join(sorted(DATA_CIPHERS))}"
         )
     return ours
 
 
-def negotiate_cipher(pushed: PushedOptions, config: Config) -> str:
-    """The data cipher to use (§6.3 ``cipher``; fallback when none is pushed)."""
+def occ_cipher(options: str) -> str | None:
+    """The ``cipher X`` of a peer's OCC options string (§5.2), upper-cased, or None."""
+    for item in options.split(","):
+        name, _, value = item.strip().partition(" ")
+        if name == "cipher" and value.strip():
+            return value.strip().upper()
+    return None
+
+
+def negotiate_cipher(pushed: PushedOptions, config: Config, *, server_options: str = "") -> str:
+    """The data cipher to use (§6.3 ``cipher``), as a stock 2.6 client picks it.
+
+    A pushed cipher must be one of ours. A server that pushes none (no NCP, e.g. before 2.4)
+    uses the cipher of its OCC options string (``server_options``, §5.2), which we accept if
+    it is one of ours; a server whose OCC string names no cipher gets our
+    ``data-ciphers-fallback`` (or legacy ``cipher``). Anything else fails with
+    ``CipherNegotiationFailed`` naming both sides' ciphers.
+    """
     ours = negotiable_ciphers(config)
     if pushed.cipher is not None:
         if pushed.cipher.upper() not in ours:
@@ -207,18 +226,47 @@ def negotiate_cipher(pushed: PushedOptions, config: Config) -> str:
                 f"ours in the server's data-ciphers"
             )
         return pushed.cipher.upper()
+    theirs = occ_cipher(server_options)
+    if theirs is not None:
+        if theirs not in ours:
+            fix = (
+                f"add {theirs} to data-ciphers"
+                if theirs in DATA_CIPHERS
+                else f"vpnstack does not implement {theirs}: the server must use one of "
+                f"{', '.join(sorted(DATA_CIPHERS))}"
+            )
+            raise CipherNegotiationFailed(
+                f"the server does not negotiate ciphers and uses data cipher {theirs}, which "
+                f"is not in our data-ciphers ({':'.join(ours)}); {fix}"
+            )
+        return theirs
     fallback = config.data_ciphers_fallback or config.cipher
     if fallback is None:
         raise CipherNegotiationFailed(
-            f"the server pushed no data cipher and we offered {':'.join(ours)}; it may be "
-            "too old for cipher negotiation: set data-ciphers-fallback to the server's cipher"
+            f"the server pushed no data cipher and named none, and we offered "
+            f"{':'.join(ours)}; it may be too old for cipher negotiation: set "
+            "data-ciphers-fallback to the server's cipher"
         )
-    if fallback.upper() not in AEAD_CIPHERS:
+    if fallback.upper() not in DATA_CIPHERS:
         raise CipherNegotiationFailed(
             f"the server pushed no data cipher and the fallback {fallback} is not implemented "
-            f"by vpnstack (use one of {', '.join(sorted(AEAD_CIPHERS))})"
+            f"by vpnstack (use one of {', '.join(sorted(DATA_CIPHERS))})"
         )
     return fallback.upper()
+
+
+def compression_framing(pushed: PushedOptions, config: Config) -> str | None:
+    """The framing of §7.4 for the data channel: the pushed option wins over the config's."""
+    directive = pushed.compression if pushed.compression is not None else config.compression
+    if directive is None:
+        return None
+    try:
+        return framing_of(directive)
+    except ValueError:
+        raise ConfigError(
+            f"the server pushed '{directive}', a compression option vpnstack does not know; "
+            "configure the server with 'compress stub-v2' or without compression"
+        ) from None
 
 
 class SessionCore:
@@ -255,6 +303,7 @@ class SessionCore:
         )
         self._pushed: PushedOptions | None = None
         self._cipher: str | None = None
+        self._compression: str | None = None
         self._use_ekm: bool | None = None
         self._auth_token: str | None = None
         self._stage: Stage | None = None
@@ -640,13 +689,9 @@ class SessionCore:
     def _activate(self, key: _KeyState, pushed: PushedOptions) -> None:
         """Derive key id 0's data keys, now that cipher and EKM flags are known (§11.22)."""
         assert key.tls is not None and key.server_km2 is not None
-        if pushed.compression is not None:
-            # §7.4, §11.24: even "comp-lzo no" changes the data framing, which vpnstack lacks.
-            raise ConfigError(
-                f"the server pushed '{pushed.compression}', but compression framing is not "
-                "supported yet; remove comp-lzo/compress from the server's configuration"
-            )
-        self._cipher = negotiate_cipher(pushed, self._config)
+        # §7.4, §11.24: even "comp-lzo no" changes the data framing; it holds for every key.
+        self._compression = compression_framing(pushed, self._config)
+        self._cipher = negotiate_cipher(pushed, self._config, server_options=key.server_km2.options)
         # §5.3/§11.14: EKM only when we announced bit 3 *and* the server pushed tls-ekm.
         self._use_ekm = pushed.uses_ekm and self._config.tls_ekm
         keys = self._data_keys(key)
@@ -698,7 +743,12 @@ class SessionCore:
                 server_session_id=self._server_session_id,
             )
         return split_key2(
-            key2, cipher=self._cipher, key_id=key.key_id, peer_id=self._pushed.peer_id
+            key2,
+            cipher=self._cipher,
+            key_id=key.key_id,
+            peer_id=self._pushed.peer_id,
+            auth=self._config.auth,
+            compression=self._compression,
         )
 
     # --- helpers ----------------------------------------------------------------------
