@@ -478,3 +478,16 @@ def test_two_peers_walk_through_epochs_together() -> None:
     assert client.send_epoch > 10
     assert server.recv_epoch == client.send_epoch
     assert client.epoch_changes_sent > 0 and server.epoch_changes_received > 0
+
+
+def test_make_data_crypto_picks_the_epoch_format_when_negotiated() -> None:
+    from vpnstack.core.datacrypto import DataChannelCrypto, make_data_crypto
+
+    assert isinstance(make_data_crypto(epoch_keys()), EpochDataCrypto)
+    server = make_data_crypto(epoch_keys(), role="server")
+    assert EpochDataCrypto(epoch_keys()).decrypt(server.encrypt(b"s"), 0.0) == b"s"
+    plain = DataKeys(
+        key_id=0, cipher="AES-256-GCM", encrypt_key=E1_CLIENT, decrypt_key=E1_SERVER,
+        encrypt_implicit_iv=bytes(8), decrypt_implicit_iv=bytes(8), peer_id=5,
+    )
+    assert isinstance(make_data_crypto(plain), DataChannelCrypto)

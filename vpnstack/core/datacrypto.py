@@ -417,7 +417,18 @@ def make_data_crypto(
     time_backtrack: float = DEFAULT_TIME_BACKTRACK,
     first_packet_id: int = 1,
 ) -> DataCrypto:
-    """The protector for ``keys``: ``CbcHmacCrypto`` for CBC ciphers, else the AEAD one."""
+    """The protector for ``keys``: ``CbcHmacCrypto`` for CBC ciphers, else the AEAD one.
+
+    With ``keys.epoch`` (2.7 ``aead-epoch``, §10) it is ``epoch.EpochDataCrypto``, which has
+    no ``first_packet_id`` (each epoch's counter starts at 1).
+    """
+    if keys.epoch:
+        # Imported here: core/epoch.py imports PacketIdExhausted and Role from this module.
+        from vpnstack.core.epoch import EpochDataCrypto
+
+        return EpochDataCrypto(
+            keys, role=role, replay_window=replay_window, time_backtrack=time_backtrack
+        )
     if keys.cipher in CBC_CIPHERS:
         return CbcHmacCrypto(
             keys,
