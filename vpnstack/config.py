@@ -34,9 +34,9 @@ then ignored (with a warning), and connection options given after the first bloc
 apply to every block that has none of its own. vpnstack keeps one value of each per-connection
 option for the whole config, so blocks that end up with different values are refused.
 
-Not supported yet and decided here: TCP remotes are skipped with a warning while at least one
-UDP remote remains (a config whose remotes are all TCP is refused at the line that makes them
-TCP). ``tls-crypt-v2`` client keys are parsed and stored in ``Config.tls_crypt_v2_key``
+Remotes keep their transport: ``proto``/``remote ... PROTO`` may be UDP or TCP, and
+``tcp-client`` is stored as ``tcp`` (a client's TCP is always the connecting side).
+``tls-crypt-v2`` client keys are parsed and stored in ``Config.tls_crypt_v2_key``
 (spoken by ``core/controlwrap.py``); ``require_supported(config)`` is the hook for parsed
 features the stack cannot speak yet (none at present).
 
@@ -1257,8 +1257,8 @@ class _Parser:
 
     def _check_proto(self, d: _Directive, proto: str) -> str:
         proto = proto.lower()
-        if proto == "tcp-server":
-            raise self.error(d, "'tcp-server' is for servers; a client uses udp (or tcp-client)")
+        if proto in ("tcp-server", "tcp4-server", "tcp6-server"):
+            raise self.error(d, f"'{proto}' is for servers; a client uses udp or tcp-client")
         if proto not in (
             "udp",
             "udp4",
