@@ -47,8 +47,8 @@ def test_constants() -> None:
         "AES-192-CBC": 24,
         "AES-256-CBC": 32,
     }
-    assert AEAD_CIPHERS == {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "CHACHA20-POLY1305"}
-    assert AEAD_CIPHERS | CBC_CIPHERS == frozenset(CIPHER_KEY_LENGTHS)
+    assert {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "CHACHA20-POLY1305"} == AEAD_CIPHERS
+    assert frozenset(CIPHER_KEY_LENGTHS) == AEAD_CIPHERS | CBC_CIPHERS
     # §7.5, as printed in PROTOCOL.md.
     assert PING_PAYLOAD.hex(" ") == "2a 18 7b f3 64 1e b4 cb 07 ed 2d 0a 98 1f c7 48"
     assert OCC_MAGIC.hex(" ") == "28 7f 34 6b d4 ef 7a 81 2d 56 b8 d3 af c5 45 9c"

@@ -317,12 +317,11 @@ def test_server_side_ncp_failure_is_a_cipher_error() -> None:
         start(server, data_ciphers=("AES-128-GCM",))
 
 
-def test_pushed_compression_is_refused_clearly() -> None:
-    from vpnstack.errors import ConfigError
-
+def test_pushed_compression_selects_the_framing() -> None:
     push = PUSH_BASIC[:-1] + b",comp-lzo no\x00"
-    with pytest.raises(ConfigError, match="comp-lzo no"):
-        start(ScriptedServer(shared_pki(), push_script=[[push]]))
+    driver = start(ScriptedServer(shared_pki(), push_script=[[push]]))
+    keys = of_type(driver.seen, DataKeys)[0]
+    assert isinstance(keys, DataKeys) and keys.compression == "comp-lzo"
 
 
 def test_no_cipher_pushed() -> None:

@@ -282,8 +282,10 @@ class ScriptedServer:
         after_km2: Sequence[bytes] = (),
         reset_payload: bytes = b"",
         max_version: int | None = None,
+        occ_options: bytes = b"V4,dev-type tun",
     ) -> None:
         self.session_id = session_id
+        self.occ_options = occ_options
         self.tls = TLSServer(
             pki.server, [pki.intermediate.cert], client_ca=pki.root.cert, max_version=max_version
         )
@@ -331,7 +333,7 @@ class ScriptedServer:
             return
         if self.client_km2 is None:
             self.client_km2 = parse_client_km2(data)
-            self.tls.write(server_km2(self.random1, self.random2))
+            self.tls.write(server_km2(self.random1, self.random2, self.occ_options))
             self.send_texts(self.after_km2)
             return
         for text in data.split(b"\x00")[:-1]:

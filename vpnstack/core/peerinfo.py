@@ -16,8 +16,15 @@ channel at shutdown, which arrives with explicit-exit-notify), bit 8 AUTH_FAIL_T
 bit 9 dynamic tls-crypt, bit 10 epoch data, bit 11 DNS v2, bit 12 PUSH_UPDATE. So
 IV_PROTO = 2|4|8|16|64 = 94.
 
-The OCC options string is informational (§5.2); it never mentions ``comp-lzo`` because
-vpnstack implements no compression framing.
+Compression (§6.1, §7.4): like a stock 2.6 client with its default ``allow-compression
+no``, we announce the stub framings, which vpnstack implements (``core/compression.py``):
+``IV_LZO_STUB=1``, ``IV_COMP_STUB=1``, ``IV_COMP_STUBv2=1``; never ``IV_LZO``/``IV_LZ4``/
+``IV_LZ4v2``, since we do not decompress.
+
+The OCC options string is informational (§5.2). It describes the fallback cipher
+(``data-ciphers-fallback`` or ``cipher``) as a stock client does, and says ``comp-lzo``
+only when a compression framing is configured (§11.24): a ``compress migrate`` server then
+pushes ``compress stub-v2`` (or ``comp-lzo no``).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import importlib.metadata
 from collections.abc import Sequence
 
 from vpnstack.config import Config
+from vpnstack.core.compression import framing_of
+from vpnstack.core.datakeys import HMAC_DIGEST_LENGTHS
 
 IV_PROTO_DATA_V2 = 1 << 1
 IV_PROTO_REQUEST_PUSH = 1 << 2
@@ -89,6 +98,8 @@ def build_peer_info(config: Config, *, ciphers: Sequence[str] | None = None) -> 
     if "AES-128-GCM" in ciphers and "AES-256-GCM" in ciphers:
         lines.append("IV_NCP=2")  # legacy: both GCMs supported
     lines += [f"IV_MTU={IV_MTU}", "IV_TCPNL=1"]
+    # §6.1: the stub framings only (IV_LZO_STUB because IV_LZO is absent).
+    lines += ["IV_LZO_STUB=1", "IV_COMP_STUB=1", "IV_COMP_STUBv2=1"]
     return "".join(line + "\n" for line in lines)
 
 
@@ -102,20 +113,31 @@ def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 150
     """The OCC options string (§5.2), e.g. ``V4,dev-type tun,link-mtu 1549,...,tls-client``.
 
     The server only reads ``cipher`` from it (fallback for clients without NCP) and
-    ``comp-lzo`` (never sent here). ``link-mtu`` is the stock client's figure for the cipher.
+    ``comp-lzo`` (compress migrate). The cipher described is the fallback one
+    (``data-ciphers-fallback``, else ``cipher``, else the first of ``data-ciphers``); as a
+    stock client, ``cipher X`` is only said when X is in ``data-ciphers``. ``link-mtu`` is
+    the stock client's figure for that cipher and framing.
     """
-    cipher = config.cipher or (config.data_ciphers[0] if config.data_ciphers else "AES-256-GCM")
+    cipher = (
+        config.data_ciphers_fallback
+        or config.cipher
+        or (config.data_ciphers[0] if config.data_ciphers else "AES-256-GCM")
+    ).upper()
     aead = cipher.endswith(_AEAD)
     tcp = proto.startswith("tcp")
+    # v1 framings (comp-lzo, compress stub/lz4) add a byte to every packet; stub-v2 none.
+    framing = 0
+    if config.compression is not None and framing_of(config.compression) != "stub-v2":
+        framing = 1
     if aead:
         # tun-mtu + opcode/peer-id 4 + packet id 4 + tag 16 + 25 of stock slack; TCP +2 length
         auth = "[null-digest]"
-        link_mtu = tun_mtu + 49 + (2 if tcp else 0)
+        link_mtu = tun_mtu + 49 + framing + (2 if tcp else 0)
     else:
+        # opcode 1, packet id 4, IV 16, a block of padding 16, the HMAC (mtu.c, §7.7)
         auth = config.auth
-        link_mtu = tun_mtu + 1 + 4 + 16 + 16 + {"SHA1": 20, "SHA256": 32, "SHA512": 64}.get(
-            config.auth, 20
-        ) + (2 if tcp else 0)
+        digest = HMAC_DIGEST_LENGTHS.get(config.auth, 20)
+        link_mtu = tun_mtu + 1 + 4 + 16 + 16 + digest + framing + (2 if tcp else 0)
     keysize = _KEYSIZE.get(cipher, 256)
     parts = [
         "V4",
@@ -123,10 +145,10 @@ def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 150
         f"link-mtu {link_mtu}",
         f"tun-mtu {tun_mtu}",
         f"proto {_proto_name(proto)}",
-        f"cipher {cipher}",
-        f"auth {auth}",
-        f"keysize {keysize}",
-        "key-method 2",
-        "tls-client",
     ]
+    if config.compression is not None:
+        parts.append("comp-lzo")  # §5.2, §11.24: only when a framing is configured
+    if cipher in config.data_ciphers:
+        parts.append(f"cipher {cipher}")
+    parts += [f"auth {auth}", f"keysize {keysize}", "key-method 2", "tls-client"]
     return ",".join(parts)
