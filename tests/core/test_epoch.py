@@ -24,6 +24,7 @@ from vpnstack.core.datacrypto import PacketIdExhausted
 from vpnstack.core.epoch import (
     AES_GCM_USAGE_LIMIT,
     FUTURE_EPOCHS,
+    IV_PROTO_DATA_EPOCH,
     MAX_COUNTER,
     OVERHEAD,
     RENEGOTIATE_AT_EPOCH,
@@ -31,6 +32,7 @@ from vpnstack.core.epoch import (
     default_usage_limit,
     epoch_data_iv,
     epoch_data_key,
+    epoch_format_negotiated,
     hkdf_expand_sha256,
     next_epoch_secret,
     ovpn_expand_label,
@@ -491,3 +493,23 @@ def test_make_data_crypto_picks_the_epoch_format_when_negotiated() -> None:
         encrypt_implicit_iv=bytes(8), decrypt_implicit_iv=bytes(8), peer_id=5,
     )
     assert isinstance(make_data_crypto(plain), DataChannelCrypto)
+
+
+def test_epoch_format_needs_bit_10_an_aead_cipher_a_peer_id_and_the_pushed_flag() -> None:
+    assert IV_PROTO_DATA_EPOCH == 1024  # §6.1
+
+    def negotiated(
+        iv_proto: int = 2 | 4 | 1024, cipher: str = "AES-256-GCM", peer_id: int | None = 3,
+        flags: tuple[str, ...] = ("cc-exit", "tls-ekm", "aead-epoch"),
+    ) -> bool:
+        return epoch_format_negotiated(
+            iv_proto=iv_proto, cipher=cipher, peer_id=peer_id, protocol_flags=flags
+        )
+
+    assert negotiated()
+    assert negotiated(cipher="chacha20-poly1305")
+    assert not negotiated(iv_proto=2 | 4)
+    assert not negotiated(cipher="AES-256-CBC")
+    assert not negotiated(peer_id=None)
+    assert not negotiated(flags=("cc-exit", "tls-ekm"))
+    assert not negotiated(flags=())

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hmac
 import struct
+from collections.abc import Sequence
 from typing import Literal
 
 from cryptography.exceptions import InvalidTag
@@ -137,6 +138,26 @@ def epoch_data_key(secret: bytes, key_len: int) -> bytes:
 def epoch_data_iv(secret: bytes) -> bytes:
     """IV(n): the 12-byte implicit IV of epoch n (XORed with the packet id)."""
     return ovpn_expand_label(secret, b"data_iv", EPOCH_IV_LEN)
+
+
+IV_PROTO_DATA_EPOCH = 1 << 10
+"""IV_PROTO bit 10: we speak the epoch data format (§6.1)."""
+AEAD_EPOCH_FLAG = "aead-epoch"
+"""The ``protocol-flags`` token a 2.7 server pushes to switch the format on (§10)."""
+
+
+def epoch_format_negotiated(
+    *, iv_proto: int, cipher: str, peer_id: int | None, protocol_flags: Sequence[str]
+) -> bool:
+    """Whether a key uses the epoch format (§10): we announced IV_PROTO bit 10, the cipher
+    is AEAD, P_DATA_V2 is in use (a peer-id was pushed) and the server pushed
+    ``protocol-flags ... aead-epoch``."""
+    return (
+        bool(iv_proto & IV_PROTO_DATA_EPOCH)
+        and cipher.upper() in AEAD_CIPHERS
+        and peer_id is not None
+        and AEAD_EPOCH_FLAG in protocol_flags
+    )
 
 
 def split_key2_epoch(

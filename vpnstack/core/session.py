@@ -67,13 +67,14 @@ from vpnstack.config import Config
 from vpnstack.core import opcodes
 from vpnstack.core.compression import framing_of
 from vpnstack.core.datakeys import DATA_CIPHERS, EKM_LABEL, KEY2_LEN, split_key2
+from vpnstack.core.epoch import epoch_format_negotiated, split_key2_epoch
 from vpnstack.core.keymethod2 import (
     KeySource,
     ServerKeyMethod2,
     build_client_message,
     parse_server_message,
 )
-from vpnstack.core.peerinfo import build_peer_info, occ_options_string
+from vpnstack.core.peerinfo import announced_iv_proto, build_peer_info, occ_options_string
 from vpnstack.core.prf import derive_key2_prf
 from vpnstack.core.push import (
     ControlKind,
@@ -305,6 +306,7 @@ class SessionCore:
         self._cipher: str | None = None
         self._compression: str | None = None
         self._use_ekm: bool | None = None
+        self._epoch = False  # 2.7 epoch data format (§10), decided with key id 0
         self._auth_token: str | None = None
         self._stage: Stage | None = None
         self._push_requests = 0
@@ -694,6 +696,13 @@ class SessionCore:
         self._cipher = negotiate_cipher(pushed, self._config, server_options=key.server_km2.options)
         # §5.3/§11.14: EKM only when we announced bit 3 *and* the server pushed tls-ekm.
         self._use_ekm = pushed.uses_ekm and self._config.tls_ekm
+        # §10: epoch format only with our bit 10, AEAD, P_DATA_V2 and the pushed aead-epoch.
+        self._epoch = epoch_format_negotiated(
+            iv_proto=announced_iv_proto(self._config),
+            cipher=self._cipher,
+            peer_id=pushed.peer_id,
+            protocol_flags=pushed.protocol_flags,
+        )
         keys = self._data_keys(key)
         self._outputs.append(
             KeepaliveSettings(
@@ -741,6 +750,15 @@ class SessionCore:
                 server_random2=key.server_km2.random2,
                 client_session_id=self._local_session_id,
                 server_session_id=self._server_session_id,
+            )
+        if self._epoch:
+            assert self._pushed.peer_id is not None
+            return split_key2_epoch(
+                key2,
+                cipher=self._cipher,
+                key_id=key.key_id,
+                peer_id=self._pushed.peer_id,
+                compression=self._compression,
             )
         return split_key2(
             key2,
