@@ -17,6 +17,7 @@ import trio
 from vpnstack import ConfigError, load_config, open_tunnel
 from vpnstack.icmp import build_echo_request, parse_echo_reply
 from vpnstack.lab.server import OpenVPNLab, ServerOptions
+from vpnstack.messages import Stage, StateChange
 
 from .test_tunnel import HANDSHAKE_LIMIT, client_config, ping_through
 
@@ -41,14 +42,20 @@ def assert_clean_log(lab: OpenVPNLab) -> None:
 
 
 async def tunnel_pings(
-    lab: OpenVPNLab, tmp_path: Path, *, extra_lines: Sequence[str] = (), **overrides: object
+    lab: OpenVPNLab,
+    tmp_path: Path,
+    *,
+    extra_lines: Sequence[str] = (),
+    states: list[StateChange] | None = None,
+    **overrides: object,
 ) -> str:
     """Open a tunnel with the lab's client config (plus ``extra_lines``), ping the server
     five times through it, and return the negotiated cipher."""
     path = client_config(lab, tmp_path, extra_lines=tuple(extra_lines), **overrides)
     config = load_config(str(path))
+    seen = states if states is not None else []
     with trio.fail_after(HANDSHAKE_LIMIT):
-        async with open_tunnel(config) as tunnel:
+        async with open_tunnel(config, on_state=seen.append) as tunnel:
             assert await ping_through(tunnel, lab.tunnel_server_address, count=5) == 5
             cipher = tunnel.info.cipher
             drops = tunnel.statistics()["datachannel"].drops  # type: ignore[attr-defined]
@@ -89,13 +96,18 @@ async def test_legacy_cipher_choice_without_a_pushed_cipher(
     lab = openvpn_lab(
         ServerOptions(auth="SHA1", data_ciphers=("AES-128-CBC",), extra_lines=server_lines)
     )
+    states: list[StateChange] = []
     cipher = await tunnel_pings(
         lab,
         tmp_path,
+        states=states,
         data_ciphers=("AES-256-GCM", "AES-128-CBC"),
         extra_lines=('pull-filter ignore "cipher"', *client_lines),
     )
     assert cipher == "AES-128-CBC"
+    pushed = [s.detail for s in states if s.stage is Stage.PUSH_RECEIVED]
+    assert pushed and "cipher" not in pushed[0]  # the filter kept the pushed cipher out
+    assert "cipher AES-128-CBC" in lab.log_text()  # the server did push it
 
 
 @pytest.mark.parametrize(
