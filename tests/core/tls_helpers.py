@@ -364,3 +364,92 @@ def client_config(pki: PKI | None = None, **overrides: object) -> Config:
     args.update(overrides)
     return Config(**args)  # type: ignore[arg-type]
 
+
+
+# --- renegotiation: a new TLS server and key-method 2 per key id (PROTOCOL.md §9) ------------
+
+P_CONTROL_SOFT_RESET_V1 = 3
+
+
+@attrs.define
+class ServerKeySession:
+    """The server side of one renegotiated key id: its own TLS server and randoms."""
+
+    key_id: int
+    tls: TLSServer
+    random1: bytes
+    random2: bytes
+    client_km2: ClientKM2 | None = None
+    texts: list[bytes] = attrs.Factory(list)
+
+
+class RenegotiatingServer(ScriptedServer):
+    """A ScriptedServer that also renegotiates (§9): key id 0 is the base class's business;
+    every later key id gets a fresh TLS server, fresh randoms and its own key-method 2.
+
+    ``soft_reset(key_id)`` starts a server-initiated renegotiation; a client SOFT_RESET for a
+    key id the server does not know yet is answered with the server's own SOFT_RESET.
+    """
+
+    def __init__(self, pki: PKI, *, texts_after_km2: Sequence[bytes] = (), **kw: object) -> None:
+        super().__init__(pki, **kw)  # type: ignore[arg-type]
+        self._pki = pki
+        self.sessions: dict[int, ServerKeySession] = {}
+        self.client_soft_resets: list[int] = []
+        self.texts_after_km2 = list(texts_after_km2)
+
+    def _new_session(self, key_id: int) -> ServerKeySession:
+        pki = self._pki
+        tls = TLSServer(pki.server, [pki.intermediate.cert], client_ca=pki.root.cert)
+        session = ServerKeySession(
+            key_id,
+            tls,
+            random1=bytes((key_id * 16 + i) % 256 for i in range(32)),
+            random2=bytes((key_id * 32 + 7 * i) % 256 for i in range(32)),
+        )
+        self.sessions[key_id] = session
+        return session
+
+    def soft_reset(self, key_id: int) -> ControlMessage:
+        """The server starts renegotiating ``key_id``: its SOFT_RESET for the client."""
+        self._new_session(key_id)
+        return ControlMessage(P_CONTROL_SOFT_RESET_V1, key_id, peer_session_id=self.session_id)
+
+    def handle(self, messages: Sequence[object]) -> list[ControlMessage]:
+        base = [m for m in messages if isinstance(m, ControlMessage) and m.key_id == 0]
+        out = super().handle(base)  # also flushes what key id 0's TLS server wrote
+        touched: list[ServerKeySession] = []
+        for message in messages:
+            if not isinstance(message, ControlMessage) or message.key_id == 0:
+                continue
+            kid = message.key_id
+            if message.opcode == P_CONTROL_SOFT_RESET_V1:
+                self.client_soft_resets.append(kid)
+                if kid not in self.sessions or self.sessions[kid].client_km2 is not None:
+                    # The client started it (or reuses the id after 7 -> 1): answer (§9 step 2).
+                    self._new_session(kid)
+                    sid = self.session_id
+                    out.append(ControlMessage(P_CONTROL_SOFT_RESET_V1, kid, peer_session_id=sid))
+            elif message.opcode == P_CONTROL_V1:
+                session = self.sessions[kid]
+                session.tls.feed(message.payload)
+                if session.tls.handshake_complete:
+                    self._on_key_app_data(session, session.tls.read())
+                touched.append(session)
+        for session in touched:
+            data = session.tls.outgoing()
+            if data:
+                sid = self.session_id
+                out.append(ControlMessage(P_CONTROL_V1, session.key_id, data, peer_session_id=sid))
+        return out
+
+    def _on_key_app_data(self, session: ServerKeySession, data: bytes) -> None:
+        if not data:
+            return
+        if session.client_km2 is None:
+            session.client_km2 = parse_client_km2(data)
+            session.tls.write(server_km2(session.random1, session.random2))
+            for text in self.texts_after_km2:
+                session.tls.write(text)
+            return
+        session.texts += data.split(b"\x00")[:-1]

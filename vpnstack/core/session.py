@@ -308,6 +308,7 @@ class SessionCore:
         self._use_ekm: bool | None = None
         self._epoch = False  # 2.7 epoch data format (§10), decided with key id 0
         self._auth_token: str | None = None
+        self._auth_token_user: str | None = None
         self._stage: Stage | None = None
         self._push_requests = 0
         self._texts = 0
@@ -583,12 +584,18 @@ class SessionCore:
 
     def _write_key_method_2(self, key: _KeyState) -> None:
         assert key.tls is not None
+        username, password = self._config.username, self._config.password
+        if self._auth_token is not None:
+            # §5.2: the auth-token replaces the password on renegotiation, with the user name
+            # of auth-token-user if one was pushed; stock writes an empty name when there is
+            # none (a certificate-only client that was given a token).
+            username = self._auth_token_user or username or ""
+            password = self._auth_token
         message = build_client_message(
             key.source,
             options=occ_options_string(self._config, proto=self._proto),
-            username=self._config.username,
-            # §5.2: the auth-token replaces the password on renegotiation.
-            password=self._auth_token if self._auth_token is not None else self._config.password,
+            username=username,
+            password=password,
             peer_info=build_peer_info(self._config, ciphers=self._ciphers),
         )
         key.tls.write_application_data(message)  # §11.19: one TLS write
@@ -674,6 +681,8 @@ class SessionCore:
             return  # §11.21: more parts follow; apply nothing yet
         if options.auth_token is not None:
             self._auth_token = options.auth_token
+            if options.auth_token_user is not None:
+                self._auth_token_user = _decode_token_user(options.auth_token_user)
             # Handed to the client lifecycle for reconnects, in a field that is never shown.
             token = AuthToken(options.auth_token, _decode_token_user(options.auth_token_user))
             self._outputs.append(StateChange(LAYER, Stage.AUTH_TOKEN, auth_token=token))
