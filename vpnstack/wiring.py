@@ -94,10 +94,16 @@ class Channels:
         self.specs: list[ChannelSpec] = []
         # The data path: batches of datagrams / IP packets.
         self.network_to_muxer: Pipe[Batch] = self._pipe(
-            "networkio", "packetmuxer", "batch of UDP datagrams", DATA_BUFFER
+            "networkio",
+            "packetmuxer",
+            "batch of OpenVPN packets (UDP datagrams / TCP frames)",
+            DATA_BUFFER,
         )
         self.muxer_to_network: Pipe[Batch] = self._pipe(
-            "packetmuxer", "networkio", "batch of UDP datagrams", DATA_BUFFER
+            "packetmuxer",
+            "networkio",
+            "batch of OpenVPN packets (UDP datagrams / TCP frames)",
+            DATA_BUFFER,
         )
         self.muxer_to_data: Pipe[Batch] = self._pipe(
             "packetmuxer", "datachannel", "batch of P_DATA packets", DATA_BUFFER
@@ -216,6 +222,7 @@ def build_layers(
             remote=config.remotes[0],
             to_above=c.network_to_muxer.send,
             from_above=c.muxer_to_network.receive,
+            connect_timeout=config.server_poll_timeout,
             notify=notify,
         ),
         PacketMuxer(
