@@ -9,12 +9,14 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
   (left out when ``config.tls_ekm`` is False, so that the server picks the PRF);
 * bit 4 AUTH_PENDING_KW (16): we understand ``AUTH_PENDING,timeout N`` (keep pushing,
   extend the deadline);
-* bit 6 DNS_OPTION (64): push.py parses the pushed ``dns`` option.
+* bit 6 DNS_OPTION (64): push.py parses the pushed ``dns`` option;
+* bit 10 DATA_EPOCH (1024): the 2.7 epoch data format (``core/epoch.py``, §10), used when a
+  2.7 server pushes ``protocol-flags aead-epoch``; a 2.6 server ignores the bit.
 
 Deliberately *not* set: bit 7 CC_EXIT (it commits us to sending ``EXIT`` on the control
 channel at shutdown, which arrives with explicit-exit-notify), bit 8 AUTH_FAIL_TEMP,
-bit 9 dynamic tls-crypt, bit 10 epoch data, bit 11 DNS v2, bit 12 PUSH_UPDATE. So
-IV_PROTO = 2|4|8|16|64 = 94.
+bit 9 dynamic tls-crypt, bit 11 DNS v2, bit 12 PUSH_UPDATE. So
+IV_PROTO = 2|4|8|16|64|1024 = 1118.
 
 Compression (§6.1, §7.4): like a stock 2.6 client with its default ``allow-compression
 no``, we announce the stub framings, which vpnstack implements (``core/compression.py``):
@@ -35,6 +37,7 @@ from collections.abc import Sequence
 from vpnstack.config import Config
 from vpnstack.core.compression import framing_of
 from vpnstack.core.datakeys import HMAC_DIGEST_LENGTHS
+from vpnstack.core.epoch import IV_PROTO_DATA_EPOCH
 
 IV_PROTO_DATA_V2 = 1 << 1
 IV_PROTO_REQUEST_PUSH = 1 << 2
@@ -49,6 +52,7 @@ IV_PROTO = (
     | IV_PROTO_TLS_KEY_EXPORT
     | IV_PROTO_AUTH_PENDING_KW
     | IV_PROTO_DNS_OPTION
+    | IV_PROTO_DATA_EPOCH
 )
 """The IV_PROTO value vpnstack announces (§6.1)."""
 
