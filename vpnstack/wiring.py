@@ -8,6 +8,8 @@ the picture cannot drift from the code.
 
 Wire order (bottom to top)::
 
+                                        ^                                  |
+                                        +------ DynamicTlsCryptKey --------+
     networkio <-> packetmuxer <-> controlchannel <-> reliabletransport <-> tlssession
                        ^                                                    |     ^
                        +----------> datachannel <-------- DataKeys ---------+     |
@@ -37,7 +39,11 @@ import trio
 
 from vpnstack.config import Config
 from vpnstack.core.controlchannel import ControlChannelCore
-from vpnstack.core.controlwrap import make_control_wrap
+from vpnstack.core.controlwrap import (
+    TLS_CRYPT_MTU_RESERVE,
+    DynamicTlsCryptKey,
+    make_control_wrap,
+)
 from vpnstack.core.keyring import KeyRing, RenegotiationRequest
 from vpnstack.core.packets import max_tls_payload
 from vpnstack.layers.base import Layer, Notify
@@ -164,6 +170,13 @@ class Channels:
             # At most one per key (reneg-bytes/-pkts, packet id); the data path never waits.
             math.inf,
         )
+        self.tls_to_control: Pipe[DynamicTlsCryptKey] = self._pipe(
+            "tlssession",
+            "controlchannel",
+            "DynamicTlsCryptKey",
+            # One per session at most (PROTOCOL.md §4.2).
+            math.inf,
+        )
 
     def _pipe(self, producer: str, consumer: str, carries: str, size: float) -> Pipe[T]:
         self.specs.append(
@@ -204,18 +217,22 @@ def build_layers(
     """Create every layer with its channel ends, in start-up order (bottom first)."""
     c = channels
     sid = local_session_id if local_session_id is not None else new_session_id()
+    session_time = int(time.time()) if session_time is None else session_time
     wrap = make_control_wrap(
         tls_auth_key=config.tls_auth_key,
         key_direction=config.key_direction,
         auth_digest=config.auth,
         tls_crypt_key=config.tls_crypt_key,
         tls_crypt_v2_key=config.tls_crypt_v2_key,
-        session_time=int(time.time()) if session_time is None else session_time,
+        session_time=session_time,
     )
     # §3: TLS bytes per control packet. The remote's address family is known only after
     # networkio resolves it, so assume the larger IPv6 header: 20 bytes of slack at most.
+    # Renegotiations may be wrapped with dynamic tls-crypt (§4.2), so reserve at least its room.
     max_payload = max_tls_payload(
-        tls_mtu=config.tls_mtu, wrap_reserve=wrap.tls_mtu_reserve, ipv6=True
+        tls_mtu=config.tls_mtu,
+        wrap_reserve=max(wrap.tls_mtu_reserve, TLS_CRYPT_MTU_RESERVE),
+        ipv6=True,
     )
     return [
         NetworkIO(
@@ -234,11 +251,12 @@ def build_layers(
             data_from_above=c.data_to_muxer.receive,
         ),
         ControlChannel(
-            core=ControlChannelCore(wrap=wrap, local_session_id=sid),
+            core=ControlChannelCore(wrap=wrap, local_session_id=sid, session_time=session_time),
             from_below=c.muxer_to_control.receive,
             to_below=c.control_to_muxer.send,
             from_above=c.reliable_to_control.receive,
             to_above=c.control_to_reliable.send,
+            from_tls=c.tls_to_control.receive,
         ),
         ReliableTransport(
             from_below=c.control_to_reliable.receive,
@@ -274,6 +292,7 @@ def build_layers(
             to_data=c.tls_to_data.send,
             notify=notify,
             from_data=c.data_to_tls.receive,
+            to_control=c.tls_to_control.send,
         ),
     ]
 

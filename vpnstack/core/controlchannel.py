@@ -10,14 +10,18 @@ checks them on the way in:
   nothing else is accepted, and afterwards a packet from any other session is foreign;
 * an ack section must name *our* session id (§2.1: remote_session_id is the receiver's id).
 
+Dynamic tls-crypt (PROTOCOL.md §4.2): after ``install_dynamic_tls_crypt``, packets with key
+id > 0 are wrapped and unwrapped with that tls-crypt key (its own replay counter and window);
+key id 0 keeps the original wrapping. The key id is read from the clear first byte.
+
 The wrapping sits below the reliable layer because it authenticates the whole packet, acks
 and message ids included: they must not be trusted before it is removed.
 """
 
 from __future__ import annotations
 
-from vpnstack.core.controlwrap import ControlWrap
-from vpnstack.core.opcodes import P_CONTROL_HARD_RESET_SERVER_V2
+from vpnstack.core.controlwrap import ControlWrap, TlsCryptWrap
+from vpnstack.core.opcodes import KEY_ID_MASK, P_CONTROL_HARD_RESET_SERVER_V2
 from vpnstack.core.packets import decode_control, encode_control
 from vpnstack.errors import LocalError, RemoteProtocolError
 from vpnstack.messages import ReliablePacket
@@ -26,14 +30,19 @@ from vpnstack.messages import ReliablePacket
 class ControlChannelCore:
     """Encodes, wraps, unwraps, decodes and session-checks control packets."""
 
-    def __init__(self, *, wrap: ControlWrap, local_session_id: bytes) -> None:
+    def __init__(
+        self, *, wrap: ControlWrap, local_session_id: bytes, session_time: int = 0
+    ) -> None:
         self._wrap = wrap
+        self._dynamic: ControlWrap | None = None
+        self._session_time = session_time
         self.local_session_id = local_session_id
         self.remote_session_id: bytes | None = None
 
     def decode(self, wire: bytes, now: float) -> ReliablePacket:
         """Turn a received packet into a ``ReliablePacket``; raise RemoteProtocolError."""
-        plain = self._wrap.unwrap(wire, now)
+        key_id = wire[0] & KEY_ID_MASK if wire else 0
+        plain = self._wrap_for(key_id).unwrap(wire, now)
         packet = decode_control(plain)
         if self.remote_session_id is None:
             if packet.opcode != P_CONTROL_HARD_RESET_SERVER_V2:
@@ -65,5 +74,21 @@ class ControlChannelCore:
             message_id=packet.message_id,
             payload=packet.payload,
         )
-        return self._wrap.wrap(plain)
+        return self._wrap_for(packet.key_id).wrap(plain)
+
+    @property
+    def dynamic_tls_crypt(self) -> bool:
+        """Whether key ids > 0 use dynamic tls-crypt (§4.2)."""
+        return self._dynamic is not None
+
+    def install_dynamic_tls_crypt(self, key: bytes) -> None:
+        """From now on key ids > 0 are wrapped with tls-crypt under ``key`` (§4.2 steps 3-4).
+
+        Its replay counter starts at 1 and its replay window is its own; the time field is
+        the session's, constant like the original wrapping's (§2.5).
+        """
+        self._dynamic = TlsCryptWrap(key, self._session_time)
+
+    def _wrap_for(self, key_id: int) -> ControlWrap:
+        return self._dynamic if key_id > 0 and self._dynamic is not None else self._wrap
 

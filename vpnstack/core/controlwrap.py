@@ -15,6 +15,11 @@ The replay field is ``counter(4) || session_time(4)``: the counter starts at 1 a
 time, given by the caller and constant. On receive, authentication comes first, then the
 replay check in long form (§8), and only then is the plain packet returned.
 
+Dynamic tls-crypt (§4.2): once negotiated, every packet with key id > 0 is wrapped with
+tls-crypt under a key exported from key id 0's TLS session (XORed with the original key),
+with its own replay counter from 1, whatever the original wrapping; ``DynamicTlsCryptKey``
+carries that key from the tlssession to the controlchannel, which picks the wrap by key id.
+
 The objects are sans-I/O: no clock inside (``now`` is passed to unwrap for replay expiry).
 ``role="server"`` builds the peer's side of the same keys; vpnstack itself is always the
 client, the server role exists for tests and loopback peers.
@@ -27,6 +32,7 @@ import hmac
 import struct
 from typing import Literal, Protocol
 
+import attrs
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from vpnstack.core.replay import ReplayWindow
@@ -318,3 +324,36 @@ def make_control_wrap(
     if tls_auth_key is not None:
         return TlsAuthWrap(tls_auth_key, key_direction, auth_digest, session_time)
     return NoWrap()
+
+
+# --- dynamic tls-crypt (PROTOCOL.md §4.2) ---------------------------------------------------------
+
+DYNAMIC_TLS_CRYPT_LABEL = b"EXPORTER-OpenVPN-dynamic-tls-crypt"
+"""RFC 5705 exporter label of the dynamic tls-crypt key (256 bytes, no context)."""
+STATIC_KEY_LEN = 256
+"""A static key file (tls-auth, tls-crypt) or a tls-crypt-v2 Kc: two 128-byte keys (§4.1)."""
+
+
+@attrs.frozen(repr=False)
+class DynamicTlsCryptKey:
+    """tlssession -> controlchannel: the tls-crypt key for every control packet with key id
+    > 0 (§4.2). Belongs with the inter-layer messages in ``vpnstack/messages.py``; it lives
+    here until that shared file can take it. ``repr`` hides the key."""
+
+    key: bytes
+    """256 bytes in static-key-file layout, used like a tls-crypt key (client = INVERSE)."""
+
+    def __repr__(self) -> str:
+        return "DynamicTlsCryptKey(<hidden>)"
+
+
+def dynamic_tls_crypt_key(ekm: bytes, original: bytes | None) -> bytes:
+    """§4.2 steps 1-2: the 256 exported bytes, XORed with the original wrapping's 256-byte key
+    (tls-auth or tls-crypt key file in file order, tls-crypt-v2 Kc) when there is one."""
+    if len(ekm) != STATIC_KEY_LEN:
+        raise LocalError(f"the dynamic tls-crypt export must be {STATIC_KEY_LEN} bytes")
+    if original is None:
+        return bytes(ekm)
+    if len(original) != STATIC_KEY_LEN:
+        raise LocalError(f"the original wrapping key must be {STATIC_KEY_LEN} bytes")
+    return bytes(a ^ b for a, b in zip(ekm, original, strict=True))

@@ -66,6 +66,12 @@ import attrs
 from vpnstack.config import Config
 from vpnstack.core import opcodes
 from vpnstack.core.compression import framing_of
+from vpnstack.core.controlwrap import (
+    DYNAMIC_TLS_CRYPT_LABEL,
+    STATIC_KEY_LEN,
+    DynamicTlsCryptKey,
+    dynamic_tls_crypt_key,
+)
 from vpnstack.core.datakeys import DATA_CIPHERS, EKM_LABEL, KEY2_LEN, split_key2
 from vpnstack.core.epoch import epoch_format_negotiated, split_key2_epoch
 from vpnstack.core.keymethod2 import (
@@ -74,7 +80,12 @@ from vpnstack.core.keymethod2 import (
     build_client_message,
     parse_server_message,
 )
-from vpnstack.core.peerinfo import announced_iv_proto, build_peer_info, occ_options_string
+from vpnstack.core.peerinfo import (
+    IV_PROTO_DYN_TLS_CRYPT,
+    announced_iv_proto,
+    build_peer_info,
+    occ_options_string,
+)
 from vpnstack.core.prf import derive_key2_prf
 from vpnstack.core.push import (
     ControlKind,
@@ -119,7 +130,7 @@ RENEG_SEC_DEFAULT = 3600.0
 """``reneg-sec`` default; bounds the AUTH_PENDING timeout (§6.2)."""
 LAYER = "tlssession"
 
-Output = ControlMessage | KeepaliveSettings | DataKeys | StateChange
+Output = ControlMessage | KeepaliveSettings | DataKeys | StateChange | DynamicTlsCryptKey
 """What the core asks its service to deliver: down, to the data channel, or to notify."""
 
 
@@ -724,6 +735,11 @@ class SessionCore:
             )
         )
         self._outputs.append(keys)
+        if self._dynamic_tls_crypt_negotiated(pushed):
+            # §4.2 step 1: exported from key id 0's TLS session when its keys are made; the
+            # controlchannel wraps every key id > 0 with it from now on.
+            ekm = key.tls.export_keying_material(DYNAMIC_TLS_CRYPT_LABEL, STATIC_KEY_LEN)
+            self._outputs.append(DynamicTlsCryptKey(dynamic_tls_crypt_key(ekm, self._wrap_key())))
         derivation = "tls-ekm" if self._use_ekm else "prf"
         self._notify(Stage.DATA_KEYS_READY, f"{self._cipher}, key derivation {derivation}")
         key.phase = Phase.ACTIVE
@@ -738,6 +754,18 @@ class SessionCore:
         self._outputs.append(StateChange(LAYER, Stage.TUNNEL_UP, _up_summary(info), info))
         self._stage = Stage.TUNNEL_UP
         self._up = True
+
+    def _dynamic_tls_crypt_negotiated(self, pushed: PushedOptions) -> bool:
+        """Our IV_PROTO bit 9 and the server's ``protocol-flags dyn-tls-crypt`` (§4.2, §6.3)."""
+        announced = announced_iv_proto(self._config) & IV_PROTO_DYN_TLS_CRYPT
+        return bool(announced) and "dyn-tls-crypt" in pushed.protocol_flags
+
+    def _wrap_key(self) -> bytes | None:
+        """The original wrapping's 256-byte key that dynamic tls-crypt XORs in (§4.2 step 2)."""
+        config = self._config
+        if config.tls_crypt_v2_key is not None:
+            return config.tls_crypt_v2_key[:STATIC_KEY_LEN]  # Kc
+        return config.tls_crypt_key if config.tls_crypt_key is not None else config.tls_auth_key
 
     def _data_keys(self, key: _KeyState) -> DataKeys:
         """The DataKeys of one key id: key id 0 and every renegotiated key come from here.

@@ -11,6 +11,9 @@ packet id 0xFF000000) and asks the core to renegotiate (PROTOCOL.md §9); both w
 the core and deliver its outputs under one lock, so outputs leave in the order the core made
 them, and a request wakes the main worker so that it sleeps until the right timer.
 
+The dynamic tls-crypt key (PROTOCOL.md §4.2), when negotiated, goes to the controlchannel on
+``to_control`` before any message of a key id > 0 exists.
+
 A message the core refuses as a protocol violation is dropped and counted. The typed
 ``VPNError``s (``AuthFailed``, ``CertificateError``, ``HandshakeTimeout``,
 ``CipherNegotiationFailed``, ``ServerHalted``...) leave ``run`` and end the stack. When the
@@ -19,12 +22,14 @@ reliable layer's channel ends, ``run`` returns and closes its send ends.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import attrs
 import trio
 
 from vpnstack.config import Config
+from vpnstack.core.controlwrap import DynamicTlsCryptKey
 from vpnstack.core.keyring import RenegotiationRequest
 from vpnstack.core.session import SessionCore
 from vpnstack.errors import RemoteProtocolError
@@ -83,6 +88,7 @@ class TLSSession:
         to_data: trio.MemorySendChannel[DataChannelCommand],
         notify: Notify = ignore_notifications,
         from_data: trio.MemoryReceiveChannel[RenegotiationRequest] | None = None,
+        to_control: trio.MemorySendChannel[DynamicTlsCryptKey] | None = None,
     ) -> None:
         proto = config.remotes[0].proto if config.remotes else "udp"
         self._core = SessionCore(config, local_session_id=local_session_id, proto=proto)
@@ -90,6 +96,7 @@ class TLSSession:
         self._to_below = to_below
         self._to_data = to_data
         self._from_data = from_data
+        self._to_control = to_control
         self._notify = notify
         self._lock = trio.Lock()  # one core step + its delivery at a time
         self._waiting: trio.CancelScope | None = None
@@ -119,7 +126,10 @@ class TLSSession:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Send the hard reset and run the session until the reliable layer's channel ends."""
-        async with self._to_below, self._to_data:
+        async with contextlib.AsyncExitStack() as stack:
+            for channel in (self._to_below, self._to_data, self._to_control):
+                if channel is not None:
+                    await stack.enter_async_context(channel)
             self._core.start(trio.current_time())
             task_status.started()
             await self._deliver()
@@ -180,3 +190,5 @@ class TLSSession:
                 await self._to_data.send(output)
             elif isinstance(output, StateChange):
                 self._notify(output)
+            elif isinstance(output, DynamicTlsCryptKey) and self._to_control is not None:
+                await self._to_control.send(output)
