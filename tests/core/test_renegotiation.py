@@ -132,6 +132,8 @@ def test_server_initiated_renegotiation_derives_ekm_keys_from_the_new_tls_sessio
     assert session.texts == [] and not of_type(outputs, KeepaliveSettings)
     assert not [o for o in outputs if isinstance(o, StateChange) and o.stage is Stage.TUNNEL_UP]
     assert driver.core.tunnel_up and driver.core.current_key_id == 1
+    assert driver.core.stage is Stage.TUNNEL_UP  # reported, but the session stays up
+    assert Stage.TLS_ESTABLISHED in [o.stage for o in outputs if isinstance(o, StateChange)]
     assert driver.core.counters().renegotiations == 1
 
 

@@ -573,7 +573,9 @@ class SessionCore:
         was_complete = tls.handshake_complete
         tls.feed(payload)
         if tls.handshake_complete and not was_complete:
-            self._notify(
+            # A renegotiation reports its handshake without leaving the TUNNEL_UP stage.
+            report = self._report if key.renegotiation else self._notify
+            report(
                 Stage.TLS_ESTABLISHED,
                 f"{tls.protocol_version} {tls.cipher_name}, server {tls.server_subject}",
             )
