@@ -96,7 +96,8 @@ class ClientProcess:
         )
 
     def ping(self, address: object, *extra: str, count: int = 3) -> bool:
-        """``ping`` (or ``ping -6``) from the namespace; True if every echo was answered."""
+        """``ping`` (or ``ping -6``) from the namespace; True if replies came back (ping's
+        exit status: at least one of ``count``)."""
         result = self.run("ping", "-c", str(count), "-W", "2", "-i", "0.2", *extra, str(address))
         return result.returncode == 0
 

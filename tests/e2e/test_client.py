@@ -80,7 +80,7 @@ def test_password_accepted_and_wrong_password_exits_non_zero_quickly(
     lab = openvpn_lab(ServerOptions(credentials=("alice", "s3cret pass")))
     good = start_client(lab, tmp_path, clients=clients)
     good.wait_for("Tunnel up on tun0")
-    assert good.ping(lab.tunnel_server_address, count=1)
+    assert good.ping(lab.tunnel_server_address, count=2)
     assert good.terminate()[0] == 0
     bad = start_client(lab, tmp_path, clients=clients, credentials=("alice", "wrong"))
     status = bad.wait_exit(timeout=15)

@@ -135,7 +135,7 @@ def test_credentials_are_asked_for_on_a_terminal_without_echo(
         read_until(b"Enter Auth Password:")
         os.write(controller, b"typed-secret\n")
         read_until(b"Tunnel up on tun0")
-        assert client.ping(lab.tunnel_server_address, count=1)
+        assert client.ping(lab.tunnel_server_address, count=2)
         assert b"bob" in seen  # the user name is echoed as typed
         assert b"typed-secret" not in seen  # the password is not
         process.send_signal(signal.SIGTERM)

@@ -27,7 +27,11 @@ from collections import deque
 
 import trio
 
-from vpnstack.core.opcodes import P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_RESET_CLIENT_V3
+from vpnstack.core.opcodes import (
+    P_CONTROL_HARD_RESET_CLIENT_V2,
+    P_CONTROL_HARD_RESET_CLIENT_V3,
+    P_CONTROL_HARD_RESET_SERVER_V2,
+)
 from vpnstack.core.reliable import ReliableCore, ReliableStatistics
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.layers.base import DropCounter, Notify, ignore_notifications
@@ -65,6 +69,7 @@ class ReliableTransport:
         self._from_above = from_above
         self._to_above = to_above
         self._notify = notify
+        self._our_reset: int | None = None
         self._backlog_limit = backlog_limit
         self._core = ReliableCore(max_payload=max_payload, tls_timeout=tls_timeout)
         self._drops = DropCounter()
@@ -109,7 +114,8 @@ class ReliableTransport:
                 self._drops.drop(exc.reason)
                 continue
             self._report_events()
-            self._wake_sender.set()  # acks to send, maybe a window that moved
+            if not self._ack_rides_with_wkc(messages):
+                self._wake_sender.set()  # acks to send, maybe a window that moved
             if messages:
                 self._inbox.extend(messages)
                 self._wake_deliver.set()
@@ -118,6 +124,14 @@ class ReliableTransport:
                 await self._wake_up.wait()
         self._below_ended = True
         self._wake_deliver.set()
+
+    def _ack_rides_with_wkc(self, messages: list[ControlMessage]) -> bool:
+        """After a HARD_RESET_CLIENT_V3, the server's reset must be acked by our P_CONTROL_WKC_V1
+        (PROTOCOL.md §4.4): a stateless tls-crypt-v2 server cannot authenticate a lone P_ACK_V1.
+        So the ack waits for the session's next message instead of waking the sender now."""
+        return self._our_reset == P_CONTROL_HARD_RESET_CLIENT_V3 and any(
+            m.opcode == P_CONTROL_HARD_RESET_SERVER_V2 for m in messages
+        )
 
     async def _deliver(self, done: trio.CancelScope) -> None:
         while True:
@@ -148,6 +162,7 @@ class ReliableTransport:
             if event.opcode not in _CLIENT_HARD_RESETS:
                 continue  # soft resets (renegotiations) are reported by tlssession
             if event.kind == "reset_sent":
+                self._our_reset = event.opcode
                 self._notify(StateChange(self.name, Stage.RESET_SENT))
             elif event.kind == "reset_acked":
                 self._notify(StateChange(self.name, Stage.RESET_ACKED))
