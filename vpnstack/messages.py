@@ -121,6 +121,14 @@ class KeepaliveSettings:
 DataChannelCommand = DataKeys | KeepaliveSettings
 
 
+# --- application -> tlssession ----------------------------------------------------------------
+
+
+@attrs.frozen
+class SendExitNotification:
+    """Tell the server we are leaving with ``EXIT`` on the control channel (cc-exit, §7.6)."""
+
+
 # --- pushed options and the tunnel's public description -------------------------------------
 
 
@@ -166,6 +174,8 @@ class TunnelInfo:
     """``net30``, ``p2p`` or ``subnet``."""
     key_derivation: str = "prf"
     """``prf`` or ``tls-ekm`` (PROTOCOL.md §5.3)."""
+    cc_exit: bool = False
+    """The server pushed ``protocol-flags cc-exit``: leave with EXIT on the control channel."""
 
 
 # --- state-change notifications (services -> workers manager) -------------------------------

@@ -23,7 +23,7 @@ from vpnstack.core.datacrypto import OCC_EXIT
 from vpnstack.errors import TunnelClosed
 from vpnstack.layers.tun import TunEndpoint, UserspaceEndpoint
 from vpnstack.manager import WorkersManager, one_error
-from vpnstack.messages import Batch, Stage, StateChange, TunnelInfo
+from vpnstack.messages import Batch, SendExitNotification, Stage, StateChange, TunnelInfo
 from vpnstack.wiring import Channels, build_layers
 
 EXIT_NOTIFY_BUDGET = 0.5
@@ -34,27 +34,38 @@ class Stack:
     """A running stack whose tunnel is up: what the pushed options say, and its counters."""
 
     def __init__(
-        self, *, info: TunnelInfo, manager: WorkersManager, to_data: trio.MemorySendChannel[Batch]
+        self,
+        *,
+        info: TunnelInfo,
+        manager: WorkersManager,
+        to_data: trio.MemorySendChannel[Batch],
+        to_tls: trio.MemorySendChannel[SendExitNotification],
     ) -> None:
         self.info = info
         self._manager = manager
         self._to_data = to_data
+        self._to_tls = to_tls
 
     def statistics(self) -> dict[str, object]:
         """Every layer's counters, by layer name."""
         return self._manager.statistics()
 
     async def send_exit_notification(self) -> None:
-        """Tell the server we are leaving: an OCC EXIT data packet (PROTOCOL.md §7.5, §7.6).
+        """Tell the server we are leaving, so it frees our address at once (PROTOCOL.md §7.6).
 
-        It is an ordinary encrypted data payload, so it goes down the data path like an IP
-        packet. Bounded and shielded: it is sent while the stack is being closed.
+        With cc-exit negotiated (``protocol-flags cc-exit``), ``EXIT`` goes on the control
+        channel, reliably; otherwise an OCC EXIT data packet (§7.5), an ordinary encrypted data
+        payload, goes down the data path like an IP packet. Bounded and shielded: it is sent
+        while the stack is being closed.
         """
         with trio.move_on_after(EXIT_NOTIFY_BUDGET) as scope:
             scope.shield = True
-            await self._to_data.send([OCC_EXIT])
-            # Let the datachannel, muxer and networkio move it onto the wire.
-            await trio.sleep(0.05)
+            if self.info.cc_exit:
+                await self._to_tls.send(SendExitNotification())
+            else:
+                await self._to_data.send([OCC_EXIT])
+            # Let the layers below move it onto the wire (and, for EXIT, get it acked).
+            await trio.sleep(0.1 if self.info.cc_exit else 0.05)
 
 
 @asynccontextmanager
@@ -74,6 +85,7 @@ async def running_stack(
     channels = channels if channels is not None else Channels()
     layers = build_layers(config, channels, endpoint=endpoint, notify=manager.notify)
     to_data = channels.tun_to_data.send.clone()
+    to_tls = channels.app_to_tls.send.clone()
     try:
         with one_error():
             async with trio.open_nursery() as nursery:
@@ -82,11 +94,12 @@ async def running_stack(
                 await manager.wait_for(Stage.DATA_KEYS_READY)
                 assert up.info is not None, "TUNNEL_UP must carry the TunnelInfo"
                 try:
-                    yield Stack(info=up.info, manager=manager, to_data=to_data)
+                    yield Stack(info=up.info, manager=manager, to_data=to_data, to_tls=to_tls)
                 finally:
                     manager.shutdown()
     finally:
         to_data.close()
+        to_tls.close()
 
 
 class Tunnel:

@@ -54,7 +54,13 @@ from vpnstack.layers.packetmuxer import PacketMuxer
 from vpnstack.layers.reliabletransport import ReliableTransport
 from vpnstack.layers.tlssession import TLSSession
 from vpnstack.layers.tun import Tun, TunEndpoint
-from vpnstack.messages import Batch, ControlMessage, DataChannelCommand, ReliablePacket
+from vpnstack.messages import (
+    Batch,
+    ControlMessage,
+    DataChannelCommand,
+    ReliablePacket,
+    SendExitNotification,
+)
 
 T = TypeVar("T")
 
@@ -169,6 +175,13 @@ class Channels:
             "RenegotiationRequest",
             # At most one per key (reneg-bytes/-pkts, packet id); the data path never waits.
             math.inf,
+        )
+        self.app_to_tls: Pipe[SendExitNotification] = self._pipe(
+            APPLICATION,
+            "tlssession",
+            "SendExitNotification",
+            # Once, when the tunnel closes.
+            1,
         )
         self.tls_to_control: Pipe[DynamicTlsCryptKey] = self._pipe(
             "tlssession",
@@ -292,6 +305,7 @@ def build_layers(
             to_data=c.tls_to_data.send,
             notify=notify,
             from_data=c.data_to_tls.receive,
+            from_app=c.app_to_tls.receive,
             to_control=c.tls_to_control.send,
         ),
     ]

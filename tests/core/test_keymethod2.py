@@ -123,10 +123,11 @@ def test_peer_info_bits_and_ciphers() -> None:
     info = peer_info_dict(build_peer_info(cfg()))
     proto = int(info["IV_PROTO"])
     assert proto == IV_PROTO
-    assert proto == 2 | 4 | 8 | 16 | 64 | 512 | 1024  # 512: dynamic tls-crypt (§4.2)
+    # 128: cc-exit, 256: AUTH_FAILED,TEMP, 512: dynamic tls-crypt (§4.2), 1024: epoch data
+    assert proto == 2 | 4 | 8 | 16 | 64 | 128 | 256 | 512 | 1024
     assert proto & 1 == 0  # reserved
     assert proto & 2  # DATA_V2 must be set when any other bit is (§11.25)
-    for unimplemented in (32, 128, 256, 2048, 4096):
+    for unimplemented in (32, 2048, 4096):
         assert not proto & unimplemented
     assert info["IV_CIPHERS"] == "AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305"
     assert info["IV_NCP"] == "2"
@@ -139,7 +140,7 @@ def test_peer_info_bits_and_ciphers() -> None:
 
 def test_peer_info_without_ekm_drops_only_bit_3() -> None:
     proto = int(peer_info_dict(build_peer_info(cfg(tls_ekm=False)))["IV_PROTO"])
-    assert proto == 2 | 4 | 16 | 64 | 512 | 1024  # dynamic tls-crypt uses EKM regardless
+    assert proto == 2 | 4 | 16 | 64 | 128 | 256 | 512 | 1024  # dyn tls-crypt uses EKM anyway
 
 
 def test_peer_info_without_both_gcms() -> None:

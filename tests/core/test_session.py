@@ -167,7 +167,7 @@ def test_happy_path_prf() -> None:
     options, username, password, peer_info = km2.strings
     assert options is not None and options.startswith(b"V4,dev-type tun,")
     assert username is None and password is None
-    assert peer_info is not None and b"IV_PROTO=1630\n" in peer_info
+    assert peer_info is not None and b"IV_PROTO=2014\n" in peer_info
     assert b"IV_CIPHERS=AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305\n" in peer_info
     # After the tunnel is up only reneg-sec (default 3600 s from key-method 2, §9) is left.
     assert driver.core.next_timer() == 100.0 + 3600.0

@@ -7,6 +7,7 @@ authentication, and a TLS 1.2-only server (checking the version actually negotia
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,6 +123,7 @@ async def test_openvpn_prf_key_derivation_when_ekm_is_not_announced(
             assert tunnel.info.key_derivation == "prf"
             assert await ping_through(tunnel, lab.tunnel_server_address) == 3
     assert "key-derivation tls-ekm" not in lab.log_text()
+    assert not re.search(r"protocol-flags [^,']*tls-ekm", lab.log_text())
 
 
 async def test_ekm_key_derivation_is_used_when_the_server_pushes_it(
@@ -133,22 +135,38 @@ async def test_ekm_key_derivation_is_used_when_the_server_pushes_it(
         async with open_tunnel(config) as tunnel:
             assert tunnel.info.key_derivation == "tls-ekm"
             assert await ping_through(tunnel, lab.tunnel_server_address) == 3
-    assert "key-derivation tls-ekm" in lab.log_text()
+    # With IV_PROTO bit 7 the server says it in protocol-flags (§5.3), not key-derivation.
+    assert re.search(r"protocol-flags [^,']*tls-ekm", lab.log_text()), lab.log_text()[-2000:]
 
 
+@pytest.mark.parametrize(
+    ("path", "server_says"),
+    [
+        # IV_PROTO bit 7 makes the server push protocol-flags cc-exit: EXIT on the control
+        # channel (§7.6).
+        ("cc-exit", "CC-EEN exit message received by peer"),
+        # Without cc-exit (the flags filtered out, keys by the PRF so nothing else depends on
+        # them): the OCC EXIT data packet (§7.5), which the server treats as remote-exit.
+        ("occ", "remote-exit"),
+    ],
+)
 async def test_explicit_exit_notify_frees_the_client_on_the_server_at_once(
-    openvpn_lab: StartLab, tmp_path: Path
+    openvpn_lab: StartLab, tmp_path: Path, path: str, server_says: str
 ) -> None:
     lab = openvpn_lab(ServerOptions())
-    config = load_config(
-        str(client_config(lab, tmp_path, extra_lines=["explicit-exit-notify 1"]))
-    )
+    extra = ["explicit-exit-notify 1"]
+    if path == "occ":
+        extra.append('pull-filter ignore "protocol-flags"')
+    config = load_config(str(client_config(lab, tmp_path, extra_lines=extra)))
+    if path == "occ":
+        config = attrs.evolve(config, tls_ekm=False)
     with trio.fail_after(HANDSHAKE_LIMIT):
         async with open_tunnel(config) as tunnel:
-            assert await ping_through(tunnel, lab.tunnel_server_address, count=1) == 1
-    # The server logs the OCC EXIT it received (§7.6) right away, not after ping-restart.
+            assert tunnel.info.cc_exit is (path == "cc-exit")
+            assert await ping_through(tunnel, lab.tunnel_server_address, count=2) >= 1
+    # The server logs the notification right away, not after ping-restart.
     for _ in range(50):
-        if "exit notification" in lab.log_text().lower() or "remote-exit" in lab.log_text():
+        if server_says in lab.log_text():
             break
         await trio.sleep(0.1)
-    assert "remote-exit" in lab.log_text(), lab.log_text()[-2000:]
+    assert server_says in lab.log_text(), lab.log_text()[-2000:]

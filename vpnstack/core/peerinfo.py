@@ -10,6 +10,11 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
 * bit 4 AUTH_PENDING_KW (16): we understand ``AUTH_PENDING,timeout N`` (keep pushing,
   extend the deadline);
 * bit 6 DNS_OPTION (64): push.py parses the pushed ``dns`` option;
+* bit 7 CC_EXIT_NOTIFY (128): we parse ``protocol-flags`` (push.py), treat a received ``EXIT``
+  as "reconnect later", and leave with ``EXIT`` on the control channel when the server pushed
+  ``protocol-flags cc-exit`` (``Stack.send_exit_notification``, §7.6);
+* bit 8 AUTH_FAIL_TEMP (256): ``AUTH_FAILED,TEMP[backoff N,advance ...]`` is retried after
+  its backoff (client/policy.py); informational for a 2.6 server;
 * bit 10 DATA_EPOCH (1024): the 2.7 epoch data format (``core/epoch.py``, §10), used when a
   2.7 server pushes ``protocol-flags aead-epoch``; a 2.6 server ignores the bit;
 * bit 9 DYN_TLS_CRYPT (512): when the server pushes ``protocol-flags dyn-tls-crypt``, every
@@ -17,9 +22,8 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
   original wrapping (§4.2, §11.25; session.py and core/controlchannel.py). Needs EKM, which
   pyOpenSSL always has, so it is announced even when ``config.tls_ekm`` is False.
 
-Deliberately *not* set: bit 7 CC_EXIT (it commits us to sending ``EXIT`` on the control
-channel at shutdown, which arrives with explicit-exit-notify), bit 8 AUTH_FAIL_TEMP,
-bit 11 DNS v2, bit 12 PUSH_UPDATE. So IV_PROTO = 2|4|8|16|64|512|1024 = 1630.
+Deliberately *not* set: bit 5 NCP_P2P (never in a pull client), bit 11 DNS v2, bit 12
+PUSH_UPDATE. So IV_PROTO = 2|4|8|16|64|128|256|512|1024 = 2014.
 
 Compression (§6.1, §7.4): like a stock 2.6 client with its default ``allow-compression
 no``, we announce the stub framings, which vpnstack implements (``core/compression.py``):
@@ -48,6 +52,7 @@ IV_PROTO_TLS_KEY_EXPORT = 1 << 3
 IV_PROTO_AUTH_PENDING_KW = 1 << 4
 IV_PROTO_DNS_OPTION = 1 << 6
 IV_PROTO_CC_EXIT_NOTIFY = 1 << 7
+IV_PROTO_AUTH_FAIL_TEMP = 1 << 8
 IV_PROTO_DYN_TLS_CRYPT = 1 << 9
 
 IV_PROTO = (
@@ -56,6 +61,8 @@ IV_PROTO = (
     | IV_PROTO_TLS_KEY_EXPORT
     | IV_PROTO_AUTH_PENDING_KW
     | IV_PROTO_DNS_OPTION
+    | IV_PROTO_CC_EXIT_NOTIFY
+    | IV_PROTO_AUTH_FAIL_TEMP
     | IV_PROTO_DYN_TLS_CRYPT
     | IV_PROTO_DATA_EPOCH
 )

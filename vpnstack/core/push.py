@@ -611,6 +611,7 @@ def tunnel_info(pushed: PushedOptions, *, cipher: str, key_derivation: str) -> T
         redirect_gateway=pushed.redirect_gateway,
         topology=topology,
         key_derivation=key_derivation,
+        cc_exit="cc-exit" in pushed.protocol_flags,
     )
 
 

@@ -435,6 +435,19 @@ class SessionCore:
         self._start_renegotiation(now, reason)
         return True
 
+    def send_exit(self) -> bool:
+        """Write ``EXIT`` on the current key's control channel (cc-exit, PROTOCOL.md §7.6).
+
+        Returns False, doing nothing, when no key is up to carry it (then the OCC EXIT data
+        packet is the only notification left).
+        """
+        current = self._current
+        if current is None or current.phase is not Phase.ACTIVE or current.tls is None:
+            return False
+        current.tls.write_application_data(b"EXIT\x00")  # §6.2: one record, NUL-terminated
+        self._flush_tls(current)
+        return True
+
     def next_timer(self) -> float | None:
         """When :meth:`on_timer` must next be called, or None."""
         times: list[float] = []

@@ -39,6 +39,7 @@ from vpnstack.messages import (
     DataChannelCommand,
     DataKeys,
     KeepaliveSettings,
+    SendExitNotification,
     StateChange,
 )
 
@@ -88,6 +89,7 @@ class TLSSession:
         to_data: trio.MemorySendChannel[DataChannelCommand],
         notify: Notify = ignore_notifications,
         from_data: trio.MemoryReceiveChannel[RenegotiationRequest] | None = None,
+        from_app: trio.MemoryReceiveChannel[SendExitNotification] | None = None,
         to_control: trio.MemorySendChannel[DynamicTlsCryptKey] | None = None,
     ) -> None:
         proto = config.remotes[0].proto if config.remotes else "udp"
@@ -96,6 +98,7 @@ class TLSSession:
         self._to_below = to_below
         self._to_data = to_data
         self._from_data = from_data
+        self._from_app = from_app
         self._to_control = to_control
         self._notify = notify
         self._lock = trio.Lock()  # one core step + its delivery at a time
@@ -133,11 +136,14 @@ class TLSSession:
             self._core.start(trio.current_time())
             task_status.started()
             await self._deliver()
-            if self._from_data is None:
-                await self._messages_and_timers()
+            if self._from_data is None and self._from_app is None:
+                await self._messages_and_timers()  # no side inputs: no nursery needed
                 return
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._requests, self._from_data)
+                if self._from_data is not None:
+                    nursery.start_soon(self._requests, self._from_data)
+                if self._from_app is not None:
+                    nursery.start_soon(self._exit_notifications, self._from_app)
                 await self._messages_and_timers()
                 nursery.cancel_scope.cancel()
 
@@ -177,6 +183,15 @@ class TLSSession:
                 await self._deliver()
             if self._waiting is not None:
                 self._waiting.cancel()  # a new key has a hand-window timer: sleep anew
+
+    async def _exit_notifications(
+        self, from_app: trio.MemoryReceiveChannel[SendExitNotification]
+    ) -> None:
+        """The application is leaving and the server speaks cc-exit: send EXIT (§7.6)."""
+        async for _ in from_app:
+            async with self._lock:
+                self._core.send_exit()
+                await self._deliver()
 
     async def _deliver(self) -> None:
         """Hand the core's outputs on, in the order it produced them."""
