@@ -299,3 +299,16 @@ def test_auth_failed_temp_flags(reason: str, expected: tuple[object, ...]) -> No
 def test_restart_flags() -> None:
     assert restart_flags("[PN]server moving") == "PN"
     assert restart_flags("plain text") == ""
+
+
+def test_configured_tun_mtu_applies_unless_the_server_pushes_one() -> None:
+    def mtu(reply: str, configured: int | None) -> int:
+        merged = with_local_options(
+            parse_push_reply([reply]), routes=[], routes_ipv6=[], redirect_gateway=None,
+            dhcp_options=[], tun_mtu=configured,
+        )
+        return tunnel_info(merged, cipher="AES-256-GCM", key_derivation="prf").mtu
+
+    assert mtu("ifconfig 10.8.0.2 255.255.255.0", 1400) == 1400
+    assert mtu("ifconfig 10.8.0.2 255.255.255.0,tun-mtu 1300", 1400) == 1300
+    assert mtu("ifconfig 10.8.0.2 255.255.255.0", None) == 1500

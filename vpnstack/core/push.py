@@ -466,9 +466,11 @@ def with_local_options(
     routes_ipv6: Sequence[PushedRoute6],
     redirect_gateway: tuple[str, ...] | None,
     dhcp_options: Sequence[tuple[str, str]],
+    tun_mtu: int | None = None,
 ) -> PushedOptions:
     """Add the client config's own ``route``/``route-ipv6``/``redirect-gateway``/
-    ``dhcp-option`` lines to what the server pushed (a pushed redirect-gateway wins)."""
+    ``dhcp-option``/``tun-mtu`` lines to what the server pushed (pushed values win where
+    there can be only one)."""
     return attrs.evolve(
         pushed,
         routes=(*routes, *pushed.routes),
@@ -477,6 +479,7 @@ def with_local_options(
             pushed.redirect_gateway if pushed.redirect_gateway is not None else redirect_gateway
         ),
         dhcp_options=(*dhcp_options, *pushed.dhcp_options),
+        tun_mtu=pushed.tun_mtu if pushed.tun_mtu is not None else tun_mtu,
     )
 
 

@@ -764,6 +764,7 @@ class SessionCore:
             routes_ipv6=self._config.routes_ipv6,
             redirect_gateway=self._config.redirect_gateway,
             dhcp_options=self._config.dhcp_options,
+            tun_mtu=self._config.tun_mtu,
         )
         info = tunnel_info(local, cipher=self._cipher, key_derivation=derivation)
         self._outputs.append(StateChange(LAYER, Stage.TUNNEL_UP, _up_summary(info), info))
