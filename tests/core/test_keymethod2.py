@@ -19,7 +19,9 @@ SOURCE = KeySource(bytes(range(48)), b"\xaa" * 32, b"\xbb" * 32)
 
 def test_string_encoding() -> None:
     assert encode_string(None) == b"\x00\x00"
-    assert encode_string("") == b"\x00\x00"  # absent: no NUL byte (§11.19)
+    # None is absent: 00 00, no NUL (§11.19, openvpn's write_empty_string). "" is present but
+    # empty: openvpn's write_string writes 00 01 00, which the server counts as "provided".
+    assert encode_string("") == b"\x00\x01\x00"
     assert encode_string("ab") == b"\x00\x03ab\x00"  # length counts the NUL
 
 

@@ -68,8 +68,13 @@ class ServerKeyMethod2:
 
 
 def encode_string(value: str | None) -> bytes:
-    """A §5.2 string: ``uint16 len(incl. NUL) || bytes || 00``; None or "" is ``00 00``."""
-    if not value:
+    """A §5.2 string: ``uint16 len(incl. NUL) || bytes || 00``; None (absent) is ``00 00``.
+
+    An empty string is *present*: ``00 01 00``, as openvpn's ``write_string`` writes it. That
+    matters for an auth-token held by a certificate-only client: the server treats length 0
+    as "no username" but ``00 01 00`` as "provided" (§5.2).
+    """
+    if value is None:
         return b"\x00\x00"
     raw = value.encode("utf-8") + b"\x00"
     if len(raw) > 0xFFFF:
