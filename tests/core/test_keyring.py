@@ -96,4 +96,5 @@ def test_packet_id_trigger_and_zero_limits_are_off() -> None:
     ring.count(3, 10**9, 10**12)
     assert ring.take_requests() == []
     ring.count(3, 1, 100, near_wrap=True)  # §8: send id reached 0xFF000000
-    assert ring.take_requests() == [RenegotiationRequest(3, "packet id 0xFF000000")]
+    reason = "packet ids or epochs near their end (§8, §10)"
+    assert ring.take_requests() == [RenegotiationRequest(3, reason)]

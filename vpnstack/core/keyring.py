@@ -147,7 +147,9 @@ class KeyRing:
     def count(self, key_id: int, packets: int, nbytes: int, *, near_wrap: bool = False) -> None:
         """Count packets sent or authentically received on ``key_id`` (§9 reneg-bytes/pkts).
 
-        ``near_wrap``: the key's send packet id reached 0xFF000000 (§8).
+        ``near_wrap``: the key's crypto wants a new key (``wants_renegotiation``): its send
+        packet id reached 0xFF000000 (§8), or, in the 2.7 epoch format, its send epoch reached
+        0xF000 (§10).
         """
         key = self._keys[-1] if self._keys else None
         if key is None or key.key_id != key_id:
@@ -158,7 +160,7 @@ class KeyRing:
             return
         reason = None
         if near_wrap:
-            reason = "packet id 0xFF000000"
+            reason = "packet ids or epochs near their end (§8, §10)"
         elif self.reneg_bytes is not None and key.bytes >= self.reneg_bytes:
             reason = f"reneg-bytes {self.reneg_bytes}"
         elif self.reneg_pkts is not None and key.packets >= self.reneg_pkts:
