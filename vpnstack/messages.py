@@ -121,6 +121,31 @@ class KeepaliveSettings:
 DataChannelCommand = DataKeys | KeepaliveSettings
 
 
+# --- datachannel -> tlssession, tlssession -> controlchannel ---------------------------------
+
+
+@attrs.frozen
+class RenegotiationRequest:
+    """datachannel -> tlssession: the data channel wants a new key (PROTOCOL.md §8, §9)."""
+
+    key_id: int
+    """The key whose counters reached a limit; stale if it is no longer the session's newest."""
+    reason: str
+    """Which limit, for people: ``reneg-bytes 1000``, ``reneg-pkts 64``, packet ids..."""
+
+
+@attrs.frozen(repr=False)
+class DynamicTlsCryptKey:
+    """tlssession -> controlchannel: the tls-crypt key for every control packet with key id
+    > 0 (PROTOCOL.md §4.2). ``repr`` hides the key."""
+
+    key: bytes
+    """256 bytes in static-key-file layout, used like a tls-crypt key (client = INVERSE)."""
+
+    def __repr__(self) -> str:
+        return "DynamicTlsCryptKey(<hidden>)"
+
+
 # --- application -> tlssession ----------------------------------------------------------------
 
 

@@ -41,10 +41,9 @@ from vpnstack.config import Config
 from vpnstack.core.controlchannel import ControlChannelCore
 from vpnstack.core.controlwrap import (
     TLS_CRYPT_MTU_RESERVE,
-    DynamicTlsCryptKey,
     make_control_wrap,
 )
-from vpnstack.core.keyring import KeyRing, RenegotiationRequest
+from vpnstack.core.keyring import KeyRing
 from vpnstack.core.packets import max_tls_payload
 from vpnstack.layers.base import Layer, Notify
 from vpnstack.layers.controlchannel import ControlChannel
@@ -58,7 +57,9 @@ from vpnstack.messages import (
     Batch,
     ControlMessage,
     DataChannelCommand,
+    DynamicTlsCryptKey,
     ReliablePacket,
+    RenegotiationRequest,
     SendExitNotification,
 )
 

@@ -14,13 +14,12 @@ from tests.core.test_session import CLIENT_SID, Driver, config
 from tests.core.tls_helpers import RenegotiatingServer, shared_pki
 from vpnstack.core.controlchannel import ControlChannelCore
 from vpnstack.core.controlwrap import (
-    DynamicTlsCryptKey,
     NoWrap,
     TlsAuthWrap,
     dynamic_tls_crypt_key,
 )
 from vpnstack.core.session import SessionCore
-from vpnstack.messages import ReliablePacket
+from vpnstack.messages import DynamicTlsCryptKey, ReliablePacket
 
 LABEL = b"EXPORTER-OpenVPN-dynamic-tls-crypt"
 PUSH = (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from vpnstack.core.keyring import KeyRing, RenegotiationRequest
+from vpnstack.core.keyring import KeyRing
+from vpnstack.messages import RenegotiationRequest
 
 
 def test_one_key_sends_and_receives() -> None:

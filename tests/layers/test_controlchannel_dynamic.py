@@ -9,11 +9,11 @@ import trio
 import trio.testing
 
 from vpnstack.core.controlchannel import ControlChannelCore
-from vpnstack.core.controlwrap import DynamicTlsCryptKey, TlsAuthWrap, TlsCryptWrap
+from vpnstack.core.controlwrap import TlsAuthWrap, TlsCryptWrap
 from vpnstack.core.opcodes import P_CONTROL_HARD_RESET_SERVER_V2, P_CONTROL_SOFT_RESET_V1
 from vpnstack.core.packets import encode_control
 from vpnstack.layers.controlchannel import ControlChannel
-from vpnstack.messages import ReliablePacket
+from vpnstack.messages import DynamicTlsCryptKey, ReliablePacket
 
 CLIENT_SID = bytes.fromhex("c1c2c3c4c5c6c7c8")
 SERVER_SID = bytes.fromhex("5152535455565758")

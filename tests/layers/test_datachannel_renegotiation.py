@@ -11,9 +11,9 @@ import trio.testing
 
 from tests.layers.test_datachannel import random_keys
 from vpnstack.core.datacrypto import DataChannelCrypto
-from vpnstack.core.keyring import KeyRing, RenegotiationRequest
+from vpnstack.core.keyring import KeyRing
 from vpnstack.layers.datachannel import DataChannel
-from vpnstack.messages import Batch, DataChannelCommand
+from vpnstack.messages import Batch, DataChannelCommand, RenegotiationRequest
 
 
 class Harness:

@@ -32,7 +32,6 @@ import hmac
 import struct
 from typing import Literal, Protocol
 
-import attrs
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from vpnstack.core.replay import ReplayWindow
@@ -332,19 +331,6 @@ DYNAMIC_TLS_CRYPT_LABEL = b"EXPORTER-OpenVPN-dynamic-tls-crypt"
 """RFC 5705 exporter label of the dynamic tls-crypt key (256 bytes, no context)."""
 STATIC_KEY_LEN = 256
 """A static key file (tls-auth, tls-crypt) or a tls-crypt-v2 Kc: two 128-byte keys (§4.1)."""
-
-
-@attrs.frozen(repr=False)
-class DynamicTlsCryptKey:
-    """tlssession -> controlchannel: the tls-crypt key for every control packet with key id
-    > 0 (§4.2). Belongs with the inter-layer messages in ``vpnstack/messages.py``; it lives
-    here until that shared file can take it. ``repr`` hides the key."""
-
-    key: bytes
-    """256 bytes in static-key-file layout, used like a tls-crypt key (client = INVERSE)."""
-
-    def __repr__(self) -> str:
-        return "DynamicTlsCryptKey(<hidden>)"
 
 
 def dynamic_tls_crypt_key(ekm: bytes, original: bytes | None) -> bytes:

@@ -30,10 +30,10 @@ from vpnstack.core.datacrypto import (
     data_packet_key_id,
     make_data_crypto,
 )
-from vpnstack.core.keyring import KeyRing, RenegotiationRequest
+from vpnstack.core.keyring import KeyRing
 from vpnstack.errors import ConfigError, KeepaliveTimeout, RemoteProtocolError
 from vpnstack.layers.base import DropCounter
-from vpnstack.messages import Batch, DataKeys, KeepaliveSettings
+from vpnstack.messages import Batch, DataKeys, KeepaliveSettings, RenegotiationRequest
 
 
 class DataChannelCore:

@@ -31,20 +31,7 @@ from __future__ import annotations
 import attrs
 
 from vpnstack.errors import LocalError
-
-
-@attrs.frozen
-class RenegotiationRequest:
-    """datachannel -> tlssession: the data channel wants a new key (PROTOCOL.md §8, §9).
-
-    Belongs with the other inter-layer messages in ``vpnstack/messages.py``; it lives here
-    until that shared file can take it.
-    """
-
-    key_id: int
-    """The key whose counters reached a limit; stale if it is no longer the session's newest."""
-    reason: str
-    """Which limit, for people: ``reneg-bytes 1000``, ``reneg-pkts 64``, ``packet id``."""
+from vpnstack.messages import RenegotiationRequest
 
 
 @attrs.define

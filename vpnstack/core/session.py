@@ -69,7 +69,6 @@ from vpnstack.core.compression import framing_of
 from vpnstack.core.controlwrap import (
     DYNAMIC_TLS_CRYPT_LABEL,
     STATIC_KEY_LEN,
-    DynamicTlsCryptKey,
     dynamic_tls_crypt_key,
 )
 from vpnstack.core.datakeys import DATA_CIPHERS, EKM_LABEL, KEY2_LEN, split_key2
@@ -118,6 +117,7 @@ from vpnstack.messages import (
     AuthToken,
     ControlMessage,
     DataKeys,
+    DynamicTlsCryptKey,
     KeepaliveSettings,
     Stage,
     StateChange,

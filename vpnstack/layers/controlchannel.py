@@ -17,10 +17,9 @@ import attrs
 import trio
 
 from vpnstack.core.controlchannel import ControlChannelCore
-from vpnstack.core.controlwrap import DynamicTlsCryptKey
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.layers.base import DropCounter
-from vpnstack.messages import ReliablePacket
+from vpnstack.messages import DynamicTlsCryptKey, ReliablePacket
 
 
 @attrs.frozen

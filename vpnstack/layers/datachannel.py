@@ -26,9 +26,16 @@ import attrs
 import trio
 
 from vpnstack.core.datachannel import DataChannelCore
-from vpnstack.core.keyring import KeyRing, RenegotiationRequest
+from vpnstack.core.keyring import KeyRing
 from vpnstack.layers.base import Notify, ignore_notifications
-from vpnstack.messages import Batch, DataChannelCommand, DataKeys, Stage, StateChange
+from vpnstack.messages import (
+    Batch,
+    DataChannelCommand,
+    DataKeys,
+    RenegotiationRequest,
+    Stage,
+    StateChange,
+)
 
 
 @attrs.frozen

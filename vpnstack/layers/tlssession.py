@@ -29,8 +29,6 @@ import attrs
 import trio
 
 from vpnstack.config import Config
-from vpnstack.core.controlwrap import DynamicTlsCryptKey
-from vpnstack.core.keyring import RenegotiationRequest
 from vpnstack.core.session import SessionCore
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.layers.base import DropCounter, Notify, ignore_notifications
@@ -38,7 +36,9 @@ from vpnstack.messages import (
     ControlMessage,
     DataChannelCommand,
     DataKeys,
+    DynamicTlsCryptKey,
     KeepaliveSettings,
+    RenegotiationRequest,
     SendExitNotification,
     StateChange,
 )
