@@ -94,7 +94,30 @@ def data_packet_key_id(packet: bytes) -> int:
     return packet[0] & KEY_ID_MASK
 
 
-class DataChannelCrypto:
+def _header_for(keys: DataKeys) -> bytes:
+    # PROTOCOL.md §7.1: the header we send.
+    if keys.peer_id is None:
+        return bytes([P_DATA_V1 << 3 | keys.key_id])
+    return _U32.pack((P_DATA_V2 << 3 | keys.key_id) << 24 | keys.peer_id)
+
+
+class _SendCounter:
+    """The 32-bit send packet id both packet formats share (§8): from 1, never wrapping."""
+
+    _next_id: int
+
+    @property
+    def next_packet_id(self) -> int:
+        """The id the next ``encrypt`` will use."""
+        return self._next_id
+
+    @property
+    def wants_renegotiation(self) -> bool:
+        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§8)."""
+        return self._next_id >= RENEGOTIATE_AT_PACKET_ID
+
+
+class DataChannelCrypto(_SendCounter):
     """Encrypts and decrypts the data packets of one key id (AEAD ciphers only).
 
     ``role="server"`` swaps the two directions (the peer's view of the same ``DataKeys``);
@@ -131,26 +154,12 @@ class DataChannelCrypto:
         self._recv_iv = recv_iv
         self._next_id = first_packet_id
         self._replay = ReplayWindow(replay_window, time_backtrack)
-        # PROTOCOL.md §7.1: the header we send.
-        if keys.peer_id is None:
-            self._header = bytes([P_DATA_V1 << 3 | keys.key_id])
-        else:
-            self._header = _U32.pack((P_DATA_V2 << 3 | keys.key_id) << 24 | keys.peer_id)
+        self._header = _header_for(keys)
         self.overhead = len(self._header) + PACKET_ID_LEN + TAG_LEN
         """Bytes added to each payload: 24 for P_DATA_V2, 21 for P_DATA_V1 (§7.7)."""
 
     def __repr__(self) -> str:
         return f"DataChannelCrypto(key_id={self.key_id}, cipher={self.cipher!r})"
-
-    @property
-    def next_packet_id(self) -> int:
-        """The id the next ``encrypt`` will use."""
-        return self._next_id
-
-    @property
-    def wants_renegotiation(self) -> bool:
-        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§8)."""
-        return self._next_id >= RENEGOTIATE_AT_PACKET_ID
 
     def encrypt(self, payload: bytes) -> bytes:
         """The whole wire packet for ``payload`` (§7.2); uses the next packet id."""
@@ -214,14 +223,7 @@ _ZERO_BLOCK = bytes(CBC_BLOCK)
 _PADDINGS = [bytes([n]) * n for n in range(CBC_BLOCK + 1)]
 
 
-def _header_for(keys: DataKeys) -> bytes:
-    # PROTOCOL.md §7.1: the header we send.
-    if keys.peer_id is None:
-        return bytes([P_DATA_V1 << 3 | keys.key_id])
-    return _U32.pack((P_DATA_V2 << 3 | keys.key_id) << 24 | keys.peer_id)
-
-
-class CbcHmacCrypto:
+class CbcHmacCrypto(_SendCounter):
     """Encrypts and decrypts the data packets of one key id with AES-CBC + HMAC (§7.3).
 
     ``role="server"`` swaps the directions, as for ``DataChannelCrypto``.
@@ -285,16 +287,6 @@ class CbcHmacCrypto:
 
     def __repr__(self) -> str:
         return f"CbcHmacCrypto(key_id={self.key_id}, cipher={self.cipher!r}, auth={self.auth!r})"
-
-    @property
-    def next_packet_id(self) -> int:
-        """The id the next ``encrypt`` will use."""
-        return self._next_id
-
-    @property
-    def wants_renegotiation(self) -> bool:
-        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§8)."""
-        return self._next_id >= RENEGOTIATE_AT_PACKET_ID
 
     def encrypt(self, payload: bytes) -> bytes:
         """The whole wire packet for ``payload`` (§7.3); uses the next packet id."""
