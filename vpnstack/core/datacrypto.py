@@ -101,6 +101,17 @@ def _header_for(keys: DataKeys) -> bytes:
     return _U32.pack((P_DATA_V2 << 3 | keys.key_id) << 24 | keys.peer_id)
 
 
+def _received_header_len(packet: bytes, key_id: int) -> int:
+    """Length of a received data packet's header (§7.1): 4 for P_DATA_V2, 1 for P_DATA_V1.
+
+    Raises ``RemoteProtocolError`` (``too-short``, ``not-data``, ``wrong-key-id``).
+    """
+    received = data_packet_key_id(packet)
+    if received != key_id:
+        raise RemoteProtocolError("wrong-key-id", f"key id {received}, expected {key_id}")
+    return 4 if packet[0] >> 3 == P_DATA_V2 else 1
+
+
 class _SendCounter:
     """The 32-bit send packet id both packet formats share (§8): from 1, never wrapping."""
 
@@ -186,20 +197,7 @@ class DataChannelCrypto(_SendCounter):
         Reasons: ``too-short``, ``not-data``, ``wrong-key-id``, ``auth-failed`` and the
         ``replay-*`` reasons of ``ReplayWindow.check``.
         """
-        if not packet:
-            raise RemoteProtocolError("too-short", "empty packet")
-        first = packet[0]
-        opcode = first >> 3
-        if opcode == P_DATA_V2:
-            header_len = 4
-        elif opcode == P_DATA_V1:
-            header_len = 1
-        else:
-            raise RemoteProtocolError("not-data", f"opcode {opcode} is not a data opcode")
-        if first & KEY_ID_MASK != self.key_id:
-            raise RemoteProtocolError(
-                "wrong-key-id", f"key id {first & KEY_ID_MASK}, expected {self.key_id}"
-            )
+        header_len = _received_header_len(packet, self.key_id)
         body = header_len + PACKET_ID_LEN + TAG_LEN
         if len(packet) < body:
             raise RemoteProtocolError("too-short", f"{len(packet)}-byte data packet")
@@ -331,20 +329,7 @@ class CbcHmacCrypto(_SendCounter):
         ``auth-failed``, ``bad-padding`` and the ``replay-*`` reasons of
         ``ReplayWindow.check``.
         """
-        if not packet:
-            raise RemoteProtocolError("too-short", "empty packet")
-        first = packet[0]
-        opcode = first >> 3
-        if opcode == P_DATA_V2:
-            header_len = 4
-        elif opcode == P_DATA_V1:
-            header_len = 1
-        else:
-            raise RemoteProtocolError("not-data", f"opcode {opcode} is not a data opcode")
-        if first & KEY_ID_MASK != self.key_id:
-            raise RemoteProtocolError(
-                "wrong-key-id", f"key id {first & KEY_ID_MASK}, expected {self.key_id}"
-            )
+        header_len = _received_header_len(packet, self.key_id)
         body = header_len + self._digest_len
         # At least the IV and one ciphertext block; the ciphertext is whole blocks.
         if len(packet) < body + 2 * CBC_BLOCK:
