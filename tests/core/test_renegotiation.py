@@ -7,12 +7,10 @@ computed here from that server's own TLS session (EKM) or with an independent PR
 
 from __future__ import annotations
 
-import hmac
-
 import pytest
 
 from tests.core.test_session import CLIENT_SID, Driver, config, of_type
-from tests.core.tls_helpers import RenegotiatingServer, ServerKeySession, shared_pki
+from tests.core.tls_helpers import RenegotiatingServer, ServerKeySession, shared_pki, tls10_prf
 from vpnstack.core import opcodes
 from vpnstack.core.session import SessionCore, next_key_id
 from vpnstack.errors import HandshakeTimeout, RemoteProtocolError
@@ -68,30 +66,12 @@ def assert_keys(keys: DataKeys, key2: bytes) -> None:
     ) == slots(key2)
 
 
-# --- an independent OpenVPN PRF (§5.3 A) --------------------------------------------------------
-
-
-def _p_hash(name: str, secret: bytes, seed: bytes, n: int) -> bytes:
-    out, a = b"", seed
-    while len(out) < n:
-        a = hmac.new(secret, a, name).digest()
-        out += hmac.new(secret, a + seed, name).digest()
-    return out[:n]
-
-
-def _prf(secret: bytes, seed: bytes, n: int) -> bytes:
-    half = (len(secret) + 1) // 2
-    md5 = _p_hash("md5", secret[:half], seed, n)
-    sha1 = _p_hash("sha1", secret[len(secret) - half :], seed, n)
-    return bytes(x ^ y for x, y in zip(md5, sha1, strict=True))
-
-
 def prf_key2(session: ServerKeySession, server_sid: bytes) -> bytes:
     km2 = session.client_km2
     assert km2 is not None
-    master = _prf(km2.pre_master, b"OpenVPN master secret" + km2.random1 + session.random1, 48)
+    master = tls10_prf(km2.pre_master, b"OpenVPN master secret" + km2.random1 + session.random1, 48)
     seed = b"OpenVPN key expansion" + km2.random2 + session.random2 + CLIENT_SID + server_sid
-    return _prf(master, seed, 256)
+    return tls10_prf(master, seed, 256)
 
 
 # --- tests ---------------------------------------------------------------------------------------

@@ -7,12 +7,11 @@ end-to-end tests against a real OpenVPN server are written elsewhere.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 
 import pytest
 
-from tests.core.tls_helpers import ScriptedServer, client_config, shared_pki
+from tests.core.tls_helpers import ScriptedServer, client_config, shared_pki, tls10_prf
 from vpnstack.config import Config
 from vpnstack.core import opcodes
 from vpnstack.core.session import Output, SessionCore, parse_early_negotiation_tlvs
@@ -83,24 +82,6 @@ def of_type(outputs: list[Output], kind: type) -> list[Output]:
 
 def stages(outputs: list[Output]) -> list[Stage]:
     return [o.stage for o in outputs if isinstance(o, StateChange)]
-
-
-# --- an independent implementation of PROTOCOL.md §5.3 A, for expected keys -------------------
-
-
-def _p_hash(name: str, secret: bytes, seed: bytes, n: int) -> bytes:
-    out, a = b"", seed
-    while len(out) < n:
-        a = hmac.new(secret, a, name).digest()
-        out += hmac.new(secret, a + seed, name).digest()
-    return out[:n]
-
-
-def tls10_prf(secret: bytes, seed: bytes, n: int) -> bytes:
-    half = (len(secret) + 1) // 2
-    md5 = _p_hash("md5", secret[:half], seed, n)
-    sha1 = _p_hash("sha1", secret[len(secret) - half :], seed, n)
-    return bytes(x ^ y for x, y in zip(md5, sha1, strict=True))
 
 
 def expected_prf_key2(server: ScriptedServer) -> bytes:

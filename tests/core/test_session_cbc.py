@@ -13,9 +13,8 @@ from tests.core.test_session import (
     PUSH_BASIC,
     config,
     expected_prf_key2,
-    of_type,
 )
-from tests.core.tls_helpers import ScriptedServer, shared_pki
+from tests.core.tls_helpers import ScriptedServer, data_keys_after_handshake, shared_pki
 from vpnstack.core.session import SessionCore, occ_cipher
 from vpnstack.errors import CipherNegotiationFailed, ConfigError
 from vpnstack.messages import DataKeys
@@ -26,20 +25,7 @@ PUSH_NO_CIPHER = b"PUSH_REPLY,topology subnet,ifconfig 10.8.0.2 255.255.255.0,pe
 
 def run(server: ScriptedServer, **kw: object) -> tuple[DataKeys, ScriptedServer]:
     core = SessionCore(config(**kw), local_session_id=CLIENT_SID)
-    core.start(100.0)
-    seen = []
-    for _ in range(10):
-        outputs = core.outputs()
-        seen += outputs
-        replies = server.handle(outputs)
-        if not replies and not outputs:
-            break
-        for reply in replies:
-            core.receive(reply, 100.0)
-    keys = of_type(seen, DataKeys)  # type: ignore[arg-type]
-    assert len(keys) == 1
-    assert isinstance(keys[0], DataKeys)
-    return keys[0], server
+    return data_keys_after_handshake(core, server), server
 
 
 def peer_info(server: ScriptedServer) -> dict[str, str]:

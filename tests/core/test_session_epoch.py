@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from tests.core.test_epoch import ref_packet
-from tests.core.test_session import PUSH_BASIC, config, expected_prf_key2, of_type
-from tests.core.tls_helpers import ScriptedServer, shared_pki
+from tests.core.test_session import PUSH_BASIC, config, expected_prf_key2
+from tests.core.tls_helpers import ScriptedServer, data_keys_after_handshake, shared_pki
 from vpnstack.core.datacrypto import make_data_crypto
 from vpnstack.core.epoch import EpochDataCrypto
 from vpnstack.core.session import SessionCore
@@ -24,19 +24,7 @@ def run(push: bytes) -> tuple[DataKeys, ScriptedServer]:
     server = ScriptedServer(shared_pki(), push_script=[[push]])
     ciphers = ("AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305", "AES-256-CBC")
     core = SessionCore(config(data_ciphers=ciphers), local_session_id=CLIENT_SID)
-    core.start(100.0)
-    seen = []
-    for _ in range(10):
-        outputs = core.outputs()
-        seen += outputs
-        replies = server.handle(outputs)
-        if not replies and not outputs:
-            break
-        for reply in replies:
-            core.receive(reply, 100.0)
-    keys = [k for k in of_type(seen, DataKeys) if isinstance(k, DataKeys)]
-    assert len(keys) == 1
-    return keys[0], server
+    return data_keys_after_handshake(core, server), server
 
 
 def iv_proto(server: ScriptedServer) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hmac
 from collections.abc import Sequence
 
 import attrs
@@ -18,7 +19,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
 from vpnstack.config import Config, Remote
-from vpnstack.messages import ControlMessage
+from vpnstack.core.session import SessionCore
+from vpnstack.messages import ControlMessage, DataKeys
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -453,3 +455,41 @@ class RenegotiatingServer(ScriptedServer):
                 session.tls.write(text)
             return
         session.texts += data.split(b"\x00")[:-1]
+
+
+# --- an independent OpenVPN PRF (PROTOCOL.md §5.3 A), for expected keys -------------------------
+
+
+def _p_hash(name: str, secret: bytes, seed: bytes, n: int) -> bytes:
+    out, a = b"", seed
+    while len(out) < n:
+        a = hmac.new(secret, a, name).digest()
+        out += hmac.new(secret, a + seed, name).digest()
+    return out[:n]
+
+
+def tls10_prf(secret: bytes, seed: bytes, n: int) -> bytes:
+    """The TLS 1.0 PRF written out from RFC 2246, independently of ``vpnstack.core.prf``."""
+    half = (len(secret) + 1) // 2
+    md5 = _p_hash("md5", secret[:half], seed, n)
+    sha1 = _p_hash("sha1", secret[len(secret) - half :], seed, n)
+    return bytes(x ^ y for x, y in zip(md5, sha1, strict=True))
+
+
+def data_keys_after_handshake(core: SessionCore, server: ScriptedServer) -> DataKeys:
+    """Start ``core`` at now=100, exchange with ``server`` until quiet (bounded), and return
+    the one ``DataKeys`` the session produced."""
+    core.start(100.0)
+    seen: list[object] = []
+    for _ in range(10):
+        outputs = core.outputs()
+        seen += outputs
+        replies = server.handle(outputs)
+        if not replies and not outputs:
+            break
+        for reply in replies:
+            core.receive(reply, 100.0)
+    keys = [output for output in seen if isinstance(output, DataKeys)]
+    assert len(keys) == 1, keys
+    return keys[0]
+
