@@ -23,7 +23,7 @@ from vpnstack.config import (
     require_supported,
     split_line,
 )
-from vpnstack.core.push import PushedRoute, PushedRoute6
+from vpnstack.core.tlssession.push import PushedRoute, PushedRoute6
 from vpnstack.errors import ConfigError
 from vpnstack.lab.pki import Pki
 
@@ -1027,7 +1027,7 @@ def test_tls_crypt_v2_key_is_parsed_and_accepted_at_connect_time(lab_pki: Pki) -
     cfg = parse_config(text, source="v2.ovpn")
     assert cfg.tls_crypt_v2_key == kc + wkc_body + (299).to_bytes(2, "big")
     assert cfg.tls_crypt_key is None and cfg.tls_auth_key is None
-    require_supported(cfg)  # spoken since issue 4 (core/controlwrap.py TlsCryptV2Wrap)
+    require_supported(cfg)  # spoken since issue 4 (core/controlchannel/wrap.py TlsCryptV2Wrap)
     require_supported(parse_config(minimal(lab_pki)))  # nothing to refuse
 
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from vpnstack.config import DEFAULT_DATA_CIPHERS, Config, Remote, load_config, require_supported
-from vpnstack.core.push import PushedRoute, PushedRoute6
+from vpnstack.core.tlssession.push import PushedRoute, PushedRoute6
 from vpnstack.errors import ConfigError
 from vpnstack.lab.pki import Pki, new_static_key_text
 

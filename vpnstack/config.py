@@ -37,7 +37,7 @@ option for the whole config, so blocks that end up with different values are ref
 Remotes keep their transport: ``proto``/``remote ... PROTO`` may be UDP or TCP, and
 ``tcp-client`` is stored as ``tcp`` (a client's TCP is always the connecting side).
 ``tls-crypt-v2`` client keys are parsed and stored in ``Config.tls_crypt_v2_key``
-(spoken by ``core/controlwrap.py``); ``require_supported(config)`` is the hook for parsed
+(spoken by ``core/controlchannel/wrap.py``); ``require_supported(config)`` is the hook for parsed
 features the stack cannot speak yet (none at present).
 
 The ``Config`` field names are a contract used by the layers and the CLI. ``repr(Config)``, the
@@ -61,8 +61,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from vpnstack.core.compression import compresses, framing_of
-from vpnstack.core.push import PushedRoute, PushedRoute6
+from vpnstack.core.shared.framing import compresses, framing_of
+from vpnstack.core.tlssession.push import PushedRoute, PushedRoute6
 from vpnstack.errors import ConfigError
 
 
@@ -1467,7 +1467,7 @@ class _Parser:
         self.lines["pkcs12"] = d.line
 
     def _static_key(self, d: _Directive) -> bytes:
-        from vpnstack.core.statickey import parse_static_key
+        from vpnstack.core.controlchannel.statickey import parse_static_key
 
         text, where = self.file_or_inline(d)
         try:

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from vpnstack.config import Config, require_supported
-from vpnstack.core.datacrypto import OCC_EXIT
+from vpnstack.core.datachannel.crypto import OCC_EXIT
 from vpnstack.errors import TunnelClosed
 from vpnstack.layers.tun import TunEndpoint, UserspaceEndpoint
 from vpnstack.manager import WorkersManager, one_error

@@ -38,13 +38,13 @@ import attrs
 import trio
 
 from vpnstack.config import Config
-from vpnstack.core.controlchannel import ControlChannelCore
-from vpnstack.core.controlwrap import (
+from vpnstack.core.controlchannel.channel import ControlChannelCore
+from vpnstack.core.controlchannel.wrap import (
     TLS_CRYPT_MTU_RESERVE,
     make_control_wrap,
 )
-from vpnstack.core.keyring import KeyRing
-from vpnstack.core.packets import max_tls_payload
+from vpnstack.core.datachannel.keyring import KeyRing
+from vpnstack.core.shared.packets import max_tls_payload
 from vpnstack.layers.base import Layer, Notify
 from vpnstack.layers.controlchannel import ControlChannel
 from vpnstack.layers.datachannel import DataChannel

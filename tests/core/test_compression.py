@@ -9,17 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpnstack.config import parse_config
-from vpnstack.core.compression import (
-    FRAMINGS,
-    compresses,
-    frame,
-    frame_batch,
-    framing_of,
-    unframe,
-)
-from vpnstack.core.datachannel import DataChannelCore
-from vpnstack.core.datacrypto import PING_PAYLOAD, DataCrypto, make_data_crypto
-from vpnstack.core.datakeys import split_key2
+from vpnstack.core.datachannel.channel import DataChannelCore
+from vpnstack.core.datachannel.compression import frame, frame_batch, unframe
+from vpnstack.core.datachannel.crypto import PING_PAYLOAD, DataCrypto, make_data_crypto
+from vpnstack.core.shared.framing import FRAMINGS, compresses, framing_of
+from vpnstack.core.tlssession.datakeys import split_key2
 from vpnstack.errors import ConfigError, RemoteProtocolError
 from vpnstack.lab.pki import Pki
 

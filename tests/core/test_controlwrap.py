@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpnstack.core.controlwrap import (
+from vpnstack.core.controlchannel.wrap import (
     ControlWrap,
     NoWrap,
     TlsAuthWrap,

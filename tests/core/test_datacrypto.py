@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpnstack.core.datacrypto import (
+from vpnstack.core.datachannel.crypto import (
     OCC_EXIT,
     OCC_MAGIC,
     PING_PAYLOAD,
@@ -21,13 +21,8 @@ from vpnstack.core.datacrypto import (
     PacketIdExhausted,
     data_packet_key_id,
 )
-from vpnstack.core.datakeys import (
-    AEAD_CIPHERS,
-    CBC_CIPHERS,
-    CIPHER_KEY_LENGTHS,
-    EKM_LABEL,
-    split_key2,
-)
+from vpnstack.core.shared.ciphers import AEAD_CIPHERS, CBC_CIPHERS, CIPHER_KEY_LENGTHS
+from vpnstack.core.tlssession.datakeys import EKM_LABEL, split_key2
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
 

@@ -21,13 +21,14 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpnstack.core.datacrypto import (
+from vpnstack.core.datachannel.crypto import (
     CbcHmacCrypto,
     DataChannelCrypto,
     PacketIdExhausted,
     make_data_crypto,
 )
-from vpnstack.core.datakeys import CBC_CIPHERS, HMAC_DIGEST_LENGTHS, split_key2
+from vpnstack.core.shared.ciphers import CBC_CIPHERS, HMAC_DIGEST_LENGTHS
+from vpnstack.core.tlssession.datakeys import split_key2
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
 

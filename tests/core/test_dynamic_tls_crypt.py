@@ -12,13 +12,10 @@ import os
 from tests.core.test_controlwrap import tls_crypt_expected
 from tests.core.test_session import CLIENT_SID, Driver, config
 from tests.core.tls_helpers import RenegotiatingServer, shared_pki
-from vpnstack.core.controlchannel import ControlChannelCore
-from vpnstack.core.controlwrap import (
-    NoWrap,
-    TlsAuthWrap,
-    dynamic_tls_crypt_key,
-)
-from vpnstack.core.session import SessionCore
+from vpnstack.core.controlchannel.channel import ControlChannelCore
+from vpnstack.core.controlchannel.wrap import NoWrap, TlsAuthWrap
+from vpnstack.core.tlssession.dynamic_tls_crypt import dynamic_tls_crypt_key
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.messages import DynamicTlsCryptKey, ReliablePacket
 
 LABEL = b"EXPORTER-OpenVPN-dynamic-tls-crypt"

@@ -20,11 +20,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
-from vpnstack.core.datacrypto import PacketIdExhausted
-from vpnstack.core.epoch import (
+from vpnstack.core.datachannel.crypto import PacketIdExhausted
+from vpnstack.core.datachannel.epoch import (
     AES_GCM_USAGE_LIMIT,
     FUTURE_EPOCHS,
-    IV_PROTO_DATA_EPOCH,
     MAX_COUNTER,
     OVERHEAD,
     RENEGOTIATE_AT_EPOCH,
@@ -32,10 +31,13 @@ from vpnstack.core.epoch import (
     default_usage_limit,
     epoch_data_iv,
     epoch_data_key,
-    epoch_format_negotiated,
     hkdf_expand_sha256,
     next_epoch_secret,
     ovpn_expand_label,
+)
+from vpnstack.core.tlssession.datakeys import (
+    IV_PROTO_DATA_EPOCH,
+    epoch_format_negotiated,
     split_key2_epoch,
 )
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
@@ -483,7 +485,7 @@ def test_two_peers_walk_through_epochs_together() -> None:
 
 
 def test_make_data_crypto_picks_the_epoch_format_when_negotiated() -> None:
-    from vpnstack.core.datacrypto import DataChannelCrypto, make_data_crypto
+    from vpnstack.core.datachannel.crypto import DataChannelCrypto, make_data_crypto
 
     assert isinstance(make_data_crypto(epoch_keys()), EpochDataCrypto)
     server = make_data_crypto(epoch_keys(), role="server")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from vpnstack.config import Config, Remote
-from vpnstack.core.keymethod2 import (
+from vpnstack.core.tlssession.keymethod2 import (
     KeySource,
     build_client_message,
     encode_string,
     parse_server_message,
 )
-from vpnstack.core.peerinfo import IV_PROTO, build_peer_info, occ_options_string
+from vpnstack.core.tlssession.peerinfo import IV_PROTO, build_peer_info, occ_options_string
 from vpnstack.errors import ConfigError, RemoteProtocolError
 
 SOURCE = KeySource(bytes(range(48)), b"\xaa" * 32, b"\xbb" * 32)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vpnstack.core.keyring import KeyRing
+from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.messages import RenegotiationRequest
 
 

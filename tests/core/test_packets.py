@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vpnstack.core import opcodes as op
-from vpnstack.core.packets import (
+from vpnstack.core.shared import opcodes as op
+from vpnstack.core.shared.packets import (
     DecodedControl,
     ack_size,
     decode_control,

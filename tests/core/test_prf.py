@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpnstack.core.prf import derive_key2_prf, openvpn_prf
+from vpnstack.core.tlssession.prf import derive_key2_prf, openvpn_prf
 from vpnstack.errors import LocalError
 
 # The widely used TLS 1.0/1.1 "PRF Testvector" (originally posted to the IETF TLS list,

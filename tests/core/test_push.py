@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from vpnstack.core.push import (
+from vpnstack.core.tlssession.push import (
     ControlKind,
     ControlTextReader,
     DnsServer,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vpnstack.core import opcodes as op
-from vpnstack.core.reliable import ReliableCore, ReliableEvent
+from vpnstack.core.reliabletransport.reliable import ReliableCore, ReliableEvent
+from vpnstack.core.shared import opcodes as op
 from vpnstack.errors import LocalError, RemoteProtocolError
 from vpnstack.messages import ControlMessage, ReliablePacket
 

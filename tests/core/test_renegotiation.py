@@ -11,8 +11,8 @@ import pytest
 
 from tests.core.test_session import CLIENT_SID, Driver, config, of_type
 from tests.core.tls_helpers import RenegotiatingServer, ServerKeySession, shared_pki, tls10_prf
-from vpnstack.core import opcodes
-from vpnstack.core.session import SessionCore, next_key_id
+from vpnstack.core.shared import opcodes
+from vpnstack.core.tlssession.session import SessionCore, next_key_id
 from vpnstack.errors import HandshakeTimeout, RemoteProtocolError
 from vpnstack.messages import ControlMessage, DataKeys, KeepaliveSettings, Stage, StateChange
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpnstack.core.replay import ReplayWindow
+from vpnstack.core.shared.replay import ReplayWindow
 from vpnstack.errors import RemoteProtocolError
 
 

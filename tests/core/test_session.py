@@ -13,8 +13,9 @@ import pytest
 
 from tests.core.tls_helpers import ScriptedServer, client_config, shared_pki, tls10_prf
 from vpnstack.config import Config
-from vpnstack.core import opcodes
-from vpnstack.core.session import Output, SessionCore, parse_early_negotiation_tlvs
+from vpnstack.core.shared import opcodes
+from vpnstack.core.tlssession.early_negotiation import parse_early_negotiation_tlvs
+from vpnstack.core.tlssession.session import Output, SessionCore
 from vpnstack.errors import (
     AuthFailed,
     CipherNegotiationFailed,

@@ -12,9 +12,9 @@ import pytest
 from tests.core.test_epoch import ref_packet
 from tests.core.test_session import PUSH_BASIC, config, expected_prf_key2
 from tests.core.tls_helpers import ScriptedServer, data_keys_after_handshake, shared_pki
-from vpnstack.core.datacrypto import make_data_crypto
-from vpnstack.core.epoch import EpochDataCrypto
-from vpnstack.core.session import SessionCore
+from vpnstack.core.datachannel.crypto import make_data_crypto
+from vpnstack.core.datachannel.epoch import EpochDataCrypto
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.messages import DataKeys
 
 CLIENT_SID = bytes.fromhex("c1c2c3c4c5c6c7c8")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpnstack.core.statickey import (
+from vpnstack.core.controlchannel.statickey import (
     client_tls_auth_keys,
     client_tls_crypt_keys,
     format_static_key,

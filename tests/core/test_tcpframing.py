@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from vpnstack.core.tcpframing import MAX_PACKET, TcpDeframer, frame, frame_all
+from vpnstack.core.networkio.tcpframing import MAX_PACKET, TcpDeframer, frame, frame_all
 from vpnstack.errors import LocalError, RemoteProtocolError
 
 # A client hard reset with no wrapping (§2.2): 14 bytes, opcode 7 key_id 0.

@@ -13,7 +13,7 @@ from OpenSSL import SSL
 
 from tests.core.tls_helpers import PKI, Issued, TLSServer, client_config, make_leaf, make_pki
 from vpnstack.config import Config
-from vpnstack.core.tlsclient import TLSClient, openvpn_subject
+from vpnstack.core.tlssession.tlsclient import TLSClient, openvpn_subject
 from vpnstack.errors import CertificateError, ConfigError, TLSError
 
 

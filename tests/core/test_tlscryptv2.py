@@ -21,18 +21,21 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tests.core.tls_helpers import client_config
-from vpnstack.core import opcodes
-from vpnstack.core.controlchannel import ControlChannelCore
-from vpnstack.core.controlwrap import TlsCryptV2Wrap, TlsCryptWrap, make_control_wrap
-from vpnstack.core.packets import decode_control, encode_control
-from vpnstack.core.reliable import ReliableCore
-from vpnstack.core.session import SessionCore, parse_early_negotiation_tlvs
-from vpnstack.core.tlscryptv2 import (
+from vpnstack.core.controlchannel.channel import ControlChannelCore
+from vpnstack.core.controlchannel.tlscryptv2 import (
     V3_RESET_MAX_LEN,
     V3_RESET_MIN_LEN,
-    resend_wkc_requested,
     split_client_key,
 )
+from vpnstack.core.controlchannel.wrap import TlsCryptV2Wrap, TlsCryptWrap, make_control_wrap
+from vpnstack.core.reliabletransport.reliable import ReliableCore
+from vpnstack.core.shared import opcodes
+from vpnstack.core.shared.packets import decode_control, encode_control
+from vpnstack.core.tlssession.early_negotiation import (
+    parse_early_negotiation_tlvs,
+    resend_wkc_requested,
+)
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.errors import ConfigError, RemoteProtocolError
 from vpnstack.messages import ControlMessage, ReliablePacket
 

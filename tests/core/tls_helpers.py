@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
 from vpnstack.config import Config, Remote
-from vpnstack.core.session import SessionCore
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.messages import ControlMessage, DataKeys
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -469,7 +469,7 @@ def _p_hash(name: str, secret: bytes, seed: bytes, n: int) -> bytes:
 
 
 def tls10_prf(secret: bytes, seed: bytes, n: int) -> bytes:
-    """The TLS 1.0 PRF written out from RFC 2246, independently of ``vpnstack.core.prf``."""
+    """The TLS 1.0 PRF written out from RFC 2246, independently of ``core/tlssession/prf.py``."""
     half = (len(secret) + 1) // 2
     md5 = _p_hash("md5", secret[:half], seed, n)
     sha1 = _p_hash("sha1", secret[len(secret) - half :], seed, n)

@@ -8,15 +8,15 @@ from collections.abc import Callable
 import pytest
 import trio
 
-from vpnstack.core.controlchannel import ControlChannelCore
-from vpnstack.core.controlwrap import ControlWrap, NoWrap, TlsAuthWrap, TlsCryptWrap
-from vpnstack.core.opcodes import (
+from vpnstack.core.controlchannel.channel import ControlChannelCore
+from vpnstack.core.controlchannel.wrap import ControlWrap, NoWrap, TlsAuthWrap, TlsCryptWrap
+from vpnstack.core.shared.opcodes import (
     P_ACK_V1,
     P_CONTROL_HARD_RESET_CLIENT_V2,
     P_CONTROL_HARD_RESET_SERVER_V2,
     P_CONTROL_V1,
 )
-from vpnstack.core.packets import decode_control, encode_control
+from vpnstack.core.shared.packets import decode_control, encode_control
 from vpnstack.layers.controlchannel import ControlChannel
 from vpnstack.messages import ReliablePacket
 

@@ -8,10 +8,10 @@ import os
 import trio
 import trio.testing
 
-from vpnstack.core.controlchannel import ControlChannelCore
-from vpnstack.core.controlwrap import TlsAuthWrap, TlsCryptWrap
-from vpnstack.core.opcodes import P_CONTROL_HARD_RESET_SERVER_V2, P_CONTROL_SOFT_RESET_V1
-from vpnstack.core.packets import encode_control
+from vpnstack.core.controlchannel.channel import ControlChannelCore
+from vpnstack.core.controlchannel.wrap import TlsAuthWrap, TlsCryptWrap
+from vpnstack.core.shared.opcodes import P_CONTROL_HARD_RESET_SERVER_V2, P_CONTROL_SOFT_RESET_V1
+from vpnstack.core.shared.packets import encode_control
 from vpnstack.layers.controlchannel import ControlChannel
 from vpnstack.messages import DynamicTlsCryptKey, ReliablePacket
 

@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from vpnstack.core.datacrypto import PING_PAYLOAD, DataChannelCrypto
+from vpnstack.core.datachannel.crypto import PING_PAYLOAD, DataChannelCrypto
 from vpnstack.errors import KeepaliveTimeout
 from vpnstack.layers.datachannel import DataChannel
 from vpnstack.messages import (

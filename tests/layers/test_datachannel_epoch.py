@@ -13,7 +13,7 @@ import os
 import trio
 import trio.testing
 
-from vpnstack.core.epoch import EpochDataCrypto
+from vpnstack.core.datachannel.epoch import EpochDataCrypto
 from vpnstack.layers.datachannel import DataChannel
 from vpnstack.messages import Batch, DataChannelCommand, DataKeys, Stage, StateChange
 

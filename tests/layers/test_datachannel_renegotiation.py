@@ -10,8 +10,8 @@ import trio
 import trio.testing
 
 from tests.layers.test_datachannel import random_keys
-from vpnstack.core.datacrypto import DataChannelCrypto
-from vpnstack.core.keyring import KeyRing
+from vpnstack.core.datachannel.crypto import DataChannelCrypto
+from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.layers.datachannel import DataChannel
 from vpnstack.messages import Batch, DataChannelCommand, RenegotiationRequest
 

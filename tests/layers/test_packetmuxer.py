@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from vpnstack.core.opcodes import (
+from vpnstack.core.shared.opcodes import (
     P_ACK_V1,
     P_CONTROL_HARD_RESET_CLIENT_V2,
     P_CONTROL_HARD_RESET_SERVER_V2,

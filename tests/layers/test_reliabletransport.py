@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from tests.lossylink import LossyLink
-from vpnstack.core import opcodes as op
+from vpnstack.core.shared import opcodes as op
 from vpnstack.layers.reliabletransport import ReliableTransport
 from vpnstack.messages import ControlMessage, ReliablePacket, Stage, StateChange
 

@@ -8,7 +8,7 @@ import trio.testing
 
 from tests.core.tls_helpers import ScriptedServer, client_config, shared_pki
 from vpnstack.config import Config
-from vpnstack.core import opcodes
+from vpnstack.core.shared import opcodes
 from vpnstack.errors import AuthFailed, HandshakeTimeout
 from vpnstack.layers.tlssession import TLSSession
 from vpnstack.messages import (

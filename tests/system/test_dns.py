@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from vpnstack.core.push import parse_push_reply, tunnel_info
+from vpnstack.core.tlssession.push import parse_push_reply, tunnel_info
 from vpnstack.errors import ConfigError
 from vpnstack.messages import TunnelInfo
 from vpnstack.system.dns import (

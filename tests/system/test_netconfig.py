@@ -1,7 +1,7 @@
 """NetworkConfigurator: the pure address/route plan, then the real thing in a namespace.
 
-The plan tests start from PUSH_REPLY text (parsed by ``vpnstack.core.push``), so they check
-the whole path from what a server pushes to what would be added. The namespace tests run the
+The plan tests start from PUSH_REPLY text (parsed by ``core/tlssession/push.py``), so they
+check the whole path from what a server pushes to what would be added. The namespace tests run the
 configurator in a child process inside a namespace of their own and read the result from
 outside with ``ip -n NS -j addr/route``.
 """
@@ -21,7 +21,7 @@ from tests.system.nstools import (
     info_to_json,
     ip_json,
 )
-from vpnstack.core.push import parse_push_reply, tunnel_info
+from vpnstack.core.tlssession.push import parse_push_reply, tunnel_info
 from vpnstack.messages import TunnelInfo
 from vpnstack.system.netconfig import (
     AddressSpec,

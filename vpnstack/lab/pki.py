@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from vpnstack.core.statickey import STATIC_KEY_LEN, format_static_key
+from vpnstack.core.controlchannel.statickey import STATIC_KEY_LEN, format_static_key
 from vpnstack.lab.netns import LabError
 
 KeyType = Literal["ec", "rsa"]

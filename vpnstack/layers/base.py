@@ -15,7 +15,6 @@ items between channels and the core and sleeps until the core's next timer.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -43,23 +42,3 @@ class Layer(Protocol):
     def statistics(self) -> object:
         """A frozen snapshot of the layer's counters."""
         ...
-
-
-class DropCounter:
-    """Counts dropped packets by reason; hostile input is dropped and counted, never raised."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-
-    def drop(self, reason: str, count: int = 1) -> None:
-        """Record ``count`` packets dropped for ``reason``."""
-        self._counts[reason] += count
-
-    def snapshot(self) -> dict[str, int]:
-        """The counts so far, as a plain dict (safe to put in a frozen record)."""
-        return dict(self._counts)
-
-    @property
-    def total(self) -> int:
-        """All drops, whatever the reason."""
-        return sum(self._counts.values())

@@ -1,7 +1,7 @@
 """controlchannel: control packets on the wire <-> ``ReliablePacket`` for the reliable layer.
 
 How this works: the up worker hands each control packet from the packetmuxer to the core
-(``core/controlchannel.py``: unwrap tls-auth/tls-crypt, replay check, decode, session-id
+(``core/controlchannel/channel.py``: unwrap tls-auth/tls-crypt, replay check, decode, session-id
 checks) and passes the result up; anything that fails is dropped and counted by reason, never
 raised — a forged or replayed packet must not end the session. The down worker encodes and
 wraps what the reliable layer sends. Both directions are low-rate and one packet per message.
@@ -16,9 +16,9 @@ from __future__ import annotations
 import attrs
 import trio
 
-from vpnstack.core.controlchannel import ControlChannelCore
+from vpnstack.core.controlchannel.channel import ControlChannelCore
+from vpnstack.core.shared.drops import DropCounter
 from vpnstack.errors import RemoteProtocolError
-from vpnstack.layers.base import DropCounter
 from vpnstack.messages import DynamicTlsCryptKey, ReliablePacket
 
 

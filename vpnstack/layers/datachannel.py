@@ -1,6 +1,6 @@
 """datachannel: encrypts IP packets for the server and decrypts the server's data packets.
 
-How this works: four workers share one sans-I/O core (``core/datachannel.py``) — trio runs
+How this works: four workers share one sans-I/O core (``core/datachannel/channel.py``) — trio runs
 them on one thread and none awaits in the middle of a core call, so no lock is needed:
 
 * keys: applies ``KeepaliveSettings`` and ``DataKeys`` from the tlssession, and reports
@@ -11,9 +11,9 @@ them on one thread and none awaits in the middle of a core call, so no lock is n
   ``KeepaliveTimeout`` end the stack; the same timer forgets the lame-duck key when its
   tran-window is over (PROTOCOL.md §9).
 
-After every batch the core's renegotiation requests (reneg-bytes, reneg-pkts, packet id
-0xFF000000; ``core/keyring.py``) go to the tlssession on ``to_tls``, never blocking: that
-channel is unbounded and carries at most one request per key.
+After every batch the core's renegotiation requests (reneg-bytes, reneg-pkts, packet id 0xFF000000;
+``core/datachannel/keyring.py``) go to the tlssession on ``to_tls``, never blocking: that channel is
+unbounded and carries at most one request per key.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from collections.abc import AsyncIterator
 import attrs
 import trio
 
-from vpnstack.core.datachannel import DataChannelCore
-from vpnstack.core.keyring import KeyRing
+from vpnstack.core.datachannel.channel import DataChannelCore
+from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import (
     Batch,

@@ -5,10 +5,10 @@ two transports is opened, chosen by the remote's ``proto``:
 
 * ``UdpTransport``: a non-blocking UDP socket connected to the remote, so the kernel filters
   out datagrams from anyone else. One OpenVPN packet per datagram (PROTOCOL.md §1).
-* ``TcpTransport``: a TCP connection (``proto tcp``/``tcp4``/``tcp6``/``tcp-client``), each
-  packet behind a 2-byte length (PROTOCOL.md §1, ``core/tcpframing.py``). A read may hold part
-  of a packet or many packets; a length of 0 or above the limit, the server closing the
-  connection, or a reset end the layer with ``NetworkError`` (the client then reconnects).
+* ``TcpTransport``: a TCP connection (``proto tcp``/``tcp4``/``tcp6``/``tcp-client``), each packet
+  behind a 2-byte length (PROTOCOL.md §1, ``core/networkio/tcpframing.py``). A read may hold part of
+  a packet or many packets; a length of 0 or above the limit, the server closing the connection, or
+  a reset end the layer with ``NetworkError`` (the client then reconnects).
 
 Two workers then run, whatever the transport:
 
@@ -39,9 +39,10 @@ import attrs
 import trio
 
 from vpnstack.config import Remote
-from vpnstack.core.tcpframing import TcpDeframer, frame_all
+from vpnstack.core.networkio.tcpframing import TcpDeframer, frame_all
+from vpnstack.core.shared.drops import DropCounter
 from vpnstack.errors import NetworkError, RemoteProtocolError
-from vpnstack.layers.base import DropCounter, Notify, ignore_notifications
+from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import Batch, Stage, StateChange
 
 BATCH_CAP = 64

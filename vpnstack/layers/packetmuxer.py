@@ -1,9 +1,9 @@
 """packetmuxer: splits the datagram stream into control and data, and merges them back.
 
 How this works: the up worker takes batches of datagrams from networkio and looks only at each
-packet's first byte (``core/muxer.py``): control packets go one by one to the controlchannel
-(blocking: the control path never drops for lack of room), data packets are regrouped into
-one batch for the datachannel. Malformed and foreign packets (packets a server never sends to
+packet's first byte (``core/packetmuxer/muxer.py``): control packets go one by one to the
+controlchannel (blocking: the control path never drops for lack of room), data packets are regrouped
+into one batch for the datachannel. Malformed and foreign packets (packets a server never sends to
 a client) are dropped and counted. Two down workers forward what the controlchannel and the
 datachannel send, each through its own clone of the channel to networkio, so the networkio
 side ends only when both have finished.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import attrs
 import trio
 
-from vpnstack.core.muxer import Destination, classify
+from vpnstack.core.packetmuxer.muxer import Destination, classify
+from vpnstack.core.shared.drops import DropCounter
 from vpnstack.errors import RemoteProtocolError
-from vpnstack.layers.base import DropCounter
 from vpnstack.messages import Batch
 
 

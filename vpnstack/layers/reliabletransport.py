@@ -1,7 +1,8 @@
 """reliabletransport: message ids, acks, windows and retransmission on the control path.
 
-How this works: the protocol lives in ``core/reliable.py`` (``ReliableCore``, PROTOCOL.md §3);
-this service only moves items between four channels and the core, with four small workers:
+How this works: the protocol lives in ``core/reliabletransport/reliable.py`` (``ReliableCore``,
+PROTOCOL.md §3); this service only moves items between four channels and the core, with four small
+workers:
 
 * **down** reads ``ControlMessage``s from tlssession and queues them in the core. It blocks
   (backpressure) while more than ``backlog_limit`` packets wait for their first transmission,
@@ -27,14 +28,15 @@ from collections import deque
 
 import trio
 
-from vpnstack.core.opcodes import (
+from vpnstack.core.reliabletransport.reliable import ReliableCore, ReliableStatistics
+from vpnstack.core.shared.drops import DropCounter
+from vpnstack.core.shared.opcodes import (
     P_CONTROL_HARD_RESET_CLIENT_V2,
     P_CONTROL_HARD_RESET_CLIENT_V3,
     P_CONTROL_HARD_RESET_SERVER_V2,
 )
-from vpnstack.core.reliable import ReliableCore, ReliableStatistics
 from vpnstack.errors import RemoteProtocolError
-from vpnstack.layers.base import DropCounter, Notify, ignore_notifications
+from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import ControlMessage, ReliablePacket, Stage, StateChange
 
 __all__ = ["BACKLOG_LIMIT", "INBOX_LIMIT", "ReliableStatistics", "ReliableTransport"]

@@ -1,7 +1,7 @@
 """tlssession: TLS over the control channel, key-method 2, push and data keys, as a service.
 
-How this works: the protocol lives in ``core/session.py`` (``SessionCore``); this service is
-one worker that feeds it the reliable layer's in-order ``ControlMessage``s and fires its
+How this works: the protocol lives in ``core/tlssession/session.py`` (``SessionCore``); this
+service is one worker that feeds it the reliable layer's in-order ``ControlMessage``s and fires its
 timers (PUSH_REQUEST every 5 s, the hand-window deadline), and after every step delivers the
 core's outputs in order: ``ControlMessage`` down to reliabletransport, ``KeepaliveSettings``
 and ``DataKeys`` sideways to datachannel, ``StateChange`` to ``notify``.
@@ -29,9 +29,10 @@ import attrs
 import trio
 
 from vpnstack.config import Config
-from vpnstack.core.session import SessionCore
+from vpnstack.core.shared.drops import DropCounter
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.errors import RemoteProtocolError
-from vpnstack.layers.base import DropCounter, Notify, ignore_notifications
+from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import (
     ControlMessage,
     DataChannelCommand,

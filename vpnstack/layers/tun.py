@@ -18,7 +18,7 @@ from typing import Protocol
 import attrs
 import trio
 
-from vpnstack.layers.base import DropCounter
+from vpnstack.core.shared.drops import DropCounter
 from vpnstack.messages import Batch
 
 BATCH_CAP = 64

@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 import attrs
 
-from vpnstack.core.push import PushedOptions
+from vpnstack.core.tlssession.push import PushedOptions
 from vpnstack.errors import ConfigError, VPNError
 from vpnstack.messages import TunnelInfo
 

@@ -37,8 +37,8 @@ from types import TracebackType
 
 import trio
 
+from vpnstack.core.shared.drops import DropCounter
 from vpnstack.errors import ConfigError, VPNError
-from vpnstack.layers.base import DropCounter
 from vpnstack.layers.tun import BATCH_CAP
 from vpnstack.messages import Batch
 

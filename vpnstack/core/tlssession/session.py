@@ -64,29 +64,35 @@ from collections.abc import Callable
 import attrs
 
 from vpnstack.config import Config
-from vpnstack.core import opcodes
-from vpnstack.core.compression import framing_of
-from vpnstack.core.controlwrap import (
+from vpnstack.core.shared import opcodes
+from vpnstack.core.shared.ciphers import DATA_CIPHERS, STATIC_KEY_LEN
+from vpnstack.core.shared.framing import framing_of
+from vpnstack.core.tlssession.datakeys import (
+    EKM_LABEL,
+    KEY2_LEN,
+    epoch_format_negotiated,
+    split_key2,
+    split_key2_epoch,
+)
+from vpnstack.core.tlssession.dynamic_tls_crypt import (
     DYNAMIC_TLS_CRYPT_LABEL,
-    STATIC_KEY_LEN,
     dynamic_tls_crypt_key,
 )
-from vpnstack.core.datakeys import DATA_CIPHERS, EKM_LABEL, KEY2_LEN, split_key2
-from vpnstack.core.epoch import epoch_format_negotiated, split_key2_epoch
-from vpnstack.core.keymethod2 import (
+from vpnstack.core.tlssession.early_negotiation import resend_wkc_requested
+from vpnstack.core.tlssession.keymethod2 import (
     KeySource,
     ServerKeyMethod2,
     build_client_message,
     parse_server_message,
 )
-from vpnstack.core.peerinfo import (
+from vpnstack.core.tlssession.peerinfo import (
     IV_PROTO_DYN_TLS_CRYPT,
     announced_iv_proto,
     build_peer_info,
     occ_options_string,
 )
-from vpnstack.core.prf import derive_key2_prf
-from vpnstack.core.push import (
+from vpnstack.core.tlssession.prf import derive_key2_prf
+from vpnstack.core.tlssession.push import (
     ControlKind,
     ControlText,
     ControlTextReader,
@@ -100,8 +106,7 @@ from vpnstack.core.push import (
     tunnel_info,
     with_local_options,
 )
-from vpnstack.core.tlsclient import TLSClient
-from vpnstack.core.tlscryptv2 import resend_wkc_requested
+from vpnstack.core.tlssession.tlsclient import TLSClient
 from vpnstack.errors import (
     AuthFailed,
     CertificateError,

@@ -34,13 +34,13 @@ from typing import Literal, Protocol
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from vpnstack.core.replay import ReplayWindow
-from vpnstack.core.statickey import (
+from vpnstack.core.controlchannel.statickey import (
     DirectionalKeys,
     client_tls_auth_keys,
     client_tls_crypt_keys,
 )
-from vpnstack.core.tlscryptv2 import WKC_OPCODES, split_client_key
+from vpnstack.core.controlchannel.tlscryptv2 import WKC_OPCODES, split_client_key
+from vpnstack.core.shared.replay import ReplayWindow
 from vpnstack.errors import ConfigError, LocalError, RemoteProtocolError
 
 Role = Literal["client", "server"]
@@ -325,21 +325,3 @@ def make_control_wrap(
     return NoWrap()
 
 
-# --- dynamic tls-crypt (PROTOCOL.md §4.2) ---------------------------------------------------------
-
-DYNAMIC_TLS_CRYPT_LABEL = b"EXPORTER-OpenVPN-dynamic-tls-crypt"
-"""RFC 5705 exporter label of the dynamic tls-crypt key (256 bytes, no context)."""
-STATIC_KEY_LEN = 256
-"""A static key file (tls-auth, tls-crypt) or a tls-crypt-v2 Kc: two 128-byte keys (§4.1)."""
-
-
-def dynamic_tls_crypt_key(ekm: bytes, original: bytes | None) -> bytes:
-    """§4.2 steps 1-2: the 256 exported bytes, XORed with the original wrapping's 256-byte key
-    (tls-auth or tls-crypt key file in file order, tls-crypt-v2 Kc) when there is one."""
-    if len(ekm) != STATIC_KEY_LEN:
-        raise LocalError(f"the dynamic tls-crypt export must be {STATIC_KEY_LEN} bytes")
-    if original is None:
-        return bytes(ekm)
-    if len(original) != STATIC_KEY_LEN:
-        raise LocalError(f"the original wrapping key must be {STATIC_KEY_LEN} bytes")
-    return bytes(a ^ b for a, b in zip(ekm, original, strict=True))

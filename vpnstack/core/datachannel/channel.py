@@ -5,7 +5,7 @@ How this works:
 * ``install_keys`` builds one protector per key id with ``make_data_crypto`` (AEAD or
   CBC + HMAC; its cipher objects are made once per key and direction there, never per
   packet). Which keys live and which one sends is the ``KeyRing``'s business
-  (``core/keyring.py``, PROTOCOL.md §9): the newest key and the lame duck both decrypt until
+  (``keyring.py``, PROTOCOL.md §9): the newest key and the lame duck both decrypt until
   the lame duck's tran-window ends (§7.1, §11.27); the sending key follows the stock rule; the
   ring's renegotiation requests (reneg-bytes, reneg-pkts, packet id 0xFF000000) are taken with
   ``take_renegotiation_requests`` and handed to the tlssession by the service.
@@ -14,7 +14,7 @@ How this works:
   (§7.5), which still count as signs of life.
 * Compression framing (§7.4, §11.24), when the keys carry one: added before encryption and
   removed after decryption, *before* the ping check. A compressed packet from the server is
-  dropped, counted and ends the session with ``ConfigError`` (``core/compression.py``).
+  dropped, counted and ends the session with ``ConfigError`` (``core/datachannel/compression.py``).
 * Keepalive (§6.3, §11.29): a ping is due ``ping`` seconds after the last packet *sent*;
   ``KeepaliveTimeout`` is raised ``ping-restart`` seconds after the last authentic packet
   *received*. Time is always passed in as ``now``.
@@ -22,17 +22,17 @@ How this works:
 
 from __future__ import annotations
 
-from vpnstack.core.compression import frame_batch, unframe
-from vpnstack.core.datacrypto import (
+from vpnstack.core.datachannel.compression import frame_batch, unframe
+from vpnstack.core.datachannel.crypto import (
     PING_PAYLOAD,
     DataCrypto,
     PacketIdExhausted,
     data_packet_key_id,
     make_data_crypto,
 )
-from vpnstack.core.keyring import KeyRing
+from vpnstack.core.datachannel.keyring import KeyRing
+from vpnstack.core.shared.drops import DropCounter
 from vpnstack.errors import ConfigError, KeepaliveTimeout, RemoteProtocolError
-from vpnstack.layers.base import DropCounter
 from vpnstack.messages import Batch, DataKeys, KeepaliveSettings, RenegotiationRequest
 
 

@@ -21,7 +21,7 @@ import struct
 
 import attrs
 
-from vpnstack.core.opcodes import (
+from vpnstack.core.shared.opcodes import (
     CONTROL_OPCODES,
     DATA_OPCODES,
     KEY_ID_MASK,

@@ -45,7 +45,7 @@ from collections import Counter
 
 import attrs
 
-from vpnstack.core.opcodes import (
+from vpnstack.core.shared.opcodes import (
     CONTROL_OPCODES,
     KEY_ID_MASK,
     P_ACK_V1,
@@ -56,7 +56,7 @@ from vpnstack.core.opcodes import (
     P_CONTROL_WKC_V1,
     RESET_OPCODES,
 )
-from vpnstack.core.packets import MAX_ACKS, MAX_PIGGYBACK_ACKS
+from vpnstack.core.shared.packets import MAX_ACKS, MAX_PIGGYBACK_ACKS
 from vpnstack.errors import LocalError, RemoteProtocolError
 from vpnstack.messages import ControlMessage, ReliablePacket
 

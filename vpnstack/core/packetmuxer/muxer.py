@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 
-from vpnstack.core.opcodes import (
+from vpnstack.core.shared.opcodes import (
     P_ACK_V1,
     P_CONTROL_HARD_RESET_SERVER_V2,
     P_CONTROL_SOFT_RESET_V1,

@@ -40,21 +40,18 @@ from __future__ import annotations
 
 import hmac
 import struct
-from collections.abc import Sequence
 from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from vpnstack.core.datacrypto import PacketIdExhausted, Role
-from vpnstack.core.datakeys import AEAD_CIPHERS, CIPHER_KEY_LENGTHS, KEY2_LEN
-from vpnstack.core.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
-from vpnstack.core.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
+from vpnstack.core.datachannel.crypto import PacketIdExhausted, Role
+from vpnstack.core.shared.ciphers import AEAD_CIPHERS, CIPHER_KEY_LENGTHS, EPOCH_SECRET_LEN
+from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
+from vpnstack.core.shared.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
 
-EPOCH_SECRET_LEN = 32
-"""Length of an epoch secret E(n) (the SHA-256 output length)."""
 EPOCH_IV_LEN = 12
 """Length of IV(n): the whole AEAD nonce, XORed with the packet id (§10)."""
 HEADER_LEN = 4
@@ -138,63 +135,6 @@ def epoch_data_key(secret: bytes, key_len: int) -> bytes:
 def epoch_data_iv(secret: bytes) -> bytes:
     """IV(n): the 12-byte implicit IV of epoch n (XORed with the packet id)."""
     return ovpn_expand_label(secret, b"data_iv", EPOCH_IV_LEN)
-
-
-IV_PROTO_DATA_EPOCH = 1 << 10
-"""IV_PROTO bit 10: we speak the epoch data format (§6.1)."""
-AEAD_EPOCH_FLAG = "aead-epoch"
-"""The ``protocol-flags`` token a 2.7 server pushes to switch the format on (§10)."""
-
-
-def epoch_format_negotiated(
-    *, iv_proto: int, cipher: str, peer_id: int | None, protocol_flags: Sequence[str]
-) -> bool:
-    """Whether a key uses the epoch format (§10): we announced IV_PROTO bit 10, the cipher
-    is AEAD, P_DATA_V2 is in use (a peer-id was pushed) and the server pushed
-    ``protocol-flags ... aead-epoch``."""
-    return (
-        bool(iv_proto & IV_PROTO_DATA_EPOCH)
-        and cipher.upper() in AEAD_CIPHERS
-        and peer_id is not None
-        and AEAD_EPOCH_FLAG in protocol_flags
-    )
-
-
-def split_key2_epoch(
-    key2: bytes,
-    *,
-    cipher: str,
-    key_id: int,
-    peer_id: int,
-    compression: str | None = None,
-) -> DataKeys:
-    """The client's ``DataKeys`` for the epoch format from 256 bytes of ``key2`` (§5.3, §10).
-
-    ``encrypt_key`` / ``decrypt_key`` carry E(1) of each direction: the first 32 bytes of
-    the key2 cipher slots (client: ``key2[0..32)`` out, ``key2[128..160)`` in), whatever the
-    cipher's key length; the implicit IVs are unused (each epoch derives its own).
-    """
-    if len(key2) != KEY2_LEN:
-        raise LocalError(f"key2 must be {KEY2_LEN} bytes, got {len(key2)}")
-    name = cipher.upper()
-    if name not in AEAD_CIPHERS:
-        raise LocalError(f"the epoch data format needs an AEAD cipher, not {cipher!r}")
-    # PROTOCOL.md §5.3/§10: keys[0] (client->server) starts at 0, keys[1] at 128.
-    send_e1 = key2[0:EPOCH_SECRET_LEN]
-    recv_e1 = key2[128 : 128 + EPOCH_SECRET_LEN]
-    if not any(send_e1) or not any(recv_e1):
-        raise LocalError("derived epoch secret is all zero (key derivation bug)")
-    return DataKeys(
-        key_id=key_id,
-        cipher=name,
-        encrypt_key=send_e1,
-        decrypt_key=recv_e1,
-        encrypt_implicit_iv=b"",
-        decrypt_implicit_iv=b"",
-        peer_id=peer_id,
-        compression=compression,
-        epoch=True,
-    )
 
 
 def default_usage_limit(cipher: str) -> int | None:

@@ -15,6 +15,18 @@ zero are rejected, as OpenVPN's ``check_key`` does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from vpnstack.core.shared.ciphers import (
+    AEAD_CIPHERS,
+    CBC_CIPHERS,
+    CIPHER_KEY_LENGTHS,
+    COMPRESSION_FRAMINGS,
+    DATA_CIPHERS,
+    EPOCH_SECRET_LEN,
+    HMAC_DIGEST_LENGTHS,
+    IMPLICIT_IV_LEN,
+)
 from vpnstack.errors import CipherNegotiationFailed, LocalError
 from vpnstack.messages import DataKeys
 
@@ -22,38 +34,6 @@ EKM_LABEL = b"EXPORTER-OpenVPN-datakeys"
 """RFC 5705 exporter label for ``key2`` (used with *no* context, §5.3 B, §11.14)."""
 KEY2_LEN = 256
 """Bytes of key material per key id."""
-IMPLICIT_IV_LEN = 8
-"""AEAD implicit IV: the nonce is ``packet_id(4) || implicit_iv(8)`` (§7.2)."""
-
-CIPHER_KEY_LENGTHS: dict[str, int] = {
-    "AES-128-GCM": 16,
-    "AES-192-GCM": 24,
-    "AES-256-GCM": 32,
-    "CHACHA20-POLY1305": 32,
-    "AES-128-CBC": 16,
-    "AES-192-CBC": 24,
-    "AES-256-CBC": 32,
-}
-"""Key length of each data cipher this module can slice keys for."""
-AEAD_CIPHERS: frozenset[str] = frozenset(
-    {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "CHACHA20-POLY1305"}
-)
-"""The AEAD data ciphers vpnstack implements (canonical upper-case names)."""
-CBC_CIPHERS: frozenset[str] = frozenset({"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"})
-"""The CBC + HMAC data ciphers vpnstack implements (§7.3)."""
-DATA_CIPHERS: frozenset[str] = AEAD_CIPHERS | CBC_CIPHERS
-"""Every data cipher vpnstack implements."""
-HMAC_DIGEST_LENGTHS: dict[str, int] = {
-    "SHA1": 20,
-    "SHA224": 28,
-    "SHA256": 32,
-    "SHA384": 48,
-    "SHA512": 64,
-}
-"""``auth`` digests usable for the CBC data HMAC, with their output (and key) length L."""
-COMPRESSION_FRAMINGS: frozenset[str] = frozenset({"comp-lzo", "stub", "stub-v2"})
-"""Values of ``DataKeys.compression`` besides None (§7.4)."""
-
 _SLOT = 64
 
 
@@ -125,4 +105,63 @@ def split_key2(
         decrypt_implicit_iv=recv_hmac[:IMPLICIT_IV_LEN],
         peer_id=peer_id,
         compression=compression,
+    )
+
+
+# --- the 2.7 epoch format (§10) ------------------------------------------------------------
+
+IV_PROTO_DATA_EPOCH = 1 << 10
+"""IV_PROTO bit 10: we speak the epoch data format (§6.1)."""
+AEAD_EPOCH_FLAG = "aead-epoch"
+"""The ``protocol-flags`` token a 2.7 server pushes to switch the format on (§10)."""
+
+
+def epoch_format_negotiated(
+    *, iv_proto: int, cipher: str, peer_id: int | None, protocol_flags: Sequence[str]
+) -> bool:
+    """Whether a key uses the epoch format (§10): we announced IV_PROTO bit 10, the cipher
+    is AEAD, P_DATA_V2 is in use (a peer-id was pushed) and the server pushed
+    ``protocol-flags ... aead-epoch``."""
+    return (
+        bool(iv_proto & IV_PROTO_DATA_EPOCH)
+        and cipher.upper() in AEAD_CIPHERS
+        and peer_id is not None
+        and AEAD_EPOCH_FLAG in protocol_flags
+    )
+
+
+def split_key2_epoch(
+    key2: bytes,
+    *,
+    cipher: str,
+    key_id: int,
+    peer_id: int,
+    compression: str | None = None,
+) -> DataKeys:
+    """The client's ``DataKeys`` for the epoch format from 256 bytes of ``key2`` (§5.3, §10).
+
+    ``encrypt_key`` / ``decrypt_key`` carry E(1) of each direction: the first 32 bytes of
+    the key2 cipher slots (client: ``key2[0..32)`` out, ``key2[128..160)`` in), whatever the
+    cipher's key length; the implicit IVs are unused (each epoch derives its own).
+    """
+    if len(key2) != KEY2_LEN:
+        raise LocalError(f"key2 must be {KEY2_LEN} bytes, got {len(key2)}")
+    name = cipher.upper()
+    if name not in AEAD_CIPHERS:
+        raise LocalError(f"the epoch data format needs an AEAD cipher, not {cipher!r}")
+    # PROTOCOL.md §5.3/§10: keys[0] (client->server) starts at 0, keys[1] at 128.
+    send_e1 = key2[0:EPOCH_SECRET_LEN]
+    recv_e1 = key2[128 : 128 + EPOCH_SECRET_LEN]
+    if not any(send_e1) or not any(recv_e1):
+        raise LocalError("derived epoch secret is all zero (key derivation bug)")
+    return DataKeys(
+        key_id=key_id,
+        cipher=name,
+        encrypt_key=send_e1,
+        decrypt_key=recv_e1,
+        encrypt_implicit_iv=b"",
+        decrypt_implicit_iv=b"",
+        peer_id=peer_id,
+        compression=compression,
+        epoch=True,
     )

@@ -24,7 +24,7 @@ renegotiation should have been started at 0xFF000000 (``wants_renegotiation``). 
 the tag / HMAC is verified first (the HMAC in constant time, before decrypting), then the
 replay window in short form.
 
-Compression framing (§7.4) is the datachannel's business (``core/compression.py``): these
+Compression framing (§7.4) is the datachannel's business (``compression.py``): these
 classes see the framed plaintext.
 """
 
@@ -40,9 +40,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from vpnstack.core.datakeys import CBC_CIPHERS, CIPHER_KEY_LENGTHS, HMAC_DIGEST_LENGTHS
-from vpnstack.core.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
-from vpnstack.core.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
+from vpnstack.core.shared.ciphers import CBC_CIPHERS, CIPHER_KEY_LENGTHS, HMAC_DIGEST_LENGTHS
+from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
+from vpnstack.core.shared.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
 
@@ -400,8 +400,8 @@ def make_data_crypto(
     no ``first_packet_id`` (each epoch's counter starts at 1).
     """
     if keys.epoch:
-        # Imported here: core/epoch.py imports PacketIdExhausted and Role from this module.
-        from vpnstack.core.epoch import EpochDataCrypto
+        # Imported here: epoch.py imports PacketIdExhausted and Role from this module.
+        from vpnstack.core.datachannel.epoch import EpochDataCrypto
 
         return EpochDataCrypto(
             keys, role=role, replay_window=replay_window, time_backtrack=time_backtrack

@@ -1,8 +1,8 @@
 """Sans-I/O core of the controlchannel: wire bytes <-> ``ReliablePacket``.
 
 How this works: a received control packet is first unwrapped (tls-auth HMAC check, or tls-crypt
-decryption and tag check, then the replay check; ``core/controlwrap.py``), giving the plain
-layout of PROTOCOL.md §2.2, which ``core/packets.py`` decodes. This core owns the two session
+decryption and tag check, then the replay check; ``core/controlchannel/wrap.py``), giving the plain
+layout of PROTOCOL.md §2.2, which ``core/shared/packets.py`` decodes. This core owns the two session
 ids: it writes its own id into every packet and the peer's id into every ack section, and it
 checks them on the way in:
 
@@ -20,9 +20,9 @@ and message ids included: they must not be trusted before it is removed.
 
 from __future__ import annotations
 
-from vpnstack.core.controlwrap import ControlWrap, TlsCryptWrap
-from vpnstack.core.opcodes import KEY_ID_MASK, P_CONTROL_HARD_RESET_SERVER_V2
-from vpnstack.core.packets import decode_control, encode_control
+from vpnstack.core.controlchannel.wrap import ControlWrap, TlsCryptWrap
+from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_CONTROL_HARD_RESET_SERVER_V2
+from vpnstack.core.shared.packets import decode_control, encode_control
 from vpnstack.errors import LocalError, RemoteProtocolError
 from vpnstack.messages import ReliablePacket
 

@@ -15,18 +15,18 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
   ``protocol-flags cc-exit`` (``Stack.send_exit_notification``, §7.6);
 * bit 8 AUTH_FAIL_TEMP (256): ``AUTH_FAILED,TEMP[backoff N,advance ...]`` is retried after
   its backoff (client/policy.py); informational for a 2.6 server;
-* bit 10 DATA_EPOCH (1024): the 2.7 epoch data format (``core/epoch.py``, §10), used when a
+* bit 10 DATA_EPOCH (1024): the 2.7 epoch data format (datachannel core, §10), used when a
   2.7 server pushes ``protocol-flags aead-epoch``; a 2.6 server ignores the bit;
 * bit 9 DYN_TLS_CRYPT (512): when the server pushes ``protocol-flags dyn-tls-crypt``, every
   control packet with key id > 0 is wrapped with the dynamic tls-crypt key, whatever the
-  original wrapping (§4.2, §11.25; session.py and core/controlchannel.py). Needs EKM, which
+  original wrapping (§4.2, §11.25; session.py and core/controlchannel/channel.py). Needs EKM, which
   pyOpenSSL always has, so it is announced even when ``config.tls_ekm`` is False.
 
 Deliberately *not* set: bit 5 NCP_P2P (never in a pull client), bit 11 DNS v2, bit 12
 PUSH_UPDATE. So IV_PROTO = 2|4|8|16|64|128|256|512|1024 = 2014.
 
 Compression (§6.1, §7.4): like a stock 2.6 client with its default ``allow-compression
-no``, we announce the stub framings, which vpnstack implements (``core/compression.py``):
+no``, we announce the stub framings, which vpnstack implements (the datachannel core):
 ``IV_LZO_STUB=1``, ``IV_COMP_STUB=1``, ``IV_COMP_STUBv2=1``; never ``IV_LZO``/``IV_LZ4``/
 ``IV_LZ4v2``, since we do not decompress.
 
@@ -42,9 +42,9 @@ import importlib.metadata
 from collections.abc import Sequence
 
 from vpnstack.config import Config
-from vpnstack.core.compression import framing_of
-from vpnstack.core.datakeys import HMAC_DIGEST_LENGTHS
-from vpnstack.core.epoch import IV_PROTO_DATA_EPOCH
+from vpnstack.core.shared.ciphers import HMAC_DIGEST_LENGTHS
+from vpnstack.core.shared.framing import framing_of
+from vpnstack.core.tlssession.datakeys import IV_PROTO_DATA_EPOCH
 
 IV_PROTO_DATA_V2 = 1 << 1
 IV_PROTO_REQUEST_PUSH = 1 << 2

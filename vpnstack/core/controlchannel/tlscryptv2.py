@@ -13,7 +13,7 @@ wrapped by the *server's* key, opaque to us, ending in its own uint16 length. Th
    WKc appended (§4.4.2-3).
 
 The wrapping itself (tls-crypt with Kc, WKc appended for opcodes 10/11) is
-``TlsCryptV2Wrap`` in ``core/controlwrap.py``; the session decides which opcodes to send.
+``TlsCryptV2Wrap`` in ``core/controlchannel/wrap.py``; the session decides which opcodes to send.
 The config parser already checks the PEM and the WKc length (``Config.tls_crypt_v2_key``);
 ``split_client_key`` re-checks the length field because the core may be fed directly.
 """
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import attrs
 
-from vpnstack.core.opcodes import P_CONTROL_HARD_RESET_CLIENT_V3, P_CONTROL_WKC_V1
-from vpnstack.errors import ConfigError, RemoteProtocolError
+from vpnstack.core.shared.opcodes import P_CONTROL_HARD_RESET_CLIENT_V3, P_CONTROL_WKC_V1
+from vpnstack.errors import ConfigError
 
 KC_LEN = 256
 """Kc: a full 256-byte tls-crypt key (§4.3)."""
@@ -37,10 +37,6 @@ INITIAL_COUNTER = 0x0F000000
 """Replay counter start: the first packet carries 0x0F000001 (§4.4.1)."""
 EARLY_NEG_MASK = 0xFF000000
 """The server tests ``replay_id & EARLY_NEG_MASK == INITIAL_COUNTER`` (§4.4.1)."""
-TLV_EARLY_NEG_FLAGS = 0x0001
-"""Early-negotiation TLV type: flags, a uint16 value (§4.4.2)."""
-EARLY_NEG_FLAG_RESEND_WKC = 0x0001
-"""Flag: the server kept no state; message id 1 must be P_CONTROL_WKC_V1 (§4.4.3)."""
 V3_RESET_MIN_LEN = 336
 """Shortest V3 reset a port-share server recognises (§1)."""
 V3_RESET_MAX_LEN = 1278
@@ -70,17 +66,3 @@ def split_client_key(key: bytes) -> ClientKey:
             "client key (openvpn --tls-crypt-v2 server.key --genkey tls-crypt-v2-client)"
         )
     return ClientKey(kc=bytes(key[:KC_LEN]), wkc=bytes(wkc))
-
-
-def resend_wkc_requested(tlvs: dict[int, bytes]) -> bool:
-    """Whether the server's early-negotiation TLVs ask for P_CONTROL_WKC_V1 (§4.4.2).
-
-    A flags TLV whose value is not 2 bytes is malformed (``RemoteProtocolError``), as in
-    OpenVPN's ``parse_early_negotiation_tlvs``; unknown flag bits are ignored.
-    """
-    value = tlvs.get(TLV_EARLY_NEG_FLAGS)
-    if value is None:
-        return False
-    if len(value) != 2:
-        raise RemoteProtocolError("malformed-early-negotiation-flags", f"{len(value)} bytes")
-    return bool(int.from_bytes(value, "big") & EARLY_NEG_FLAG_RESEND_WKC)

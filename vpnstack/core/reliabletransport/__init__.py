@@ -1,0 +1,2 @@
+"""The reliabletransport core: message ids, acks, windows and retransmission (§3).
+"""
