@@ -8,6 +8,7 @@ that the test polls (bounded); the process is stopped by its pid.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,10 @@ from vpnstack.lab.server import OpenVPNLab
 
 CLIENT = str(Path(sys.executable).with_name("vpnstack-client"))
 ORIGINAL_RESOLV_CONF = "nameserver 192.0.2.53\nsearch original.test\n"
+
+
+_PING_SUMMARY = re.compile(r"\d+ packets transmitted, (\d+) (?:packets )?received")
+"""The line ``N packets transmitted, M received`` of iputils ping."""
 
 
 class ClientProcess:
@@ -95,19 +100,24 @@ class ClientProcess:
             check=False,
         )
 
-    def ping(self, address: object, *extra: str, count: int = 3) -> bool:
-        """``ping`` (or ``ping -6``) from the namespace; True if replies came back (ping's
-        exit status: at least one of ``count``)."""
+    def ping(self, address: object, *extra: str, count: int = 3) -> int:
+        """``ping -c count`` (or ``ping -6``) from the namespace; how many replies came back.
+
+        Over the lab's lossless links every reply must come, so callers compare with
+        ``count`` (ping's own exit status would pass on one reply of ``count``).
+        """
         result = self.run("ping", "-c", str(count), "-W", "2", "-i", "0.2", *extra, str(address))
-        return result.returncode == 0
+        summary = _PING_SUMMARY.search(result.stdout)
+        return int(summary.group(1)) if summary is not None else 0
 
     def routes(self, family: str = "-4") -> list[str]:
         """The namespace's routes, one line each."""
         return self.run("ip", family, "route", "show").stdout.splitlines()
 
     def addresses(self) -> str:
-        """``ip addr`` of the namespace."""
-        return self.run("ip", "addr", "show").stdout
+        """``ip addr`` of the namespace, without IPv6's passing ``tentative`` flag (duplicate
+        address detection clears it on its own a moment after an address is added)."""
+        return self.run("ip", "addr", "show").stdout.replace(" tentative", "")
 
     def resolv_conf(self) -> str:
         """The namespace's /etc/resolv.conf as the client sees it."""

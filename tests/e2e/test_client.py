@@ -36,7 +36,7 @@ def test_ping_routes_and_dns_then_sigterm_leaves_the_machine_as_it_was(
     routes_before, addresses_before = client.routes(), client.addresses()
     client.start(client.write_config())
     client.wait_for("Tunnel up on tun0")
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     routes = client.routes()
     assert any(r.startswith("192.0.2.0/24 via ") and "dev tun0" in r for r in routes), routes
     assert any(r.startswith("0.0.0.0/1 via ") for r in routes), routes
@@ -62,7 +62,7 @@ def test_ipv6_through_the_tunnel(
     client.wait_for("Tunnel up on tun0")
     server6 = ipaddress.IPv6Network(TUNNEL_V6.format(n=1))[1]
     assert "fd00:8:1::" in client.addresses()
-    assert client.ping(server6, "-6")
+    assert client.ping(server6, "-6") == 3
 
 
 def test_a_1300_byte_ping_crosses_the_tunnel_unfragmented(
@@ -71,7 +71,7 @@ def test_a_1300_byte_ping_crosses_the_tunnel_unfragmented(
     lab = openvpn_lab(ServerOptions())
     client = start_client(lab, tmp_path, clients=clients)
     client.wait_for("Tunnel up on tun0")
-    assert client.ping(lab.tunnel_server_address, "-s", "1300", "-M", "do")
+    assert client.ping(lab.tunnel_server_address, "-s", "1300", "-M", "do") == 3
 
 
 def test_password_accepted_and_wrong_password_exits_non_zero_quickly(
@@ -80,7 +80,7 @@ def test_password_accepted_and_wrong_password_exits_non_zero_quickly(
     lab = openvpn_lab(ServerOptions(credentials=("alice", "s3cret pass")))
     good = start_client(lab, tmp_path, clients=clients)
     good.wait_for("Tunnel up on tun0")
-    assert good.ping(lab.tunnel_server_address, count=2)
+    assert good.ping(lab.tunnel_server_address, count=2) == 2
     assert good.terminate()[0] == 0
     bad = start_client(lab, tmp_path, clients=clients, credentials=("alice", "wrong"))
     status = bad.wait_exit(timeout=15)
@@ -112,7 +112,7 @@ def test_route_nopull_keeps_pushed_routes_and_dns_out_but_local_routes_in(
     assert any(r.startswith("198.51.100.0/24 via ") for r in routes), routes
     assert not any(r.startswith("192.0.2.0/24") for r in routes), routes
     assert client.resolv_conf() == ORIGINAL_RESOLV_CONF
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
 
 
 def test_without_privileges_the_tun_refusal_says_what_is_needed(

@@ -41,18 +41,18 @@ def test_sigusr1_reconnects_sighup_rereads_and_sigusr2_prints_traffic(
     status_path = tmp_path / "status.txt"
     client = start_client(lab, tmp_path, "--status", str(status_path), "1", clients=clients)
     client.wait_for("Tunnel up on tun0")
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     assert client.process is not None
     client.process.send_signal(signal.SIGUSR2)
     client.wait_for("Traffic: ")
     client.process.send_signal(signal.SIGUSR1)
     wait_count(client, "Tunnel up on tun0", 2)
     assert "Reconnecting (SIGUSR1)" in client.output()
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     client.process.send_signal(signal.SIGHUP)
     wait_count(client, "Tunnel up on tun0", 3)
     assert "Configuration re-read; reconnecting" in client.output()
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     deadline = time.monotonic() + 5
     while "TUN/TAP read packets" not in (status_path.read_text() if status_path.exists() else ""):
         assert time.monotonic() < deadline, "status file never written"
@@ -74,7 +74,7 @@ def test_ping_restart_reconnects_by_itself_when_the_server_comes_back(
     finally:
         os.kill(lab.pid, signal.SIGCONT)
     wait_count(client, "Tunnel up on tun0", 2, timeout=40)
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     output = client.output()
     assert "reconnecting in 1 s" in output, output
 
@@ -93,7 +93,7 @@ def test_a_pushed_auth_token_is_used_on_reconnect(
     assert client.process is not None
     client.process.send_signal(signal.SIGUSR1)
     wait_count(client, "Tunnel up on tun0", 2)
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     assert "AUTH_FAILED" not in client.output()
     # Even at --verb 5 (every layer event and counter) no credential is printed.
     assert "[tlssession]" in client.output()
@@ -135,7 +135,7 @@ def test_credentials_are_asked_for_on_a_terminal_without_echo(
         read_until(b"Enter Auth Password:")
         os.write(controller, b"typed-secret\n")
         read_until(b"Tunnel up on tun0")
-        assert client.ping(lab.tunnel_server_address, count=2)
+        assert client.ping(lab.tunnel_server_address, count=2) == 2
         assert b"bob" in seen  # the user name is echoed as typed
         assert b"typed-secret" not in seen  # the password is not
         process.send_signal(signal.SIGTERM)
@@ -164,4 +164,4 @@ def test_remotes_are_tried_in_order_until_one_answers(
     output = client.output()
     assert output.index(f"{lab.port + 1}") < output.index("Tunnel up"), output
     assert "no answer from the server" in output and "reconnecting in 1 s" in output
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3

@@ -28,14 +28,14 @@ def test_udp_server_killed_and_restarted_mid_session(
     lab = openvpn_lab(ServerOptions(keepalive=(1, 4)))  # pushes ping 1, ping-restart 4
     client = start_client(lab, tmp_path, clients=clients)
     client.wait_for("Tunnel up on tun0")
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     lab.restart()  # SIGTERM to the server's pid, then the same config again
-    assert not client.ping(lab.tunnel_server_address, count=1)  # the old session is gone
+    assert client.ping(lab.tunnel_server_address, count=1) == 0  # the old session is gone
     deadline = time.monotonic() + 40
     while client.output().count("Tunnel up on tun0") < 2:
         assert time.monotonic() < deadline, client.output()
         time.sleep(0.2)
     assert "ping-restart" in client.output()
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     status, _ = client.terminate()
     assert status == 0

@@ -109,11 +109,11 @@ def test_client_over_tcp_reconnects_by_itself_after_a_server_restart(
     client = start_client(lab, tmp_path, "--verb", "4", clients=clients)
     client.wait_for("Tunnel up on tun0")
     assert "over TCP" in client.output()
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     lab.restart()
     assert lab.restarts == 1
     wait_count(client, "Tunnel up on tun0", 2, timeout=40)
-    assert client.ping(lab.tunnel_server_address)
+    assert client.ping(lab.tunnel_server_address) == 3
     output = client.output()
     assert "closed the TCP connection" in output or "was reset" in output, output
     assert "reconnecting in" in output, output
