@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import ipaddress
 import math
 import os
 from pathlib import Path
 
+import attrs
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+import vpnstack.config
 from vpnstack.config import (
     DEFAULT_DATA_CIPHERS,
     DIRECTIVES,
@@ -495,6 +498,33 @@ def test_directive_table_is_consistent() -> None:
     assert not DIRECTIVES["cd"].command_line and DIRECTIVES["verb"].command_line
     assert DIRECTIVES["auth-user-pass"].min_args == 0 and DIRECTIVES["auth-user-pass"].max_args == 1
     assert DIRECTIVES["remote"].connection and not DIRECTIVES["ca"].connection
+
+
+def test_per_connection_values_name_connection_directives() -> None:
+    from vpnstack.config.connections import ConnectionOptions
+
+    for field in attrs.fields(ConnectionOptions):
+        assert DIRECTIVES[field.metadata["directive"]].connection, field.name
+
+
+def test_config_package_imports_no_protocol_core() -> None:
+    # only core.shared and the key-file parsers of core.controlchannel (statically: importing
+    # vpnstack.config at run time imports vpnstack/__init__.py, hence the whole stack)
+    allowed = (
+        "vpnstack.core.shared",
+        "vpnstack.core.controlchannel.statickey",
+        "vpnstack.core.controlchannel.tlscryptv2",
+    )
+    package = Path(vpnstack.config.__file__).parent
+    imported: set[str] = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    cores = {m for m in imported if m.startswith("vpnstack.core")}
+    assert cores and all(m.startswith(allowed) for m in cores), cores
 
 
 def _dummy_args(name: str) -> list[str]:

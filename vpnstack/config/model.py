@@ -94,7 +94,8 @@ class TransportConfig:
     server_poll_timeout: float = 120.0
     """``server-poll-timeout`` / ``connect-timeout``: how long to wait for one remote."""
     explicit_exit_notify: int = 0
-    """``explicit-exit-notify [n]``: tell the server we leave, retrying for n s (§7.6)."""
+    """``explicit-exit-notify [n]``: tell the server we leave, retrying for n s
+    (PROTOCOL.md §7.6)."""
 
     def __repr__(self) -> str:
         remotes = ", ".join(f"{r.host}:{r.port}/{r.proto}" for r in self.remotes)
@@ -136,13 +137,13 @@ class TLSConfig:
     groups: str | None = None
     """``tls-groups``: key exchange groups, colon-separated."""
     mtu: int = 1250
-    """``tls-mtu``: upper bound of a control packet including IP/UDP headers (§3)."""
+    """``tls-mtu``: upper bound of a control packet including IP/UDP headers (PROTOCOL.md §3)."""
     timeout: float = 2.0
-    """``tls-timeout``: initial control-packet retransmission timeout (§3)."""
+    """``tls-timeout``: initial control-packet retransmission timeout (PROTOCOL.md §3)."""
     hand_window: float = 60.0
     """``hand-window``: the whole handshake must finish within this many seconds."""
     reneg_sec: int | None = None
-    """``reneg-sec n``: renegotiate after n s (None: the stock default, 3600)."""
+    """``reneg-sec n``: renegotiate after n s (None: the stock default, 3600; PROTOCOL.md §9)."""
     reneg_bytes: int | None = None
     """``reneg-bytes n``: renegotiate after n bytes."""
     reneg_pkts: int | None = None
@@ -188,7 +189,8 @@ class DataChannelConfig:
     selects the framing (``core.shared.framing.framing_of``, PROTOCOL.md §7.4): vpnstack never
     compresses, and a compressed packet from the server ends the session."""
     ping: int | None = None
-    """``ping`` / first argument of ``keepalive``: send a keepalive after n s of silence."""
+    """``ping`` / first argument of ``keepalive``: send a keepalive after n s of silence
+    (PROTOCOL.md §7.5)."""
     ping_restart: int | None = None
     """``ping-restart`` / second argument of ``keepalive``: restart after n s without input."""
     ping_exit: int | None = None
