@@ -264,7 +264,7 @@ class Parser:
             ),
             connect_retry_max=conn.connect_retry_max,
             server_poll_timeout=given(conn.server_poll_timeout, defaults.server_poll_timeout),
-            explicit_exit_notify=given(conn.explicit_exit_notify, 0),
+            explicit_exit_notify=given(conn.explicit_exit_notify, defaults.explicit_exit_notify),
         )
         tls = attrs.evolve(
             self.tls,
