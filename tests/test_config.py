@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import ipaddress
 import math
 import os
 from pathlib import Path
 
+import attrs
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+import vpnstack.config
 from vpnstack.config import (
     DEFAULT_DATA_CIPHERS,
     DIRECTIVES,
     INLINE_TAGS,
     TOPICS,
+    ConfiguredRoute,
+    ConfiguredRoute6,
     Remote,
     load_config,
     parse_config,
     require_supported,
     split_line,
 )
-from vpnstack.core.tlssession.push import PushedRoute, PushedRoute6
 from vpnstack.errors import ConfigError
 from vpnstack.lab.pki import Pki
 
@@ -86,27 +90,27 @@ group nogroup
 def test_provider_profile_with_inline_blocks(lab_pki: Pki) -> None:
     cfg = parse_config(provider_config(lab_pki), source="nl.ovpn")
     assert cfg.source == "nl.ovpn"
-    assert cfg.remotes == (
+    assert cfg.transport.remotes == (
         Remote("nl1.example.net", 1194, "udp"),
         Remote("nl2.example.net", 443, "udp"),
     )
-    assert cfg.ca == read(lab_pki.root_ca).encode()
-    assert cfg.cert == read(lab_pki.client.cert).encode()
-    assert cfg.key == read(lab_pki.client.key).encode()
-    assert cfg.tls_auth_key == KEY_BYTES
-    assert cfg.key_direction == 1
-    assert cfg.tls_crypt_key is None
-    assert cfg.auth == "SHA256"
-    assert cfg.cipher == "AES-256-CBC"
+    assert cfg.tls.ca == read(lab_pki.root_ca).encode()
+    assert cfg.tls.cert == read(lab_pki.client.cert).encode()
+    assert cfg.tls.key == read(lab_pki.client.key).encode()
+    assert cfg.tls.auth_key == KEY_BYTES
+    assert cfg.tls.key_direction == 1
+    assert cfg.tls.crypt_key is None
+    assert cfg.data.auth == "SHA256"
+    assert cfg.data.cipher == "AES-256-CBC"
     # data-ciphers given explicitly: the legacy cipher is not appended
-    assert cfg.data_ciphers == ("AES-256-GCM", "CHACHA20-POLY1305")
-    assert cfg.remote_cert_tls == "server"
-    assert cfg.verify_x509_name == ("server.vpnstack.test", "name")
-    assert cfg.tls_version_min == "1.2"
-    assert cfg.verb == 3
-    assert cfg.explicit_exit_notify == 1
-    assert cfg.resolv_retry == math.inf
-    assert not cfg.auth_user_pass_required
+    assert cfg.data.ciphers == ("AES-256-GCM", "CHACHA20-POLY1305")
+    assert cfg.tls.remote_cert_tls == "server"
+    assert cfg.tls.verify_x509_name == ("server.vpnstack.test", "name")
+    assert cfg.tls.version_min == "1.2"
+    assert cfg.client.verb == 3
+    assert cfg.transport.explicit_exit_notify == 1
+    assert cfg.transport.resolv_retry == math.inf
+    assert not cfg.client.auth_user_pass_required
     # nobind/persist-*/user/group are accepted with a warning naming file:line
     assert cfg.warnings == (
         "nl.ovpn:8: 'nobind' is ignored (vpnstack always uses a fresh local port)",
@@ -123,6 +127,11 @@ def test_repr_hides_keys(lab_pki: Pki) -> None:
     text = repr(cfg)
     assert "BEGIN" not in text and KEY_BYTES[:8].hex() not in text
     assert "nl1.example.net:1194/udp" in text
+    # the sections too: no PEM, static key or inline data
+    for section in (cfg.transport, cfg.tls, cfg.data, cfg.routing, cfg.client):
+        text = repr(section)
+        assert "BEGIN" not in text and KEY_BYTES[:8].hex() not in text, section
+        assert KEY_BYTES[:8] not in text.encode() and repr(KEY_BYTES[:8])[2:-1] not in text
 
 
 def test_file_references_relative_to_config_folder(
@@ -158,23 +167,27 @@ def test_file_references_relative_to_config_folder(
     cfg = load_config(str(folder / "vpn.ovpn"))
     assert cfg.source == str(folder / "vpn.ovpn")
     # remote without port/proto picks up the global 'port' and 'proto' even if they come later
-    assert cfg.remotes == (
+    assert cfg.transport.remotes == (
         Remote("192.0.2.10", 1195, "udp4"),
         Remote("vpn.example.org", 1194, "udp6"),
     )
-    assert cfg.ca == read(lab_pki.root_ca).encode()
-    assert cfg.extra_certs == read(lab_pki.intermediate_ca).encode()
-    assert cfg.tls_auth_key == KEY_BYTES
-    assert cfg.key_direction == 0
-    assert cfg.username == "alice"
-    assert cfg.password == "s3cret with spaces"
-    assert cfg.auth_user_pass_required
-    assert (cfg.ping, cfg.ping_restart) == (10, 60)
-    assert (cfg.connect_retry, cfg.connect_retry_max_delay, cfg.connect_retry_max) == (2, 30, 3)
-    assert cfg.server_poll_timeout == 15
-    assert cfg.dev == "tun0"
-    assert cfg.data_ciphers == DEFAULT_DATA_CIPHERS
-    assert cfg.auth == "SHA1"
+    assert cfg.tls.ca == read(lab_pki.root_ca).encode()
+    assert cfg.tls.extra_certs == read(lab_pki.intermediate_ca).encode()
+    assert cfg.tls.auth_key == KEY_BYTES
+    assert cfg.tls.key_direction == 0
+    assert cfg.client.username == "alice"
+    assert cfg.client.password == "s3cret with spaces"
+    assert cfg.client.auth_user_pass_required
+    assert (cfg.data.ping, cfg.data.ping_restart) == (10, 60)
+    assert (
+        cfg.transport.connect_retry,
+        cfg.transport.connect_retry_max_delay,
+        cfg.transport.connect_retry_max,
+    ) == (2, 30, 3)
+    assert cfg.transport.server_poll_timeout == 15
+    assert cfg.routing.dev == "tun0"
+    assert cfg.data.ciphers == DEFAULT_DATA_CIPHERS
+    assert cfg.data.auth == "SHA1"
     assert cfg.warnings == ()
 
 
@@ -185,14 +198,14 @@ def test_tls_crypt_inline_and_password_only(lab_pki: Pki) -> None:
         f"<ca>\n{read(lab_pki.root_ca)}</ca>\n<tls-crypt>\n{STATIC_KEY2}</tls-crypt>\n"
     )
     cfg = parse_config(text)
-    assert cfg.tls_crypt_key == KEY2_BYTES
-    assert cfg.tls_auth_key is None
-    assert cfg.cert is None and cfg.key is None
-    assert cfg.auth_user_pass_required
-    assert cfg.username is None and cfg.password is None
-    assert cfg.data_ciphers_fallback == "AES-128-CBC"
+    assert cfg.tls.crypt_key == KEY2_BYTES
+    assert cfg.tls.auth_key is None
+    assert cfg.tls.cert is None and cfg.tls.key is None
+    assert cfg.client.auth_user_pass_required
+    assert cfg.client.username is None and cfg.client.password is None
+    assert cfg.data.ciphers_fallback == "AES-128-CBC"
     # OpenVPN 2.6: a legacy cipher joins the default list when data-ciphers is not set
-    assert cfg.data_ciphers == (*DEFAULT_DATA_CIPHERS, "AES-128-CBC")
+    assert cfg.data.ciphers == (*DEFAULT_DATA_CIPHERS, "AES-128-CBC")
 
 
 def test_inline_auth_user_pass_and_tls_auth_inline_marker(lab_pki: Pki) -> None:
@@ -203,16 +216,16 @@ def test_inline_auth_user_pass_and_tls_auth_inline_marker(lab_pki: Pki) -> None:
         f"<tls-auth>\n{STATIC_KEY}</tls-auth>\n"
     )
     cfg = parse_config(text)
-    assert (cfg.username, cfg.password) == ("bob", "pa ss")
-    assert cfg.tls_auth_key == KEY_BYTES
-    assert cfg.key_direction == 1
+    assert (cfg.client.username, cfg.client.password) == ("bob", "pa ss")
+    assert cfg.tls.auth_key == KEY_BYTES
+    assert cfg.tls.key_direction == 1
 
 
 def test_cert_file_with_chain_becomes_extra_certs(lab_pki: Pki, tmp_path: Path) -> None:
     (tmp_path / "both.crt").write_text(read(lab_pki.client.cert) + read(lab_pki.intermediate_ca))
     text = f"client\nremote h\nca {lab_pki.root_ca}\ncert both.crt\nkey {lab_pki.client.key}\n"
     cfg = parse_config(text, base_dir=str(tmp_path))
-    assert cfg.extra_certs == read(lab_pki.intermediate_ca).encode()
+    assert cfg.tls.extra_certs == read(lab_pki.intermediate_ca).encode()
 
 
 def test_ignore_unknown_option_and_setenv_opt(lab_pki: Pki) -> None:
@@ -222,8 +235,8 @@ def test_ignore_unknown_option_and_setenv_opt(lab_pki: Pki) -> None:
         + "ignore-unknown-option frobnicate tun-ipv6\nfrobnicate 1\n"
         + "setenv opt block-ipv6\nsetenv opt verb 4\nsetenv CLIENT_CERT 0\nremote-random\n"
     )
-    assert cfg.verb == 4
-    assert cfg.remote_random
+    assert cfg.client.verb == 4
+    assert cfg.transport.remote_random
     assert cfg.warnings == (
         "<string>:6: unknown directive 'frobnicate' ignored (ignore-unknown-option/setenv opt)",
         "<string>:7: unknown directive 'block-ipv6' ignored (ignore-unknown-option/setenv opt)",
@@ -398,9 +411,14 @@ def test_tls_versions_and_windows(lab_pki: Pki) -> None:
             "topology subnet",
         )
     )
-    assert (cfg.tls_version_min, cfg.tls_version_max) == ("1.3", "1.3")
-    assert (cfg.tls_timeout, cfg.hand_window, cfg.tls_mtu) == (5.0, 30.0, 1400)
-    assert (cfg.mute, cfg.ping, cfg.ping_restart, cfg.explicit_exit_notify) == (20, 15, 120, 3)
+    assert (cfg.tls.version_min, cfg.tls.version_max) == ("1.3", "1.3")
+    assert (cfg.tls.timeout, cfg.tls.hand_window, cfg.tls.mtu) == (5.0, 30.0, 1400)
+    assert (
+        cfg.client.mute,
+        cfg.data.ping,
+        cfg.data.ping_restart,
+        cfg.transport.explicit_exit_notify,
+    ) == (20, 15, 120, 3)
     assert len(cfg.warnings) == 1 and cfg.warnings[0].startswith("<string>:15: 'topology'")
 
 
@@ -413,7 +431,7 @@ def test_crlf_and_bom(lab_pki: Pki, tmp_path: Path) -> None:
     path = tmp_path / "win.ovpn"
     path.write_bytes(b"\xef\xbb\xbf" + minimal(lab_pki, "verb 5").replace("\n", "\r\n").encode())
     cfg = load_config(str(path))
-    assert cfg.verb == 5
+    assert cfg.client.verb == 5
     assert os.path.basename(cfg.source) == "win.ovpn"
 
 
@@ -451,8 +469,8 @@ def test_inline_block_tags_are_tokens(lab_pki: Pki) -> None:
         f"--<ca>  # the provider's CA\n{read(lab_pki.root_ca)}   </ca>\n--verb 6\n"
     )
     cfg = parse_config(text)
-    assert cfg.ca == read(lab_pki.root_ca).encode()
-    assert cfg.verb == 6
+    assert cfg.tls.ca == read(lab_pki.root_ca).encode()
+    assert cfg.client.verb == 6
 
 
 def test_unknown_inline_block_is_refused(lab_pki: Pki) -> None:
@@ -466,11 +484,10 @@ def test_unknown_inline_block_is_refused(lab_pki: Pki) -> None:
 
 
 def test_directive_table_is_consistent() -> None:
-    from vpnstack.config import _Parser
-
-    handlers = set(_Parser("x", "/").handlers)
+    # one declaration per directive: exactly the implemented ones name a parse function
+    with_parse = {n for n, s in DIRECTIVES.items() if s.parse is not None}
     implemented = {n for n, s in DIRECTIVES.items() if s.kind == "implemented"}
-    assert handlers == implemented
+    assert with_parse == implemented and len(implemented) == 74
     for name, spec in DIRECTIVES.items():
         assert spec.name == name and spec.topic in TOPICS and spec.help
         assert spec.max_args is None or spec.min_args <= spec.max_args
@@ -481,6 +498,33 @@ def test_directive_table_is_consistent() -> None:
     assert not DIRECTIVES["cd"].command_line and DIRECTIVES["verb"].command_line
     assert DIRECTIVES["auth-user-pass"].min_args == 0 and DIRECTIVES["auth-user-pass"].max_args == 1
     assert DIRECTIVES["remote"].connection and not DIRECTIVES["ca"].connection
+
+
+def test_per_connection_values_name_connection_directives() -> None:
+    from vpnstack.config.connections import ConnectionOptions
+
+    for field in attrs.fields(ConnectionOptions):
+        assert DIRECTIVES[field.metadata["directive"]].connection, field.name
+
+
+def test_config_package_imports_no_protocol_core() -> None:
+    # only core.shared and the key-file parsers of core.controlchannel (statically: importing
+    # vpnstack.config at run time imports vpnstack/__init__.py, hence the whole stack)
+    allowed = (
+        "vpnstack.core.shared",
+        "vpnstack.core.controlchannel.statickey",
+        "vpnstack.core.controlchannel.tlscryptv2",
+    )
+    package = Path(vpnstack.config.__file__).parent
+    imported: set[str] = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    cores = {m for m in imported if m.startswith("vpnstack.core")}
+    assert cores and all(m.startswith(allowed) for m in cores), cores
 
 
 def _dummy_args(name: str) -> list[str]:
@@ -532,7 +576,7 @@ def test_setenv_forward_compatible_and_uv_variables(lab_pki: Pki) -> None:
             "frob 1", "setenv FORWARD_COMPATIBLE 1\nfrob 1"
         )
     )
-    assert cfg.setenv == (("UV_ID", "42"),)
+    assert cfg.client.setenv == (("UV_ID", "42"),)
     assert cfg.warnings == (
         "<string>:7: unknown directive 'frob' ignored (ignore-unknown-option/setenv opt)",
     )
@@ -540,7 +584,7 @@ def test_setenv_forward_compatible_and_uv_variables(lab_pki: Pki) -> None:
 
 def test_tls_client_and_pull_make_a_client(lab_pki: Pki) -> None:
     text = minimal(lab_pki).replace("client\n", "tls-client\npull\n")
-    assert parse_config(text).remotes == (Remote("vpn.example.com"),)
+    assert parse_config(text).transport.remotes == (Remote("vpn.example.com"),)
     with pytest.raises(ConfigError, match="add the line 'client'"):
         parse_config(minimal(lab_pki).replace("client\n", "tls-client\n"))
 
@@ -556,7 +600,7 @@ def test_tls_client_and_pull_make_a_client(lab_pki: Pki) -> None:
 )
 def test_dev_names(lab_pki: Pki, lines: list[str], dev: str | None, error: str | None) -> None:
     if error is None:
-        assert parse_config(minimal(lab_pki, *lines)).dev == dev
+        assert parse_config(minimal(lab_pki, *lines)).routing.dev == dev
     else:
         with pytest.raises(ConfigError, match=error):
             parse_config(minimal(lab_pki, *lines))
@@ -605,54 +649,75 @@ def test_client_side_routes_dns_filters_and_logging(lab_pki: Pki, tmp_path: Path
         ),
         base_dir=str(tmp_path),
     )
-    assert cfg.route_nopull
-    assert cfg.pull_filters == (
+    assert cfg.routing.nopull
+    assert cfg.routing.pull_filters == (
         ("ignore", "route-ipv6"),
         ("reject", "redirect-gateway"),
         ("accept", "route"),
     )
-    assert cfg.routes == (
-        PushedRoute(ipaddress.IPv4Network("10.20.0.0/16")),
-        PushedRoute(ipaddress.IPv4Network("192.0.2.7/32")),
-        PushedRoute(ipaddress.IPv4Network("198.51.100.0/24"), None, "net_gateway", 50),
-        PushedRoute(ipaddress.IPv4Network("203.0.113.0/25"), ipaddress.IPv4Address("10.8.0.1")),
+    assert cfg.routing.routes == (
+        ConfiguredRoute(ipaddress.IPv4Network("10.20.0.0/16")),
+        ConfiguredRoute(ipaddress.IPv4Network("192.0.2.7/32")),
+        ConfiguredRoute(ipaddress.IPv4Network("198.51.100.0/24"), None, "net_gateway", 50),
+        ConfiguredRoute(ipaddress.IPv4Network("203.0.113.0/25"), ipaddress.IPv4Address("10.8.0.1")),
     )
-    assert cfg.routes_ipv6 == (
-        PushedRoute6(ipaddress.IPv6Network("2001:db8:1::/48")),
-        PushedRoute6(
+    assert cfg.routing.routes_ipv6 == (
+        ConfiguredRoute6(ipaddress.IPv6Network("2001:db8:1::/48")),
+        ConfiguredRoute6(
             ipaddress.IPv6Network("2001:db8:2::/48"), ipaddress.IPv6Address("2001:db8::1"), 7
         ),
     )
-    assert cfg.redirect_gateway == ("def1", "bypass-dhcp", "ipv6")
-    assert cfg.route_metric == 20
-    assert cfg.route_gateway == ipaddress.IPv4Address("10.8.0.1")
-    assert cfg.dhcp_options == (
+    assert cfg.routing.redirect_gateway == ("def1", "bypass-dhcp", "ipv6")
+    assert cfg.routing.metric == 20
+    assert cfg.routing.gateway == ipaddress.IPv4Address("10.8.0.1")
+    assert cfg.routing.dhcp_options == (
         ("DNS", "10.8.0.53"),
         ("DNS6", "2001:db8::53"),
         ("DOMAIN", "corp.example"),
         ("DISABLE-NBT", ""),
     )
-    assert (cfg.auth_retry, cfg.auth_nocache) == ("interact", True)
-    assert (cfg.status_file, cfg.status_interval) == (str(tmp_path / "run" / "status.log"), 15)
-    assert (cfg.log_file, cfg.log_append) == (str(tmp_path / "vpn.log"), True)
-    assert (cfg.script_security, cfg.tun_mtu) == (2, 1400)
-    assert cfg.tls_cipher == "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"
-    assert cfg.tls_ciphersuites == "TLS_AES_256_GCM_SHA384"
-    assert cfg.tls_groups == "X25519:prime256v1"
-    assert (cfg.reneg_sec, cfg.reneg_bytes, cfg.reneg_pkts) == (0, 1000000, 5000)
-    assert (cfg.tran_window, cfg.ping_exit, cfg.server_poll_timeout) == (120.0, 300, 7.0)
+    assert (cfg.client.auth_retry, cfg.client.auth_nocache) == ("interact", True)
+    assert (cfg.client.status_file, cfg.client.status_interval) == (
+        str(tmp_path / "run" / "status.log"),
+        15,
+    )
+    assert (cfg.client.log_file, cfg.client.log_append) == (str(tmp_path / "vpn.log"), True)
+    assert (cfg.client.script_security, cfg.routing.tun_mtu) == (2, 1400)
+    assert cfg.tls.cipher == "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"
+    assert cfg.tls.ciphersuites == "TLS_AES_256_GCM_SHA384"
+    assert cfg.tls.groups == "X25519:prime256v1"
+    assert (cfg.tls.reneg_sec, cfg.tls.reneg_bytes, cfg.tls.reneg_pkts) == (0, 1000000, 5000)
+    assert (cfg.tls.tran_window, cfg.data.ping_exit, cfg.transport.server_poll_timeout) == (
+        120.0,
+        300,
+        7.0,
+    )
     assert cfg.warnings == ()
 
 
 def test_defaults_of_the_new_fields(lab_pki: Pki) -> None:
     cfg = parse_config(minimal(lab_pki))
-    assert (cfg.route_nopull, cfg.pull_filters, cfg.routes, cfg.routes_ipv6) == (
+    routing = cfg.routing
+    assert (routing.nopull, routing.pull_filters, routing.routes, routing.routes_ipv6) == (
         False, (), (), ()
     )  # fmt: skip
-    assert (cfg.redirect_gateway, cfg.dhcp_options, cfg.auth_retry) == (None, (), "none")
-    assert (cfg.status_file, cfg.status_interval, cfg.log_file) == (None, 60, None)
-    assert (cfg.tun_mtu, cfg.reneg_sec, cfg.tls_crypt_v2_key, cfg.dev) == (None, None, None, "tun")
-    assert parse_config(minimal(lab_pki, "redirect-gateway")).redirect_gateway == ()
+    assert (cfg.routing.redirect_gateway, cfg.routing.dhcp_options, cfg.client.auth_retry) == (
+        None,
+        (),
+        "none",
+    )
+    assert (cfg.client.status_file, cfg.client.status_interval, cfg.client.log_file) == (
+        None,
+        60,
+        None,
+    )
+    assert (cfg.routing.tun_mtu, cfg.tls.reneg_sec, cfg.tls.crypt_v2_key, cfg.routing.dev) == (
+        None,
+        None,
+        None,
+        "tun",
+    )
+    assert parse_config(minimal(lab_pki, "redirect-gateway")).routing.redirect_gateway == ()
 
 
 @pytest.mark.parametrize(
@@ -684,7 +749,7 @@ def test_bad_values_of_new_directives(lab_pki: Pki, line: str, fragment: str) ->
 
 def test_route_with_host_bits_is_warned(lab_pki: Pki) -> None:
     cfg = parse_config(minimal(lab_pki, "route 10.1.2.3 255.255.0.0"), source="h.ovpn")
-    assert cfg.routes == (PushedRoute(ipaddress.IPv4Network("10.1.0.0/16")),)
+    assert cfg.routing.routes == (ConfiguredRoute(ipaddress.IPv4Network("10.1.0.0/16")),)
     assert cfg.warnings == (
         "h.ovpn:6: 'route' 10.1.2.3 255.255.0.0 has host bits set; using 10.1.0.0/16",
     )
@@ -694,7 +759,7 @@ def test_cd_changes_the_folder_of_later_paths(lab_pki: Pki, tmp_path: Path) -> N
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "ta.key").write_text(STATIC_KEY)
     cfg = parse_config(minimal(lab_pki, "cd keys", "tls-auth ta.key 1"), base_dir=str(tmp_path))
-    assert cfg.tls_auth_key == KEY_BYTES
+    assert cfg.tls.auth_key == KEY_BYTES
     with pytest.raises(ConfigError, match=r":6: 'cd': .* is not a directory"):
         parse_config(minimal(lab_pki, "cd nowhere"), base_dir=str(tmp_path))
 
@@ -705,13 +770,17 @@ def test_cd_changes_the_folder_of_later_paths(lab_pki: Pki, tmp_path: Path) -> N
 def test_auth_user_pass_file_with_user_name_only(lab_pki: Pki, tmp_path: Path) -> None:
     (tmp_path / "user.txt").write_text("carol\n")
     cfg = parse_config(minimal(lab_pki, "auth-user-pass user.txt"), base_dir=str(tmp_path))
-    assert (cfg.username, cfg.password, cfg.auth_user_pass_required) == ("carol", None, True)
+    assert (cfg.client.username, cfg.client.password, cfg.client.auth_user_pass_required) == (
+        "carol",
+        None,
+        True,
+    )
 
 
 def test_auth_user_pass_crlf_file_keeps_spaces_in_password(lab_pki: Pki, tmp_path: Path) -> None:
     (tmp_path / "up.txt").write_bytes(b"dave\r\n pass word \r\n")
     cfg = parse_config(minimal(lab_pki, "auth-user-pass up.txt"), base_dir=str(tmp_path))
-    assert (cfg.username, cfg.password) == ("dave", " pass word ")
+    assert (cfg.client.username, cfg.client.password) == ("dave", " pass word ")
 
 
 def test_password_never_appears_in_repr_warnings_or_errors(lab_pki: Pki) -> None:
@@ -720,8 +789,9 @@ def test_password_never_appears_in_repr_warnings_or_errors(lab_pki: Pki) -> None
         lab_pki, "<auth-user-pass>", f"erin\n{secret}", "</auth-user-pass>", "persist-tun"
     )
     cfg = parse_config(text)
-    assert cfg.password == secret
+    assert cfg.client.password == secret
     assert secret not in repr(cfg) and "erin" not in repr(cfg)
+    assert secret not in repr(cfg.client) and "erin" not in repr(cfg.client)
     assert all(secret not in w for w in cfg.warnings)
     with pytest.raises(ConfigError) as info:
         parse_config(text + "frobnicate\n")
@@ -756,17 +826,21 @@ def test_overrides_win_over_the_file(
             ["persist-tun"],
         ],
     )
-    assert cfg.verb == 5
-    assert (cfg.username, cfg.password) == ("cli-user", "cli-pass")
-    assert cfg.pull_filters == (("ignore", "dhcp-option"),)
-    assert cfg.route_nopull and cfg.explicit_exit_notify == 1
-    assert cfg.status_file == str(tmp_path / "st.txt")
+    assert cfg.client.verb == 5
+    assert (cfg.client.username, cfg.client.password) == ("cli-user", "cli-pass")
+    assert cfg.routing.pull_filters == (("ignore", "dhcp-option"),)
+    assert cfg.routing.nopull and cfg.transport.explicit_exit_notify == 1
+    assert cfg.client.status_file == str(tmp_path / "st.txt")
     assert cfg.warnings == (
         "command line: --persist-tun is ignored (the tun device follows the session)",
     )
     # a bare --auth-user-pass drops the file's credentials: the CLI asks for them
     cfg = load_config(str(path), overrides=[["auth-user-pass"]])
-    assert (cfg.username, cfg.password, cfg.auth_user_pass_required) == (None, None, True)
+    assert (cfg.client.username, cfg.client.password, cfg.client.auth_user_pass_required) == (
+        None,
+        None,
+        True,
+    )
 
 
 def test_remote_overrides_replace_the_files_remotes(lab_pki: Pki) -> None:
@@ -774,7 +848,10 @@ def test_remote_overrides_replace_the_files_remotes(lab_pki: Pki) -> None:
     cfg = parse_config(
         text, overrides=[["remote", "a.example"], ["remote", "b.example", "53", "udp6"]]
     )
-    assert cfg.remotes == (Remote("a.example", 1300, "udp"), Remote("b.example", 53, "udp6"))
+    assert cfg.transport.remotes == (
+        Remote("a.example", 1300, "udp"),
+        Remote("b.example", 53, "udp6"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -808,7 +885,7 @@ def test_tcp_and_udp_remotes_are_kept_in_order(lab_pki: Pki) -> None:
         ),
         source="t.ovpn",
     )
-    assert cfg.remotes == (
+    assert cfg.transport.remotes == (
         Remote("vpn.example.com"),
         Remote("tcp.example.com", 443, "tcp"),  # "-client" is implied for a client
         Remote("u6.example.com", 1194, "udp6"),
@@ -824,7 +901,7 @@ def test_proto_tcp_applies_to_remotes_without_their_own(
     lab_pki: Pki, proto: str, stored: str
 ) -> None:
     cfg = parse_config(minimal(lab_pki, f"proto {proto}", "remote u.example.com 1195 udp"))
-    assert cfg.remotes == (
+    assert cfg.transport.remotes == (
         Remote("vpn.example.com", 1194, stored),
         Remote("u.example.com", 1195, "udp"),
     )
@@ -870,13 +947,17 @@ def test_connection_blocks(lab_pki: Pki) -> None:
         "key-direction 1",
     )
     cfg = parse_config(text, source="c.ovpn")
-    assert cfg.remotes == (
+    assert cfg.transport.remotes == (
         Remote("a.example.com", 1300, "udp4"),
         Remote("b.example.com", 443, "udp6"),
         Remote("c.example.com", 1194, "tcp"),
     )
-    assert (cfg.explicit_exit_notify, cfg.tls_auth_key, cfg.key_direction) == (2, KEY_BYTES, 1)
-    assert cfg.connect_retry == 1.0
+    assert (cfg.transport.explicit_exit_notify, cfg.tls.auth_key, cfg.tls.key_direction) == (
+        2,
+        KEY_BYTES,
+        1,
+    )
+    assert cfg.transport.connect_retry == 1.0
     assert cfg.warnings == (
         "c.ovpn:11: 'nobind' is ignored (vpnstack always uses a fresh local port)",
         "c.ovpn:22: 'proto' is ignored: it comes after the <connection> blocks",
@@ -973,16 +1054,16 @@ def test_pkcs12_file_and_inline(lab_pki: Pki, tmp_path: Path) -> None:
     (tmp_path / "client.p12").write_bytes(_p12(lab_pki, None))
     base = "client\nremote h\n"
     cfg = parse_config(base + "pkcs12 client.p12\n", base_dir=str(tmp_path))
-    assert cfg.cert == read(lab_pki.client.cert).encode()
-    assert cfg.key is not None and _same_key(cfg.key, read(lab_pki.client.key).encode())
+    assert cfg.tls.cert == read(lab_pki.client.cert).encode()
+    assert cfg.tls.key is not None and _same_key(cfg.tls.key, read(lab_pki.client.key).encode())
     # no 'ca': the PKCS#12 CAs are trusted, and the intermediate completes our chain
-    assert cfg.ca == (read(lab_pki.intermediate_ca) + read(lab_pki.root_ca)).encode()
-    assert cfg.extra_certs == read(lab_pki.intermediate_ca).encode()
+    assert cfg.tls.ca == (read(lab_pki.intermediate_ca) + read(lab_pki.root_ca)).encode()
+    assert cfg.tls.extra_certs == read(lab_pki.intermediate_ca).encode()
     # with 'ca' the PKCS#12 CAs are only our chain; inline blocks are base64 text
     b64 = base64.encodebytes(_p12(lab_pki, None)).decode()
     cfg = parse_config(base + f"ca {lab_pki.root_ca}\n<pkcs12>\n{b64}</pkcs12>\n")
-    assert cfg.ca == read(lab_pki.root_ca).encode()
-    assert cfg.extra_certs == (read(lab_pki.intermediate_ca) + read(lab_pki.root_ca)).encode()
+    assert cfg.tls.ca == read(lab_pki.root_ca).encode()
+    assert cfg.tls.extra_certs == (read(lab_pki.intermediate_ca) + read(lab_pki.root_ca)).encode()
 
 
 @pytest.mark.parametrize(
@@ -1025,8 +1106,8 @@ def test_tls_crypt_v2_key_is_parsed_and_accepted_at_connect_time(lab_pki: Pki) -
     kc, wkc_body = bytes(range(256)), bytes(297)
     text = minimal(lab_pki, "<tls-crypt-v2>", tls_crypt_v2_pem(kc, wkc_body) + "</tls-crypt-v2>")
     cfg = parse_config(text, source="v2.ovpn")
-    assert cfg.tls_crypt_v2_key == kc + wkc_body + (299).to_bytes(2, "big")
-    assert cfg.tls_crypt_key is None and cfg.tls_auth_key is None
+    assert cfg.tls.crypt_v2_key == kc + wkc_body + (299).to_bytes(2, "big")
+    assert cfg.tls.crypt_key is None and cfg.tls.auth_key is None
     require_supported(cfg)  # spoken since issue 4 (core/controlchannel/wrap.py TlsCryptV2Wrap)
     require_supported(parse_config(minimal(lab_pki)))  # nothing to refuse
 
@@ -1063,12 +1144,13 @@ def test_tls_crypt_and_tls_crypt_v2_are_exclusive(lab_pki: Pki) -> None:
 
 @pytest.mark.parametrize(
     "script",
-    ["/etc/openvpn/update-resolv-conf", "/etc/openvpn/scripts/update-systemd-resolved",
-     "/etc/openvpn/client.up"],
+    [
+        "/etc/openvpn/update-resolv-conf",
+        "/etc/openvpn/scripts/update-systemd-resolved",
+        "/etc/openvpn/client.up",
+    ],
 )
-def test_dns_helper_up_down_scripts_are_ignored_with_a_warning(
-    script: str, lab_pki: Pki
-) -> None:
+def test_dns_helper_up_down_scripts_are_ignored_with_a_warning(script: str, lab_pki: Pki) -> None:
     text = minimal(lab_pki, "script-security 2", f"up {script}", f"down {script}")
     cfg = parse_config(text, source="p.ovpn")
     warnings = [w for w in cfg.warnings if "applies and restores DNS itself" in w]

@@ -21,8 +21,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from vpnstack.config import DEFAULT_DATA_CIPHERS, Config, Remote, load_config, require_supported
-from vpnstack.core.tlssession.push import PushedRoute, PushedRoute6
+from vpnstack.config import (
+    DEFAULT_DATA_CIPHERS,
+    Config,
+    ConfiguredRoute,
+    ConfiguredRoute6,
+    Remote,
+    load_config,
+    require_supported,
+)
 from vpnstack.errors import ConfigError
 from vpnstack.lab.pki import Pki, new_static_key_text
 
@@ -125,17 +132,25 @@ def test_the_corpus_commits_no_key_material() -> None:
 def test_tls_auth_inline_with_key_direction_and_legacy_cipher(corpus: Corpus) -> None:
     cfg = corpus.load("nordish-udp.ovpn")
     src = corpus.path("nordish-udp.ovpn")
-    assert cfg.remotes == (Remote("203.0.113.45", 1194, "udp"),)
-    assert cfg.remote_random
-    assert cfg.ca == corpus.pem(corpus.pki.root_ca)
-    assert (cfg.tls_auth_key, cfg.key_direction) == (corpus.tls_auth_key, 1)
-    assert cfg.tls_crypt_key is None and cfg.cert is None
+    assert cfg.transport.remotes == (Remote("203.0.113.45", 1194, "udp"),)
+    assert cfg.transport.remote_random
+    assert cfg.tls.ca == corpus.pem(corpus.pki.root_ca)
+    assert (cfg.tls.auth_key, cfg.tls.key_direction) == (corpus.tls_auth_key, 1)
+    assert cfg.tls.crypt_key is None and cfg.tls.cert is None
     # only a legacy 'cipher': it joins the default list (negotiation decides later)
-    assert (cfg.cipher, cfg.auth) == ("AES-256-CBC", "SHA512")
-    assert cfg.data_ciphers == (*DEFAULT_DATA_CIPHERS, "AES-256-CBC")
-    assert cfg.auth_user_pass_required and (cfg.username, cfg.password) == (None, None)
-    assert (cfg.ping, cfg.ping_restart, cfg.reneg_sec, cfg.tun_mtu) == (15, 0, 0, 1500)
-    assert (cfg.remote_cert_tls, cfg.verb) == ("server", 3)
+    assert (cfg.data.cipher, cfg.data.auth) == ("AES-256-CBC", "SHA512")
+    assert cfg.data.ciphers == (*DEFAULT_DATA_CIPHERS, "AES-256-CBC")
+    assert cfg.client.auth_user_pass_required and (cfg.client.username, cfg.client.password) == (
+        None,
+        None,
+    )
+    assert (cfg.data.ping, cfg.data.ping_restart, cfg.tls.reneg_sec, cfg.routing.tun_mtu) == (
+        15,
+        0,
+        0,
+        1500,
+    )
+    assert (cfg.tls.remote_cert_tls, cfg.client.verb) == ("server", 3)
     assert cfg.warnings == tuple(
         f"{src}:{line}: '{name}' is ignored ({why})"
         for line, name, why in [
@@ -156,17 +171,17 @@ def test_remote_random_and_credentials_file_in_a_folder_with_a_space(
 ) -> None:
     monkeypatch.chdir(corpus.folder / "office")  # relative paths follow the config, not cwd
     cfg = corpus.load("Mullvad Style/mullvad_se.ovpn")
-    assert cfg.remotes == (
+    assert cfg.transport.remotes == (
         Remote("se-got-001.example.net", 1196, "udp"),
         Remote("se-got-002.example.net", 1197, "udp"),
         Remote("se-sto-003.example.net", 1300, "udp"),
     )
-    assert cfg.remote_random
-    assert (cfg.username, cfg.password) == ("1234567890123456", "m")
-    assert cfg.ca == corpus.pem(corpus.pki.root_ca)
-    assert cfg.cipher == "AES-256-GCM" and cfg.data_ciphers == DEFAULT_DATA_CIPHERS
-    assert cfg.tls_cipher == "TLS-DHE-RSA-WITH-AES-256-GCM-SHA384"
-    assert (cfg.ping, cfg.ping_restart, cfg.script_security) == (10, 60, 2)
+    assert cfg.transport.remote_random
+    assert (cfg.client.username, cfg.client.password) == ("1234567890123456", "m")
+    assert cfg.tls.ca == corpus.pem(corpus.pki.root_ca)
+    assert cfg.data.cipher == "AES-256-GCM" and cfg.data.ciphers == DEFAULT_DATA_CIPHERS
+    assert cfg.tls.cipher == "TLS-DHE-RSA-WITH-AES-256-GCM-SHA384"
+    assert (cfg.data.ping, cfg.data.ping_restart, cfg.client.script_security) == (10, 60, 2)
     assert [w.split(": ", 1)[1] for w in cfg.warnings] == [
         "'nobind' is ignored (vpnstack always uses a fresh local port)",
         "'persist-key' is ignored (vpnstack keeps its keys in memory across reconnects anyway)",
@@ -181,19 +196,19 @@ def test_remote_random_and_credentials_file_in_a_folder_with_a_space(
 def test_access_server_profile(corpus: Corpus) -> None:
     cfg = corpus.load("access-server-profile.ovpn")
     src = corpus.path("access-server-profile.ovpn")
-    assert cfg.remotes == (
+    assert cfg.transport.remotes == (
         Remote("vpn.example.com", 1194, "udp"),
         Remote("vpn.example.com", 1195, "udp"),
         Remote("vpn.example.com", 443, "tcp"),
         Remote("vpn.example.com", 1196, "udp"),
     )
-    assert cfg.server_poll_timeout == 4.0
-    assert cfg.tls_crypt_key == corpus.tls_crypt_key and cfg.tls_auth_key is None
-    assert cfg.cert == corpus.pem(corpus.pki.client.cert)
-    assert cfg.key == corpus.pem(corpus.pki.client.key)
-    assert cfg.auth_user_pass_required
-    assert (cfg.tls_version_min, cfg.reneg_sec, cfg.tun_mtu) == ("1.2", 604800, 1420)
-    assert cfg.setenv == (("PUSH_PEER_INFO", "1"), ("UV_CLIENT_ID", "0123-abcd"))
+    assert cfg.transport.server_poll_timeout == 4.0
+    assert cfg.tls.crypt_key == corpus.tls_crypt_key and cfg.tls.auth_key is None
+    assert cfg.tls.cert == corpus.pem(corpus.pki.client.cert)
+    assert cfg.tls.key == corpus.pem(corpus.pki.client.key)
+    assert cfg.client.auth_user_pass_required
+    assert (cfg.tls.version_min, cfg.tls.reneg_sec, cfg.routing.tun_mtu) == ("1.2", 604800, 1420)
+    assert cfg.client.setenv == (("PUSH_PEER_INFO", "1"), ("UV_CLIENT_ID", "0123-abcd"))
     assert cfg.warnings == (
         f"{src}:12: 'nobind' is ignored (vpnstack always uses a fresh local port)",
         f"{src}:24: 'push-peer-info' is ignored (vpnstack sends its fixed peer info)",
@@ -208,11 +223,11 @@ def test_windows_gui_profile_with_crlf_dashes_and_quoted_paths(corpus: Corpus) -
     assert b"\r\n" in Path(corpus.path("windows-gui-crlf.ovpn")).read_bytes()
     cfg = corpus.load("windows-gui-crlf.ovpn")
     src = corpus.path("windows-gui-crlf.ovpn")
-    assert cfg.remotes == (Remote("gw.example.org", 1194, "udp"),)
+    assert cfg.transport.remotes == (Remote("gw.example.org", 1194, "udp"),)
     pki = corpus.pki
-    assert cfg.ca == corpus.pem(pki.root_ca) + corpus.pem(pki.intermediate_ca)  # the bundle
-    assert cfg.cert == corpus.pem(pki.client.cert)
-    assert (cfg.tls_auth_key, cfg.key_direction, cfg.verb) == (corpus.tls_auth_key, 1, 4)
+    assert cfg.tls.ca == corpus.pem(pki.root_ca) + corpus.pem(pki.intermediate_ca)  # the bundle
+    assert cfg.tls.cert == corpus.pem(pki.client.cert)
+    assert (cfg.tls.auth_key, cfg.tls.key_direction, cfg.client.verb) == (corpus.tls_auth_key, 1, 4)
     assert cfg.warnings == (
         f"{src}:11: unknown directive 'gui-remember-password' ignored"
         " (ignore-unknown-option/setenv opt)",
@@ -229,23 +244,27 @@ def test_windows_gui_profile_with_crlf_dashes_and_quoted_paths(corpus: Corpus) -
 def test_connection_blocks_with_tcp_fallback(corpus: Corpus) -> None:
     cfg = corpus.load("connection-blocks.ovpn")
     src = corpus.path("connection-blocks.ovpn")
-    assert cfg.remotes == (
+    assert cfg.transport.remotes == (
         Remote("vpn-ams.example.net", 1194, "udp"),
         Remote("vpn-fra.example.net", 1195, "udp6"),
         Remote("vpn-ams.example.net", 443, "tcp"),
     )
-    assert cfg.remote_random
+    assert cfg.transport.remote_random
     # given before the blocks: every block copied them
-    assert (cfg.explicit_exit_notify, cfg.connect_retry, cfg.connect_retry_max_delay) == (
+    assert (
+        cfg.transport.explicit_exit_notify,
+        cfg.transport.connect_retry,
+        cfg.transport.connect_retry_max_delay,
+    ) == (
         3,
         2.0,
         120.0,
     )
     # tls-crypt after the blocks applies to every block without a key of its own
-    assert cfg.tls_crypt_key == corpus.tls_crypt_key
-    assert cfg.verify_x509_name == ("vpn.example.net", "name-prefix")
-    assert cfg.data_ciphers == ("AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305", "AES-128-CBC")
-    assert (cfg.cipher, cfg.data_ciphers_fallback, cfg.auth) == (
+    assert cfg.tls.crypt_key == corpus.tls_crypt_key
+    assert cfg.tls.verify_x509_name == ("vpn.example.net", "name-prefix")
+    assert cfg.data.ciphers == ("AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305", "AES-128-CBC")
+    assert (cfg.data.cipher, cfg.data.ciphers_fallback, cfg.data.auth) == (
         "AES-128-CBC",
         "AES-128-CBC",
         "SHA256",
@@ -258,60 +277,67 @@ def test_connection_blocks_with_tcp_fallback(corpus: Corpus) -> None:
 def test_split_tunnel_office_profile(corpus: Corpus) -> None:
     cfg = corpus.load("office/office.ovpn")
     office = corpus.folder / "office"
-    assert cfg.remotes == (Remote("office.example.com", 1194, "udp4"),)
-    assert cfg.dev == "tun0"
-    assert cfg.tls_crypt_key == corpus.tls_crypt_key
-    assert (cfg.username, cfg.password) == ("alice", "correct horse battery staple")
-    assert (cfg.auth_nocache, cfg.auth_retry, cfg.route_nopull) == (True, "nointeract", True)
-    assert cfg.routes == (
-        PushedRoute(ipaddress.IPv4Network("10.10.0.0/16"), None, "vpn_gateway"),
-        PushedRoute(ipaddress.IPv4Network("172.16.5.0/24")),
+    assert cfg.transport.remotes == (Remote("office.example.com", 1194, "udp4"),)
+    assert cfg.routing.dev == "tun0"
+    assert cfg.tls.crypt_key == corpus.tls_crypt_key
+    assert (cfg.client.username, cfg.client.password) == ("alice", "correct horse battery staple")
+    assert (cfg.client.auth_nocache, cfg.client.auth_retry, cfg.routing.nopull) == (
+        True,
+        "nointeract",
+        True,
     )
-    assert cfg.routes_ipv6 == (PushedRoute6(ipaddress.IPv6Network("fd00:10::/64")),)
-    assert cfg.dhcp_options == (("DNS", "10.10.0.53"), ("DOMAIN", "office.example.com"))
-    assert cfg.pull_filters == (
+    assert cfg.routing.routes == (
+        ConfiguredRoute(ipaddress.IPv4Network("10.10.0.0/16"), None, "vpn_gateway"),
+        ConfiguredRoute(ipaddress.IPv4Network("172.16.5.0/24")),
+    )
+    assert cfg.routing.routes_ipv6 == (ConfiguredRoute6(ipaddress.IPv6Network("fd00:10::/64")),)
+    assert cfg.routing.dhcp_options == (("DNS", "10.10.0.53"), ("DOMAIN", "office.example.com"))
+    assert cfg.routing.pull_filters == (
         ("ignore", "redirect-gateway"),
         ("ignore", "dhcp-option DNS"),
         ("accept", "route 10."),
         ("ignore", "route "),
     )
-    assert (cfg.ping, cfg.ping_restart) == (10, 60)
-    assert (cfg.status_file, cfg.status_interval) == (str(office / "office-status.log"), 30)
-    assert (cfg.log_file, cfg.log_append) == (str(office / "office.log"), True)
-    assert (cfg.verb, cfg.mute, cfg.tls_version_min) == (4, 20, "1.2")
-    assert cfg.tls_ciphersuites == "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+    assert (cfg.data.ping, cfg.data.ping_restart) == (10, 60)
+    assert (cfg.client.status_file, cfg.client.status_interval) == (
+        str(office / "office-status.log"),
+        30,
+    )
+    assert (cfg.client.log_file, cfg.client.log_append) == (str(office / "office.log"), True)
+    assert (cfg.client.verb, cfg.client.mute, cfg.tls.version_min) == (4, 20, "1.2")
+    assert cfg.tls.ciphersuites == "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
     assert cfg.warnings == ()
 
 
 def test_legacy_cbc_profile_with_tls_auth_file(corpus: Corpus) -> None:
     cfg = corpus.load("legacy-cbc/ams-a01.ovpn")
-    assert cfg.remotes == (Remote("ams-a01.example-vpn.net", 443, "udp"),)
-    assert cfg.resolv_retry == 30.0
-    assert cfg.verify_x509_name == ("ams-a01.example-vpn.net", "name")
-    assert (cfg.cipher, cfg.auth) == ("AES-256-CBC", "SHA256")
-    assert cfg.data_ciphers == (*DEFAULT_DATA_CIPHERS, "AES-256-CBC")
-    assert (cfg.tls_auth_key, cfg.key_direction) == (corpus.tls_auth_key, 1)
-    assert (cfg.auth_retry, cfg.ping, cfg.ping_restart) == ("interact", 5, 30)
+    assert cfg.transport.remotes == (Remote("ams-a01.example-vpn.net", 443, "udp"),)
+    assert cfg.transport.resolv_retry == 30.0
+    assert cfg.tls.verify_x509_name == ("ams-a01.example-vpn.net", "name")
+    assert (cfg.data.cipher, cfg.data.auth) == ("AES-256-CBC", "SHA256")
+    assert cfg.data.ciphers == (*DEFAULT_DATA_CIPHERS, "AES-256-CBC")
+    assert (cfg.tls.auth_key, cfg.tls.key_direction) == (corpus.tls_auth_key, 1)
+    assert (cfg.client.auth_retry, cfg.data.ping, cfg.data.ping_restart) == ("interact", 5, 30)
     assert len(cfg.warnings) == 4 and "'persist-remote-ip' is ignored" in cfg.warnings[3]
 
 
 def test_pkcs12_profile(corpus: Corpus) -> None:
     cfg = corpus.load("pkcs12/corp.ovpn")
     pki = corpus.pki
-    assert cfg.cert == corpus.pem(pki.client.cert)
-    assert cfg.key is not None
+    assert cfg.tls.cert == corpus.pem(pki.client.cert)
+    assert cfg.tls.key is not None
     der = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ours = serialization.load_pem_private_key(cfg.key, None).public_key().public_bytes(*der)
-    assert ours == x509.load_pem_x509_certificate(cfg.cert).public_key().public_bytes(*der)
-    assert cfg.ca == corpus.pem(pki.intermediate_ca) + corpus.pem(pki.root_ca)
-    assert cfg.extra_certs == corpus.pem(pki.intermediate_ca)
-    assert (cfg.tls_auth_key, cfg.key_direction) == (corpus.tls_auth_key, 1)
-    assert cfg.redirect_gateway == ("def1",)
+    ours = serialization.load_pem_private_key(cfg.tls.key, None).public_key().public_bytes(*der)
+    assert ours == x509.load_pem_x509_certificate(cfg.tls.cert).public_key().public_bytes(*der)
+    assert cfg.tls.ca == corpus.pem(pki.intermediate_ca) + corpus.pem(pki.root_ca)
+    assert cfg.tls.extra_certs == corpus.pem(pki.intermediate_ca)
+    assert (cfg.tls.auth_key, cfg.tls.key_direction) == (corpus.tls_auth_key, 1)
+    assert cfg.routing.redirect_gateway == ("def1",)
 
 
 def test_tls_crypt_v2_profile_parses_and_is_accepted_at_connect_time(corpus: Corpus) -> None:
     cfg = corpus.load("tls-crypt-v2.ovpn")
-    assert cfg.tls_crypt_v2_key == corpus.tls_crypt_v2_key
+    assert cfg.tls.crypt_v2_key == corpus.tls_crypt_v2_key
     require_supported(cfg)  # spoken since issue 4
 
 
@@ -391,8 +417,12 @@ def test_overrides_on_a_corpus_profile(corpus: Corpus) -> None:
             ["remote", "198.51.100.9", "1200"],
         ],
     )
-    assert (cfg.username, cfg.verb, cfg.data_ciphers) == ("alice", 1, ("AES-128-GCM",))
-    assert cfg.remotes == (Remote("198.51.100.9", 1200, "udp"),)
+    assert (cfg.client.username, cfg.client.verb, cfg.data.ciphers) == (
+        "alice",
+        1,
+        ("AES-128-GCM",),
+    )
+    assert cfg.transport.remotes == (Remote("198.51.100.9", 1200, "udp"),)
     # the refused line of a corpus file stays refused whatever the command line says
     with pytest.raises(ConfigError, match=r"compress-migrate\.ovpn:8: "):
         load_config(corpus.path("refused/compress-migrate.ovpn"), overrides=[["verb", "3"]])

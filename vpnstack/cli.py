@@ -152,14 +152,16 @@ def ask_credentials_now(config: Config) -> Config:
             "with the user name and password on two lines (auth-user-pass FILE)",
             path=config.source,
         )
-    username = config.username or input("Enter Auth Username: ")
+    username = config.client.username or input("Enter Auth Username: ")
     password = getpass.getpass("Enter Auth Password: ")
-    return attrs.evolve(config, username=username, password=password)
+    return attrs.evolve(
+        config, client=attrs.evolve(config.client, username=username, password=password)
+    )
 
 
 async def ask_credentials(config: Config) -> Config:
     """``ask_credentials_now`` without blocking the event loop (auth-retry interact)."""
-    cleared = attrs.evolve(config, username=None, password=None)
+    cleared = attrs.evolve(config, client=attrs.evolve(config.client, username=None, password=None))
     return await trio.to_thread.run_sync(ask_credentials_now, cleared)
 
 
@@ -183,21 +185,23 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         config = reload_config()
         require_supported(config)
-        if config.auth_user_pass_required and (config.username is None or not config.password):
+        if config.client.auth_user_pass_required and (
+            config.client.username is None or not config.client.password
+        ):
             config = ask_credentials_now(config)
     except ConfigError as exc:
         return fail(str(exc), EXIT_USAGE)
     except (EOFError, KeyboardInterrupt):
         return fail("no credentials given", EXIT_USAGE)
-    reporter = Reporter(verb=config.verb if config.verb is not None else DEFAULT_VERB)
+    reporter = Reporter(verb=config.client.verb if config.client.verb is not None else DEFAULT_VERB)
     for warning in config.warnings:
         reporter.line(f"warning: {warning}", level=2)
     status_file = None
-    if config.status_file is not None:
-        status_file = StatusFile(config.status_file, config.status_interval)
+    if config.client.status_file is not None:
+        status_file = StatusFile(config.client.status_file, config.client.status_interval)
     host = HostNetworkConfig(dns_mode=args.dns_mode)
     try:
-        device = open_tun(config.dev if config.dev != "tun" else "tun%d")
+        device = open_tun(config.routing.dev if config.routing.dev != "tun" else "tun%d")
     except VPNError as exc:
         return fail(str(exc))
     reporter.line(f"Opened TUN device {device.name}", level=2)

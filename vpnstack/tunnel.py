@@ -167,7 +167,7 @@ async def open_tunnel(
         )
         try:
             yield tunnel
-            if config.explicit_exit_notify:
+            if config.transport.explicit_exit_notify:
                 await stack.send_exit_notification()
         finally:
             tunnel._close()

@@ -233,27 +233,27 @@ def build_layers(
     sid = local_session_id if local_session_id is not None else new_session_id()
     session_time = int(time.time()) if session_time is None else session_time
     wrap = make_control_wrap(
-        tls_auth_key=config.tls_auth_key,
-        key_direction=config.key_direction,
-        auth_digest=config.auth,
-        tls_crypt_key=config.tls_crypt_key,
-        tls_crypt_v2_key=config.tls_crypt_v2_key,
+        tls_auth_key=config.tls.auth_key,
+        key_direction=config.tls.key_direction,
+        auth_digest=config.data.auth,
+        tls_crypt_key=config.tls.crypt_key,
+        tls_crypt_v2_key=config.tls.crypt_v2_key,
         session_time=session_time,
     )
     # §3: TLS bytes per control packet. The remote's address family is known only after
     # networkio resolves it, so assume the larger IPv6 header: 20 bytes of slack at most.
     # Renegotiations may be wrapped with dynamic tls-crypt (§4.2), so reserve at least its room.
     max_payload = max_tls_payload(
-        tls_mtu=config.tls_mtu,
+        tls_mtu=config.tls.mtu,
         wrap_reserve=max(wrap.tls_mtu_reserve, TLS_CRYPT_MTU_RESERVE),
         ipv6=True,
     )
     return [
         NetworkIO(
-            remote=config.remotes[0],
+            remote=config.transport.remotes[0],
             to_above=c.network_to_muxer.send,
             from_above=c.muxer_to_network.receive,
-            connect_timeout=config.server_poll_timeout,
+            connect_timeout=config.transport.server_poll_timeout,
             notify=notify,
         ),
         PacketMuxer(
@@ -278,7 +278,7 @@ def build_layers(
             from_above=c.tls_to_reliable.receive,
             to_above=c.reliable_to_tls.send,
             max_payload=max_payload,
-            tls_timeout=config.tls_timeout,
+            tls_timeout=config.tls.timeout,
             notify=notify,
         ),
         DataChannel(
@@ -290,11 +290,11 @@ def build_layers(
             notify=notify,
             to_tls=c.data_to_tls.send,
             keyring=KeyRing(
-                tran_window=config.tran_window,
-                hand_window=config.hand_window,
-                reneg_sec=3600.0 if config.reneg_sec is None else float(config.reneg_sec),
-                reneg_bytes=config.reneg_bytes,
-                reneg_pkts=config.reneg_pkts,
+                tran_window=config.tls.tran_window,
+                hand_window=config.tls.hand_window,
+                reneg_sec=3600.0 if config.tls.reneg_sec is None else float(config.tls.reneg_sec),
+                reneg_bytes=config.tls.reneg_bytes,
+                reneg_pkts=config.tls.reneg_pkts,
             ),
         ),
         Tun(endpoint=endpoint, from_below=c.data_to_tun.receive, to_below=c.tun_to_data.send),

@@ -191,6 +191,6 @@ def test_core_drops_bad_headers_and_ends_on_a_compressed_packet() -> None:
 def test_config_accepts_the_framings(lab_pki: Pki, line: str, stored: str, warns: bool) -> None:
     text = f"client\nremote h\nca {lab_pki.root_ca}\nauth-user-pass\n{line}\n"
     cfg = parse_config(text, source="c.ovpn")
-    assert cfg.compression == stored
+    assert cfg.data.compression == stored
     assert any("does not compress" in w for w in cfg.warnings) is warns
-    assert parse_config(text.replace(line, ""), source="c.ovpn").compression is None
+    assert parse_config(text.replace(line, ""), source="c.ovpn").data.compression is None

@@ -43,7 +43,7 @@ def dynamic_keys(outputs: list[object]) -> list[bytes]:
 
 def test_key_is_the_export_xor_the_tls_auth_key_file() -> None:
     tls_auth = os.urandom(256)
-    driver, outputs = session_up(PUSH, tls_auth_key=tls_auth, key_direction=1)
+    driver, outputs = session_up(PUSH, tls__auth_key=tls_auth, tls__key_direction=1)
     export = driver.server.tls.export(LABEL, 256)  # key id 0's TLS session (§4.2 step 1)
     assert dynamic_keys(outputs) == [bytes(a ^ b for a, b in zip(export, tls_auth, strict=True))]
     # It is sent once, with key id 0's data keys, not again on a renegotiation.
@@ -57,7 +57,7 @@ def test_key_without_original_wrapping_is_the_export_itself() -> None:
 
 
 def test_no_key_unless_the_server_pushed_dyn_tls_crypt() -> None:
-    _, outputs = session_up(PUSH.replace(b" dyn-tls-crypt", b""), tls_crypt_key=os.urandom(256))
+    _, outputs = session_up(PUSH.replace(b" dyn-tls-crypt", b""), tls__crypt_key=os.urandom(256))
     assert dynamic_keys(outputs) == []
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vpnstack.config import Config, Remote
+from tests.core.tls_helpers import with_fields
+from vpnstack.config import Config, Remote, TLSConfig, TransportConfig
 from vpnstack.core.tlssession.keymethod2 import (
     KeySource,
     build_client_message,
@@ -111,9 +112,10 @@ def test_parse_server_message_rejects_malformed(data: bytes) -> None:
 
 
 def cfg(**kw: object) -> Config:
-    args: dict[str, object] = {"source": "<t>", "remotes": (Remote("h"),), "ca": b""}
-    args.update(kw)
-    return Config(**args)  # type: ignore[arg-type]
+    config = Config(
+        source="<t>", transport=TransportConfig(remotes=(Remote("h"),)), tls=TLSConfig(ca=b"")
+    )
+    return with_fields(config, **kw)
 
 
 def peer_info_dict(text: str) -> dict[str, str]:
@@ -141,12 +143,12 @@ def test_peer_info_bits_and_ciphers() -> None:
 
 
 def test_peer_info_without_ekm_drops_only_bit_3() -> None:
-    proto = int(peer_info_dict(build_peer_info(cfg(tls_ekm=False)))["IV_PROTO"])
+    proto = int(peer_info_dict(build_peer_info(cfg(tls__ekm=False)))["IV_PROTO"])
     assert proto == 2 | 4 | 16 | 64 | 128 | 256 | 512 | 1024  # dyn tls-crypt uses EKM anyway
 
 
 def test_peer_info_without_both_gcms() -> None:
-    info = peer_info_dict(build_peer_info(cfg(data_ciphers=("AES-256-GCM", "AES-256-CBC"))))
+    info = peer_info_dict(build_peer_info(cfg(data__ciphers=("AES-256-GCM", "AES-256-CBC"))))
     assert info["IV_CIPHERS"] == "AES-256-GCM:AES-256-CBC"
     assert "IV_NCP" not in info
 
@@ -156,9 +158,9 @@ def test_occ_string() -> None:
         "V4,dev-type tun,link-mtu 1549,tun-mtu 1500,proto UDPv4,cipher AES-256-GCM,"
         "auth [null-digest],keysize 256,key-method 2,tls-client"
     )
-    tcp = occ_options_string(cfg(cipher="AES-128-GCM"), proto="tcp")
+    tcp = occ_options_string(cfg(data__cipher="AES-128-GCM"), proto="tcp")
     assert "proto TCPv4_CLIENT" in tcp and "keysize 128" in tcp and "cipher AES-128-GCM" in tcp
-    cbc = occ_options_string(cfg(cipher="AES-256-CBC", auth="SHA256"))
+    cbc = occ_options_string(cfg(data__cipher="AES-256-CBC", data__auth="SHA256"))
     assert ",auth SHA256," in cbc
     for text in (tcp, cbc):
         assert "comp-lzo" not in text and len(text) < 512

@@ -118,7 +118,7 @@ def test_server_initiated_renegotiation_derives_ekm_keys_from_the_new_tls_sessio
 
 
 def test_renegotiated_prf_keys_use_the_new_randoms() -> None:
-    driver = up(PUSH_PRF, username="alice", password="secret")
+    driver = up(PUSH_PRF, client__username="alice", client__password="secret")
     server = server_of(driver)
     outputs = server_initiated(driver, 1, 300.0)
     [keys] = data_keys(outputs)
@@ -129,7 +129,7 @@ def test_renegotiated_prf_keys_use_the_new_randoms() -> None:
 
 
 def test_client_initiated_at_reneg_sec_exactly() -> None:
-    driver = up(now=100.0, reneg_sec=50)
+    driver = up(now=100.0, tls__reneg_sec=50)
     server = server_of(driver)
     # reneg-sec counts from key id 0's key-method 2 exchange (at 100.0); the client uses
     # exactly its reneg-sec (no randomisation, §9 table).
@@ -153,7 +153,7 @@ def test_client_initiated_at_reneg_sec_exactly() -> None:
 
 
 def test_reneg_sec_0_turns_the_timer_off() -> None:
-    driver = up(reneg_sec=0)
+    driver = up(tls__reneg_sec=0)
     assert driver.core.next_timer() is None
 
 
@@ -177,7 +177,7 @@ def test_key_id_wraps_from_7_to_1_and_each_key_gets_its_own_keys() -> None:
 
 
 def test_soft_reset_while_a_key_is_being_negotiated_is_dropped() -> None:
-    driver = up(reneg_sec=50)
+    driver = up(tls__reneg_sec=50)
     driver.core.on_timer(150.0)  # we start key id 1; the server has not answered yet
     driver.core.outputs()
     with pytest.raises(RemoteProtocolError, match="soft-reset-during-negotiation"):
@@ -193,7 +193,7 @@ def test_stale_renegotiation_request_is_ignored() -> None:
 
 
 def test_renegotiation_not_finished_within_hand_window_is_a_handshake_timeout() -> None:
-    driver = up(reneg_sec=50, hand_window=30.0)
+    driver = up(tls__reneg_sec=50, tls__hand_window=30.0)
     driver.core.on_timer(150.0)
     driver.core.outputs()  # the server never answers our SOFT_RESET
     assert driver.core.next_timer() == 180.0

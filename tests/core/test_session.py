@@ -39,7 +39,7 @@ PUSH_BASIC = (
 
 
 def config(**kw: object) -> Config:
-    return client_config(**{"remote_cert_tls": "server", **kw})
+    return client_config(**{"tls__remote_cert_tls": "server", **kw})
 
 
 class Driver:
@@ -234,14 +234,14 @@ def test_server_pushes_without_request_in_same_flight_as_km2() -> None:
 def test_auth_failed() -> None:
     server = ScriptedServer(shared_pki(), push_script=[[b"AUTH_FAILED,bad password\x00"]])
     with pytest.raises(AuthFailed, match=r"refused our credentials.*bad password") as info:
-        start(server, username="alice", password="wrong")
+        start(server, client__username="alice", client__password="wrong")
     assert info.value.reason == "bad password"
     km2 = server.client_km2
     assert km2 is not None and km2.strings[1:3] == (b"alice", b"wrong")
 
 
 def test_handshake_timeout_without_any_answer() -> None:
-    core = SessionCore(config(hand_window=60.0), local_session_id=CLIENT_SID)
+    core = SessionCore(config(tls__hand_window=60.0), local_session_id=CLIENT_SID)
     core.start(10.0)
     assert core.next_timer() == 70.0
     core.on_timer(69.99)
@@ -251,7 +251,7 @@ def test_handshake_timeout_without_any_answer() -> None:
 
 def test_handshake_timeout_after_start() -> None:
     server = ScriptedServer(shared_pki())  # never answers PUSH_REQUEST
-    driver = start(server, now=0.0, hand_window=12.0)
+    driver = start(server, now=0.0, tls__hand_window=12.0)
     driver.timer(5.0)
     driver.timer(10.0)
     assert driver.core.next_timer() == 12.0
@@ -263,7 +263,7 @@ def test_auth_pending_extends_deadline_and_keeps_pushing() -> None:
     server = ScriptedServer(
         shared_pki(), push_script=[[b"AUTH_PENDING,timeout 300\x00"], [], [PUSH_BASIC]]
     )
-    driver = start(server, now=0.0, hand_window=60.0)
+    driver = start(server, now=0.0, tls__hand_window=60.0)
     assert driver.core.next_timer() == 5.0
     for t in range(5, 65, 5):
         driver.timer(float(t))
@@ -272,7 +272,7 @@ def test_auth_pending_extends_deadline_and_keeps_pushing() -> None:
     assert driver.core.tunnel_up
     # A longer wait, to check that the deadline really moved to 300 s.
     server2 = ScriptedServer(shared_pki(), push_script=[[b"AUTH_PENDING,timeout 300\x00"]])
-    driver2 = start(server2, now=0.0, hand_window=60.0)
+    driver2 = start(server2, now=0.0, tls__hand_window=60.0)
     t = 0.0
     while t < 295.0:
         nxt = driver2.core.next_timer()
@@ -288,7 +288,7 @@ def test_cipher_mismatch_names_both_sides() -> None:
     push = b"PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0,cipher AES-192-GCM\x00"
     server = ScriptedServer(shared_pki(), push_script=[[push]])
     with pytest.raises(CipherNegotiationFailed, match=r"AES-192-GCM.*AES-256-GCM:AES-128-GCM"):
-        start(server, data_ciphers=("AES-256-GCM", "AES-128-GCM"))
+        start(server, data__ciphers=("AES-256-GCM", "AES-128-GCM"))
 
 
 def test_server_side_ncp_failure_is_a_cipher_error() -> None:
@@ -296,7 +296,7 @@ def test_server_side_ncp_failure_is_a_cipher_error() -> None:
     text = b"AUTH_FAILED,Data channel cipher negotiation failed (no shared cipher)\x00"
     server = ScriptedServer(shared_pki(), push_script=[[text]])
     with pytest.raises(CipherNegotiationFailed, match=r"AES-128-GCM.*no shared cipher"):
-        start(server, data_ciphers=("AES-128-GCM",))
+        start(server, data__ciphers=("AES-128-GCM",))
 
 
 def test_pushed_compression_selects_the_framing() -> None:
@@ -310,14 +310,14 @@ def test_no_cipher_pushed() -> None:
     push = b"PUSH_REPLY,ifconfig 10.8.0.2 255.255.255.0\x00"
     with pytest.raises(CipherNegotiationFailed, match="pushed no data cipher"):
         start(ScriptedServer(shared_pki(), push_script=[[push]]))
-    driver = start(ScriptedServer(shared_pki(), push_script=[[push]]), cipher="AES-128-GCM")
+    driver = start(ScriptedServer(shared_pki(), push_script=[[push]]), data__cipher="AES-128-GCM")
     keys = of_type(driver.seen, DataKeys)[0]
     assert isinstance(keys, DataKeys) and keys.cipher == "AES-128-GCM"
 
 
 def test_after_up_auth_token_update_and_restart() -> None:
     server = ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]])
-    driver = start(server, username="alice", password="pw")
+    driver = start(server, client__username="alice", client__password="pw")
     assert not driver.core.has_auth_token
     server.send_texts(
         [b"PUSH_REPLY,auth-token SESS_ID_AT_c2VjcmV0,auth-token-user Ym9iQGV4YW1wbGU=\x00"]
@@ -379,4 +379,4 @@ def test_certificate_error_propagates() -> None:
 
     server = ScriptedServer(shared_pki())
     with pytest.raises(CertificateError, match="verify-x509-name"):
-        start(server, verify_x509_name=("other.example", "name"))
+        start(server, tls__verify_x509_name=("other.example", "name"))

@@ -46,8 +46,8 @@ def test_pushed_cbc_cipher_gets_hmac_keys_from_key2() -> None:
     push = PUSH_BASIC.replace(b"cipher AES-256-GCM", b"cipher AES-256-CBC")
     keys, server = run(
         ScriptedServer(shared_pki(), push_script=[[push]]),
-        data_ciphers=("AES-256-GCM", "AES-256-CBC"),
-        auth="SHA256",
+        data__ciphers=("AES-256-GCM", "AES-256-CBC"),
+        data__auth="SHA256",
     )
     key2 = expected_prf_key2(server)
     assert (keys.cipher, keys.auth, keys.compression) == ("AES-256-CBC", "SHA256", None)
@@ -76,7 +76,7 @@ def test_legacy_server_cipher_from_its_occ_string() -> None:
         occ_options=b"V4,dev-type tun,link-mtu 1557,tun-mtu 1500,proto UDPv4,cipher AES-128-CBC,"
         b"auth SHA1,keysize 128,key-method 2,tls-server",
     )
-    keys, _ = run(server, data_ciphers=("AES-256-GCM", "AES-128-CBC"), auth="SHA1")
+    keys, _ = run(server, data__ciphers=("AES-256-GCM", "AES-128-CBC"), data__auth="SHA1")
     assert (keys.cipher, keys.auth) == ("AES-128-CBC", "SHA1")
     assert len(keys.encrypt_hmac_key) == 20
 
@@ -89,7 +89,9 @@ def test_legacy_server_cipher_not_ours_names_both_sides() -> None:
     )
     with pytest.raises(CipherNegotiationFailed) as info:
         run(
-            server, data_ciphers=("AES-256-GCM", "AES-128-CBC"), data_ciphers_fallback="AES-128-CBC"
+            server,
+            data__ciphers=("AES-256-GCM", "AES-128-CBC"),
+            data__ciphers_fallback="AES-128-CBC",
         )
     message = str(info.value)
     assert "AES-192-CBC" in message and "AES-256-GCM:AES-128-CBC" in message
@@ -105,7 +107,7 @@ def test_legacy_server_cipher_not_ours_names_both_sides() -> None:
 
 def test_legacy_server_without_occ_cipher_gets_the_fallback() -> None:
     server = ScriptedServer(shared_pki(), push_script=[[PUSH_NO_CIPHER]])
-    keys, server = run(server, data_ciphers_fallback="AES-256-CBC", auth="SHA512")
+    keys, server = run(server, data__ciphers_fallback="AES-256-CBC", data__auth="SHA512")
     assert (keys.cipher, keys.auth) == ("AES-256-CBC", "SHA512")
     assert keys.encrypt_hmac_key == expected_prf_key2(server)[64:128]
     # The OCC string describes the fallback cipher (§5.2).
@@ -136,7 +138,7 @@ def test_compression_framing_pushed_or_configured(
     pushed: bytes | None, configured: str | None, framing: str | None
 ) -> None:
     push = PUSH_BASIC if pushed is None else PUSH_BASIC[:-1] + b"," + pushed + b"\x00"
-    keys, _ = run(ScriptedServer(shared_pki(), push_script=[[push]]), compression=configured)
+    keys, _ = run(ScriptedServer(shared_pki(), push_script=[[push]]), data__compression=configured)
     assert keys.compression == framing
 
 
@@ -157,6 +159,6 @@ def test_peer_info_announces_the_stubs_only() -> None:
 
 def test_occ_string_says_comp_lzo_only_when_framing_is_configured() -> None:
     _, server = run(
-        ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]]), compression="comp-lzo no"
+        ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]]), data__compression="comp-lzo no"
     )
     assert ",comp-lzo," in occ_string(server)

@@ -48,7 +48,7 @@ def handshake(client: TLSClient, server: TLSServer) -> None:
 @pytest.mark.parametrize("kind", ["ec", "rsa"])
 def test_root_only_trust_accepts_server_sending_intermediate(kind: str) -> None:
     p = pki(kind)
-    client = TLSClient(config(p, remote_cert_tls="server"))
+    client = TLSClient(config(p, tls__remote_cert_tls="server"))
     server = server_for(p)
     handshake(client, server)
     assert client.server_subject == "C=DE, O=Example Org, CN=server.example"
@@ -97,7 +97,7 @@ def test_application_data_both_ways_one_record_per_write() -> None:
 
 def test_tls_version_min_13_refuses_tls12_server() -> None:
     p = pki()
-    client = TLSClient(config(p, tls_version_min="1.3"))
+    client = TLSClient(config(p, tls__version_min="1.3"))
     server = server_for(p, max_version=SSL.TLS1_2_VERSION)
     client.start()
     with contextlib.suppress(SSL.Error):  # the server answers with a protocol_version alert
@@ -108,7 +108,7 @@ def test_tls_version_min_13_refuses_tls12_server() -> None:
 
 def test_tls_version_max_12_gives_tls12() -> None:
     p = pki()
-    client = TLSClient(config(p, tls_version_max="1.2"))
+    client = TLSClient(config(p, tls__version_max="1.2"))
     server = server_for(p)
     handshake(client, server)
     assert client.protocol_version == "TLSv1.2"
@@ -124,7 +124,7 @@ def refused(cfg: Config, server: TLSServer) -> str:
 
 def test_other_ca_refused() -> None:
     p = pki()
-    message = refused(config(p, ca=p.other_ca.cert_pem), server_for(p))
+    message = refused(config(p, tls__ca=p.other_ca.cert_pem), server_for(p))
     assert "not signed by the configured CA" in message
 
 
@@ -136,7 +136,7 @@ def test_missing_intermediate_refused() -> None:
 
 def test_several_cas_in_ca_file() -> None:
     p = pki()
-    client = TLSClient(config(p, ca=p.other_ca.cert_pem + p.root.cert_pem))
+    client = TLSClient(config(p, tls__ca=p.other_ca.cert_pem + p.root.cert_pem))
     handshake(client, server_for(p))
     assert client.handshake_complete
 
@@ -144,7 +144,7 @@ def test_several_cas_in_ca_file() -> None:
 def test_server_without_server_auth_refused_with_remote_cert_tls() -> None:
     p = pki()
     leaf = make_leaf("server.example", p.intermediate, eku=None)
-    message = refused(config(p, remote_cert_tls="server"), server_for(p, leaf))
+    message = refused(config(p, tls__remote_cert_tls="server"), server_for(p, leaf))
     assert "lacks EKU serverAuth required by remote-cert-tls server" in message
     # Without remote-cert-tls the same certificate is accepted (no EKU at all).
     client = TLSClient(config(p))
@@ -154,14 +154,14 @@ def test_server_without_server_auth_refused_with_remote_cert_tls() -> None:
 def test_server_with_client_auth_eku_refused() -> None:
     p = pki()
     leaf = make_leaf("server.example", p.intermediate, eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
-    message = refused(config(p, remote_cert_tls="server"), server_for(p, leaf))
+    message = refused(config(p, tls__remote_cert_tls="server"), server_for(p, leaf))
     assert "serverAuth" in message
 
 
 def test_server_without_key_usage_refused_with_remote_cert_tls() -> None:
     p = pki()
     leaf = make_leaf("server.example", p.intermediate, key_usage=False)
-    message = refused(config(p, remote_cert_tls="server"), server_for(p, leaf))
+    message = refused(config(p, tls__remote_cert_tls="server"), server_for(p, leaf))
     assert "keyUsage" in message
 
 
@@ -184,7 +184,7 @@ def test_expired_server_refused() -> None:
 )
 def test_verify_x509_name(name: str, kind: str, ok: bool) -> None:
     p = pki()
-    cfg = config(p, verify_x509_name=(name, kind))
+    cfg = config(p, tls__verify_x509_name=(name, kind))
     if ok:
         client = TLSClient(cfg)
         handshake(client, server_for(p))
@@ -213,11 +213,11 @@ def test_client_certificate_presented() -> None:
 def test_bad_config() -> None:
     p = pki()
     with pytest.raises(ConfigError, match="ca"):
-        TLSClient(config(p, ca=b"not a pem"))
+        TLSClient(config(p, tls__ca=b"not a pem"))
     with pytest.raises(ConfigError, match="does not match"):
-        TLSClient(config(p, key=p.server.key_pem))
+        TLSClient(config(p, tls__key=p.server.key_pem))
     with pytest.raises(ConfigError, match="TLS version"):
-        TLSClient(config(p, tls_version_min="1.4"))
+        TLSClient(config(p, tls__version_min="1.4"))
 
 
 NAMEOPT = "sep_comma_plus_space,sname,utf8,esc_ctrl"  # OpenVPN's x509_get_subject flags

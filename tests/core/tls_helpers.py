@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
-from vpnstack.config import Config, Remote
+from vpnstack.config import Config, Remote, TLSConfig, TransportConfig
 from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.messages import ControlMessage, DataKeys
 
@@ -352,19 +352,28 @@ def shared_pki() -> PKI:
     return make_pki()
 
 
-def client_config(pki: PKI | None = None, **overrides: object) -> Config:
+def with_fields(config: Config, **fields: object) -> Config:
+    """``config`` with fields replaced, named ``section__field`` (``tls__hand_window=30.0``
+    sets ``config.tls.hand_window``)."""
+    sections: dict[str, dict[str, object]] = {}
+    for name, value in fields.items():
+        section, _, field = name.partition("__")
+        assert field, f"name fields as section__field, not {name!r}"
+        sections.setdefault(section, {})[field] = value
+    changed = {s: attrs.evolve(getattr(config, s), **f) for s, f in sections.items()}
+    return attrs.evolve(config, **changed)  # type: ignore[misc]
+
+
+def client_config(pki: PKI | None = None, **fields: object) -> Config:
     """A client ``Config`` trusting ``pki``'s root (default ``shared_pki()``), with its
-    client cert and key."""
+    client cert and key; ``fields`` as in ``with_fields``."""
     p = pki if pki is not None else shared_pki()
-    args: dict[str, object] = {
-        "source": "<test>",
-        "remotes": (Remote("127.0.0.1"),),
-        "ca": p.root.cert_pem,
-        "cert": p.client.cert_pem,
-        "key": p.client.key_pem,
-    }
-    args.update(overrides)
-    return Config(**args)  # type: ignore[arg-type]
+    config = Config(
+        source="<test>",
+        transport=TransportConfig(remotes=(Remote("127.0.0.1"),)),
+        tls=TLSConfig(ca=p.root.cert_pem, cert=p.client.cert_pem, key=p.client.key_pem),
+    )
+    return with_fields(config, **fields)
 
 
 

@@ -56,7 +56,7 @@ async def test_tunnel_over_an_ipv6_remote(openvpn_lab: StartLab, tmp_path: Path)
     lab = openvpn_lab(ServerOptions())
     path = client_config(lab, tmp_path, remote_host=str(lab.server_address6))
     config = load_config(str(path))
-    assert ipaddress.ip_address(config.remotes[0].host).version == 6
+    assert ipaddress.ip_address(config.transport.remotes[0].host).version == 6
     with trio.fail_after(HANDSHAKE_LIMIT):
         async with open_tunnel(config) as tunnel:
             remote = tunnel.statistics()["networkio"].remote  # type: ignore[attr-defined]
@@ -115,7 +115,8 @@ async def test_openvpn_prf_key_derivation_when_ekm_is_not_announced(
     openvpn_lab: StartLab, tmp_path: Path
 ) -> None:
     lab = openvpn_lab(ServerOptions())
-    config = attrs.evolve(load_config(str(client_config(lab, tmp_path))), tls_ekm=False)
+    config = load_config(str(client_config(lab, tmp_path)))
+    config = attrs.evolve(config, tls=attrs.evolve(config.tls, ekm=False))
     with trio.fail_after(HANDSHAKE_LIMIT):
         async with open_tunnel(config) as tunnel:
             # Without IV_PROTO bit 3 the server does not push tls-ekm: keys come from the PRF
@@ -159,7 +160,7 @@ async def test_explicit_exit_notify_frees_the_client_on_the_server_at_once(
         extra.append('pull-filter ignore "protocol-flags"')
     config = load_config(str(client_config(lab, tmp_path, extra_lines=extra)))
     if path == "occ":
-        config = attrs.evolve(config, tls_ekm=False)
+        config = attrs.evolve(config, tls=attrs.evolve(config.tls, ekm=False))
     with trio.fail_after(HANDSHAKE_LIMIT):
         async with open_tunnel(config) as tunnel:
             assert tunnel.info.cc_exit is (path == "cc-exit")

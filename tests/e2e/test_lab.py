@@ -139,19 +139,21 @@ def test_server_starts_and_stock_client_connects(
     # the generated client config parses, and matches the server's files
     cfg = load_config(lab.write_client_config(str(tmp_path / "lab.ovpn")))
     assert lab.pki is not None
-    assert [(r.host, r.port) for r in cfg.remotes] == [(str(lab.server_address), lab.port)]
-    assert cfg.ca == Path(lab.pki.root_ca).read_bytes()
-    assert cfg.data_ciphers == options.data_ciphers
-    assert cfg.auth == options.auth
-    assert cfg.remote_cert_tls == "server"
-    assert cfg.verify_x509_name == ("server.vpnstack.test", "name")
+    assert [(r.host, r.port) for r in cfg.transport.remotes] == [
+        (str(lab.server_address), lab.port)
+    ]
+    assert cfg.tls.ca == Path(lab.pki.root_ca).read_bytes()
+    assert cfg.data.ciphers == options.data_ciphers
+    assert cfg.data.auth == options.auth
+    assert cfg.tls.remote_cert_tls == "server"
+    assert cfg.tls.verify_x509_name == ("server.vpnstack.test", "name")
     if options.wrapping == "tls-crypt":
-        assert cfg.tls_crypt_key == hex_key(lab.pki.tls_crypt_key)
+        assert cfg.tls.crypt_key == hex_key(lab.pki.tls_crypt_key)
     elif options.wrapping == "tls-auth":
-        assert cfg.tls_auth_key == hex_key(lab.pki.tls_auth_key)
-        assert cfg.key_direction == 1
+        assert cfg.tls.auth_key == hex_key(lab.pki.tls_auth_key)
+        assert cfg.tls.key_direction == 1
     else:
-        assert cfg.tls_auth_key is None and cfg.tls_crypt_key is None
+        assert cfg.tls.auth_key is None and cfg.tls.crypt_key is None
 
     # a stock OpenVPN client accepts the same config and gets a working tunnel
     with stock_client(lab, tmp_path) as log:
@@ -192,7 +194,7 @@ def test_no_serverauth_cert_is_refused_only_by_remote_cert_tls(
 def test_password_auth(openvpn_lab: StartLab, tmp_path: Path) -> None:
     lab = openvpn_lab(ServerOptions(credentials=("alice", "correct horse")))
     cfg = load_config(lab.write_client_config(str(tmp_path / "pw.ovpn")))
-    assert (cfg.username, cfg.password) == ("alice", "correct horse")
+    assert (cfg.client.username, cfg.client.password) == ("alice", "correct horse")
     with stock_client(lab, tmp_path, "good") as log:
         wait_for_log(log, "Initialization Sequence Completed")
     with stock_client(lab, tmp_path, "bad", credentials=("alice", "wrong")) as log:

@@ -68,7 +68,7 @@ async def test_tunnel_over_tcp_comes_up_and_pings_get_replies(
     lab = openvpn_lab(options)
     host = lab.server_address if address_family == 4 else lab.server_address6
     config = load_config(str(client_config(lab, tmp_path, remote_host=str(host))))
-    assert config.remotes[0].proto == "tcp"  # "proto tcp-client" in the file
+    assert config.transport.remotes[0].proto == "tcp"  # "proto tcp-client" in the file
     with trio.fail_after(HANDSHAKE_LIMIT):
         async with open_tunnel(config) as tunnel:
             assert tunnel.info.cipher == cipher

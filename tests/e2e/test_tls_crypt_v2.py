@@ -69,7 +69,7 @@ async def test_tls_crypt_v2_tunnel_with_wkc_resend(
         )
         assert "<tls-crypt-v2>" not in read(path)
     config = load_config(str(path))
-    assert config.tls_crypt_v2_key is not None
+    assert config.tls.crypt_v2_key is not None
     with trio.fail_after(HANDSHAKE_LIMIT):
         async with open_tunnel(config) as tunnel:
             assert tunnel.info.address in lab.tunnel_network

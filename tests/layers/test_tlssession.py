@@ -28,7 +28,7 @@ PUSH = (
 
 
 def config(**kw: object) -> Config:
-    return client_config(**{"hand_window": 60.0, **kw})
+    return client_config(**{"tls__hand_window": 60.0, **kw})
 
 
 class Harness:
@@ -90,7 +90,7 @@ async def test_tunnel_up_with_push_request_retry(autojump_clock: trio.testing.Mo
 
 
 async def test_handshake_timeout_at_hand_window(autojump_clock: trio.testing.MockClock) -> None:
-    h = Harness(hand_window=30.0)
+    h = Harness(tls__hand_window=30.0)
     start = trio.current_time()
     with pytest.raises(HandshakeTimeout, match="no answer from the server"):
         await h.session.run()  # nobody answers the reset
@@ -119,7 +119,7 @@ async def test_protocol_violation_is_dropped_and_counted(
 
 async def test_auth_failed_ends_run(autojump_clock: trio.testing.MockClock) -> None:
     server = ScriptedServer(shared_pki(), push_script=[[b"AUTH_FAILED,locked out\x00"]])
-    h = Harness(username="bob", password="pw")
+    h = Harness(client__username="bob", client__password="pw")
     with pytest.RaisesGroup(pytest.RaisesExc(AuthFailed, match="locked out")):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(h.peer, server)

@@ -123,7 +123,9 @@ class ClientLifecycle:
     # --- sessions ------------------------------------------------------------------------
 
     async def _session_loop(self) -> int:
-        rotation = RemoteRotation(self._config.remotes, shuffle=self._config.remote_random)
+        rotation = RemoteRotation(
+            self._config.transport.remotes, shuffle=self._config.transport.remote_random
+        )
         failures = 0
         while True:
             # Requests made by signals are handled here, wherever they arrived: during a
@@ -138,7 +140,7 @@ class ClientLifecycle:
                     self._out.line(f"Re-reading the configuration failed: {exc}")
                     return EXIT_USAGE
                 rotation = RemoteRotation(
-                    self._config.remotes, shuffle=self._config.remote_random
+                    self._config.transport.remotes, shuffle=self._config.transport.remote_random
                 )
                 self._out.line("Configuration re-read; reconnecting")
             elif leave is Leave.RESTART:
@@ -150,7 +152,7 @@ class ClientLifecycle:
                 continue
             decision = decide(
                 error,
-                auth_retry=self._config.auth_retry,
+                auth_retry=self._config.client.auth_retry,
                 using_auth_token=self._auth_token is not None,
             )
             if decision.action is Action.EXIT:
@@ -168,7 +170,7 @@ class ClientLifecycle:
                 self._config = await self._ask_credentials(self._config)
                 continue
             failures += 1
-            limit = self._config.connect_retry_max
+            limit = self._config.transport.connect_retry_max
             if limit is not None and failures >= limit:
                 self._out.line(f"{error}; giving up after {failures} attempts (connect-retry-max)")
                 raise error
@@ -176,8 +178,8 @@ class ClientLifecycle:
                 decision.min_delay,
                 retry_delay(
                     failures,
-                    base=self._config.connect_retry,
-                    maximum=self._config.connect_retry_max_delay,
+                    base=self._config.transport.connect_retry,
+                    maximum=self._config.transport.connect_retry_max_delay,
                 ),
             )
             self._out.line(f"{error}; reconnecting in {delay:g} s")
@@ -188,12 +190,17 @@ class ClientLifecycle:
     async def _one_session(self, remote: Remote) -> VPNError | None:
         """Run one session to its end; return the error that ended it, if any."""
         self._leave_event = trio.Event()
-        config = attrs.evolve(self._config, remotes=(remote,))
+        config = attrs.evolve(
+            self._config, transport=attrs.evolve(self._config.transport, remotes=(remote,))
+        )
         if self._auth_token is not None:
             config = attrs.evolve(
                 config,
-                username=self._auth_token.username or config.username,
-                password=self._auth_token.token,
+                client=attrs.evolve(
+                    config.client,
+                    username=self._auth_token.username or config.client.username,
+                    password=self._auth_token.token,
+                ),
             )
         self._out.attempt(f"New session with {remote.host} port {remote.port} ({remote.proto})")
         try:
@@ -218,7 +225,7 @@ class ClientLifecycle:
             self._out.tunnel_up(self._ifname, _summary(stack.info))
             self._out.counters(stack.statistics())
             await self._leave_event.wait()
-            if self._leave_requested is Leave.STOP and config.explicit_exit_notify:
+            if self._leave_requested is Leave.STOP and config.transport.explicit_exit_notify:
                 await stack.send_exit_notification()
         finally:
             self._stack = None

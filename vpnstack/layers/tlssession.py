@@ -93,7 +93,7 @@ class TLSSession:
         from_app: trio.MemoryReceiveChannel[SendExitNotification] | None = None,
         to_control: trio.MemorySendChannel[DynamicTlsCryptKey] | None = None,
     ) -> None:
-        proto = config.remotes[0].proto if config.remotes else "udp"
+        proto = config.transport.remotes[0].proto if config.transport.remotes else "udp"
         self._core = SessionCore(config, local_session_id=local_session_id, proto=proto)
         self._from_below = from_below
         self._to_below = to_below

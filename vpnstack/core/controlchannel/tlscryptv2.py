@@ -14,7 +14,7 @@ wrapped by the *server's* key, opaque to us, ending in its own uint16 length. Th
 
 The wrapping itself (tls-crypt with Kc, WKc appended for opcodes 10/11) is
 ``TlsCryptV2Wrap`` in ``core/controlchannel/wrap.py``; the session decides which opcodes to send.
-The config parser already checks the PEM and the WKc length (``Config.tls_crypt_v2_key``);
+The config parser already checks the PEM and the WKc length (``Config.tls.crypt_v2_key``);
 ``split_client_key`` re-checks the length field because the core may be fed directly.
 """
 

@@ -6,7 +6,7 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
 * bit 1 DATA_V2 (2): P_DATA_V2 and peer-id; set whenever any other bit is set;
 * bit 2 REQUEST_PUSH (4): the server may push without waiting for our PUSH_REQUEST;
 * bit 3 TLS_KEY_EXPORT (8): we derive keys by EKM when the server pushes ``tls-ekm``
-  (left out when ``config.tls_ekm`` is False, so that the server picks the PRF);
+  (left out when ``config.tls.ekm`` is False, so that the server picks the PRF);
 * bit 4 AUTH_PENDING_KW (16): we understand ``AUTH_PENDING,timeout N`` (keep pushing,
   extend the deadline);
 * bit 6 DNS_OPTION (64): push.py parses the pushed ``dns`` option;
@@ -20,7 +20,7 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
 * bit 9 DYN_TLS_CRYPT (512): when the server pushes ``protocol-flags dyn-tls-crypt``, every
   control packet with key id > 0 is wrapped with the dynamic tls-crypt key, whatever the
   original wrapping (§4.2, §11.25; session.py and core/controlchannel/channel.py). Needs EKM, which
-  pyOpenSSL always has, so it is announced even when ``config.tls_ekm`` is False.
+  pyOpenSSL always has, so it is announced even when ``config.tls.ekm`` is False.
 
 Deliberately *not* set: bit 5 NCP_P2P (never in a pull client), bit 11 DNS v2, bit 12
 PUSH_UPDATE. So IV_PROTO = 2|4|8|16|64|128|256|512|1024 = 2014.
@@ -95,16 +95,16 @@ def client_version() -> str:
 
 def announced_iv_proto(config: Config) -> int:
     """IV_PROTO for this configuration: ``IV_PROTO``, less bit 3 if EKM is switched off."""
-    return IV_PROTO if config.tls_ekm else IV_PROTO & ~IV_PROTO_TLS_KEY_EXPORT
+    return IV_PROTO if config.tls.ekm else IV_PROTO & ~IV_PROTO_TLS_KEY_EXPORT
 
 
 def build_peer_info(config: Config, *, ciphers: Sequence[str] | None = None) -> str:
     """The peer-info block (§6.1), without the NUL (keymethod2 adds it).
 
-    ``ciphers`` (default ``config.data_ciphers``) is the IV_CIPHERS list; the session passes
+    ``ciphers`` (default ``config.data.ciphers``) is the IV_CIPHERS list; the session passes
     only the ciphers vpnstack implements.
     """
-    ciphers = list(config.data_ciphers if ciphers is None else ciphers)
+    ciphers = list(config.data.ciphers if ciphers is None else ciphers)
     lines = [
         f"IV_VER={client_version()}",
         "IV_PLAT=linux",
@@ -135,15 +135,15 @@ def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 150
     the stock client's figure for that cipher and framing.
     """
     cipher = (
-        config.data_ciphers_fallback
-        or config.cipher
-        or (config.data_ciphers[0] if config.data_ciphers else "AES-256-GCM")
+        config.data.ciphers_fallback
+        or config.data.cipher
+        or (config.data.ciphers[0] if config.data.ciphers else "AES-256-GCM")
     ).upper()
     aead = cipher.endswith(_AEAD)
     tcp = proto.startswith("tcp")
     # v1 framings (comp-lzo, compress stub/lz4) add a byte to every packet; stub-v2 none.
     framing = 0
-    if config.compression is not None and framing_of(config.compression) != "stub-v2":
+    if config.data.compression is not None and framing_of(config.data.compression) != "stub-v2":
         framing = 1
     if aead:
         # tun-mtu + opcode/peer-id 4 + packet id 4 + tag 16 + 25 of stock slack; TCP +2 length
@@ -151,8 +151,8 @@ def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 150
         link_mtu = tun_mtu + 49 + framing + (2 if tcp else 0)
     else:
         # opcode 1, packet id 4, IV 16, a block of padding 16, the HMAC (mtu.c, §7.7)
-        auth = config.auth
-        digest = HMAC_DIGEST_LENGTHS.get(config.auth, 20)
+        auth = config.data.auth
+        digest = HMAC_DIGEST_LENGTHS.get(config.data.auth, 20)
         link_mtu = tun_mtu + 1 + 4 + 16 + 16 + digest + framing + (2 if tcp else 0)
     keysize = _KEYSIZE.get(cipher, 256)
     parts = [
@@ -162,9 +162,9 @@ def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 150
         f"tun-mtu {tun_mtu}",
         f"proto {_proto_name(proto)}",
     ]
-    if config.compression is not None:
+    if config.data.compression is not None:
         parts.append("comp-lzo")  # §5.2, §11.24: only when a framing is configured
-    if cipher in config.data_ciphers:
+    if cipher in config.data.ciphers:
         parts.append(f"cipher {cipher}")
     parts += [f"auth {auth}", f"keysize {keysize}", "key-method 2", "tls-client"]
     return ",".join(parts)

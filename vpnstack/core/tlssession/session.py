@@ -98,6 +98,8 @@ from vpnstack.core.tlssession.push import (
     ControlTextReader,
     PushCollector,
     PushedOptions,
+    PushedRoute,
+    PushedRoute6,
     classify,
     client_pull_filters,
     is_auth_token_only,
@@ -207,10 +209,10 @@ def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
 
 def negotiable_ciphers(config: Config) -> tuple[str, ...]:
     """The data ciphers we announce and accept: ``data-ciphers`` that vpnstack implements."""
-    ours = tuple(c.upper() for c in config.data_ciphers if c.upper() in DATA_CIPHERS)
+    ours = tuple(c.upper() for c in config.data.ciphers if c.upper() in DATA_CIPHERS)
     if not ours:
         raise ConfigError(
-            f"none of data-ciphers {':'.join(config.data_ciphers)} is implemented by vpnstack; "
+            f"none of data-ciphers {':'.join(config.data.ciphers)} is implemented by vpnstack; "
             f"use {', '.join(sorted(DATA_CIPHERS))}"
         )
     return ours
@@ -257,7 +259,7 @@ def negotiate_cipher(pushed: PushedOptions, config: Config, *, server_options: s
                 f"is not in our data-ciphers ({':'.join(ours)}); {fix}"
             )
         return theirs
-    fallback = config.data_ciphers_fallback or config.cipher
+    fallback = config.data.ciphers_fallback or config.data.cipher
     if fallback is None:
         raise CipherNegotiationFailed(
             f"the server pushed no data cipher and named none, and we offered "
@@ -274,7 +276,7 @@ def negotiate_cipher(pushed: PushedOptions, config: Config, *, server_options: s
 
 def compression_framing(pushed: PushedOptions, config: Config) -> str | None:
     """The framing of §7.4 for the data channel: the pushed option wins over the config's."""
-    directive = pushed.compression if pushed.compression is not None else config.compression
+    directive = pushed.compression if pushed.compression is not None else config.data.compression
     if directive is None:
         return None
     try:
@@ -307,7 +309,9 @@ class SessionCore:
         self._server_session_id: bytes | None = None
         self._keys: dict[int, _KeyState] = {}  # the current key and the lame duck
         self._current: _KeyState | None = None  # the newest key state
-        reneg_sec = RENEG_SEC_DEFAULT if config.reneg_sec is None else float(config.reneg_sec)
+        reneg_sec = (
+            RENEG_SEC_DEFAULT if config.tls.reneg_sec is None else float(config.tls.reneg_sec)
+        )
         self._reneg_sec = reneg_sec if reneg_sec > 0 else None
         self._renegotiations = 0
         self._up = False
@@ -315,7 +319,7 @@ class SessionCore:
         self._text_reader = ControlTextReader()
         self._push = PushCollector(
             filters=client_pull_filters(
-                pull_filters=config.pull_filters, route_nopull=config.route_nopull
+                pull_filters=config.routing.pull_filters, route_nopull=config.routing.nopull
             )
         )
         self._pushed: PushedOptions | None = None
@@ -382,7 +386,7 @@ class SessionCore:
         key = _KeyState(
             key_id=0,
             started_at=now,
-            deadline=now + self._config.hand_window,
+            deadline=now + self._config.tls.hand_window,
             source=KeySource.generate(self._randbytes),
         )
         self._keys[0] = key
@@ -392,7 +396,7 @@ class SessionCore:
         # The reliable layer reports RESET_SENT/RESET_ACKED when the reset actually goes out.
         # PROTOCOL.md §4.4: a tls-crypt-v2 client starts with V3 (the wrap appends WKc).
         reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V2
-        if self._config.tls_crypt_v2_key is not None:
+        if self._config.tls.crypt_v2_key is not None:
             reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V3
         self._send(ControlMessage(reset, 0))
         key.phase = Phase.RESET_SENT
@@ -497,7 +501,7 @@ class SessionCore:
         key = _KeyState(
             key_id=next_key_id(old.key_id),
             started_at=now,
-            deadline=now + self._config.hand_window,
+            deadline=now + self._config.tls.hand_window,
             source=KeySource.generate(self._randbytes),  # new randoms for every key (§9)
             renegotiation=True,
         )
@@ -576,7 +580,7 @@ class SessionCore:
         key.tls.start()
         key.phase = Phase.TLS
         self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
-        if resend_wkc and self._config.tls_crypt_v2_key is not None:
+        if resend_wkc and self._config.tls.crypt_v2_key is not None:
             # §4.4.3/§11.9: our message id 1 must be P_CONTROL_WKC_V1 (the wrap appends WKc).
             # An empty one, as OpenVPN sends when it has only an ack to give: it carries the
             # ack of the server's reset, and the ClientHello follows as id 2, so the TLS
@@ -615,7 +619,7 @@ class SessionCore:
 
     def _write_key_method_2(self, key: _KeyState) -> None:
         assert key.tls is not None
-        username, password = self._config.username, self._config.password
+        username, password = self._config.client.username, self._config.client.password
         if self._auth_token is not None:
             # §5.2: the auth-token replaces the password on renegotiation, with the user name
             # of auth-token-user if one was pushed; stock writes an empty name when there is
@@ -683,7 +687,7 @@ class SessionCore:
         elif kind is ControlKind.AUTH_PENDING:
             if key.phase is Phase.PUSHING:
                 timeout = _auth_pending_timeout(text.argument)
-                limit = max(RENEG_SEC_DEFAULT / 2, self._config.hand_window)
+                limit = max(RENEG_SEC_DEFAULT / 2, self._config.tls.hand_window)
                 if timeout is not None:
                     key.deadline = max(key.deadline, key.started_at + min(timeout, limit))
                 self._notify(Stage.PUSH_REQUESTED, "authentication pending on the server")
@@ -735,7 +739,7 @@ class SessionCore:
         self._compression = compression_framing(pushed, self._config)
         self._cipher = negotiate_cipher(pushed, self._config, server_options=key.server_km2.options)
         # §5.3/§11.14: EKM only when we announced bit 3 *and* the server pushed tls-ekm.
-        self._use_ekm = pushed.uses_ekm and self._config.tls_ekm
+        self._use_ekm = pushed.uses_ekm and self._config.tls.ekm
         # §10: epoch format only with our bit 10, AEAD, P_DATA_V2 and the pushed aead-epoch.
         self._epoch = epoch_format_negotiated(
             iv_proto=announced_iv_proto(self._config),
@@ -746,11 +750,11 @@ class SessionCore:
         keys = self._data_keys(key)
         self._outputs.append(
             KeepaliveSettings(
-                ping=_seconds(pushed.ping if pushed.ping is not None else self._config.ping),
+                ping=_seconds(pushed.ping if pushed.ping is not None else self._config.data.ping),
                 ping_restart=_seconds(
                     pushed.ping_restart
                     if pushed.ping_restart is not None
-                    else self._config.ping_restart
+                    else self._config.data.ping_restart
                 ),
             )
         )
@@ -765,11 +769,18 @@ class SessionCore:
         key.phase = Phase.ACTIVE
         local = with_local_options(
             pushed,
-            routes=self._config.routes,
-            routes_ipv6=self._config.routes_ipv6,
-            redirect_gateway=self._config.redirect_gateway,
-            dhcp_options=self._config.dhcp_options,
-            tun_mtu=self._config.tun_mtu,
+            # the config's own route records carry the same fields as the pushed ones
+            routes=[
+                PushedRoute(r.network, r.gateway, r.gateway_keyword, r.metric)
+                for r in self._config.routing.routes
+            ],
+            routes_ipv6=[
+                PushedRoute6(r.network, r.gateway, r.metric)
+                for r in self._config.routing.routes_ipv6
+            ],
+            redirect_gateway=self._config.routing.redirect_gateway,
+            dhcp_options=self._config.routing.dhcp_options,
+            tun_mtu=self._config.routing.tun_mtu,
         )
         info = tunnel_info(local, cipher=self._cipher, key_derivation=derivation)
         self._outputs.append(StateChange(LAYER, Stage.TUNNEL_UP, _up_summary(info), info))
@@ -784,9 +795,9 @@ class SessionCore:
     def _wrap_key(self) -> bytes | None:
         """The original wrapping's 256-byte key that dynamic tls-crypt XORs in (§4.2 step 2)."""
         config = self._config
-        if config.tls_crypt_v2_key is not None:
-            return config.tls_crypt_v2_key[:STATIC_KEY_LEN]  # Kc
-        return config.tls_crypt_key if config.tls_crypt_key is not None else config.tls_auth_key
+        if config.tls.crypt_v2_key is not None:
+            return config.tls.crypt_v2_key[:STATIC_KEY_LEN]  # Kc
+        return config.tls.crypt_key if config.tls.crypt_key is not None else config.tls.auth_key
 
     def _data_keys(self, key: _KeyState) -> DataKeys:
         """The DataKeys of one key id: key id 0 and every renegotiated key come from here.
@@ -823,7 +834,7 @@ class SessionCore:
             cipher=self._cipher,
             key_id=key.key_id,
             peer_id=self._pushed.peer_id,
-            auth=self._config.auth,
+            auth=self._config.data.auth,
             compression=self._compression,
         )
 
@@ -856,14 +867,14 @@ class SessionCore:
         self._outputs.append(StateChange(LAYER, stage, detail))
 
     def _timeout_message(self, key: _KeyState) -> str:
-        window = self._config.hand_window
+        window = self._config.tls.hand_window
         if key.renegotiation:
             return (
                 f"the renegotiation of data-channel key id {key.key_id} did not complete "
                 f"within {window:g} s (hand-window, stuck in phase {key.phase.value}); a new "
                 "session is needed"
             )
-        if self._server_session_id is None and self._config.tls_crypt_v2_key is not None:
+        if self._server_session_id is None and self._config.tls.crypt_v2_key is not None:
             # §4.3: a server that cannot unwrap our WKc drops the reset without a word.
             return (
                 f"no answer from the server at all within {window:g} s (hand-window): check "

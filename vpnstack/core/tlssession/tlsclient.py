@@ -9,7 +9,7 @@ Server verification (PROTOCOL.md §5.1) happens *inside* the handshake, in OpenS
 callback, so a refused server gets a TLS alert and no key material is ever exported:
 
 * the chain is built by OpenSSL from the certificates the server sent (its intermediates)
-  and the trust store, which holds only the certificates of ``config.ca``;
+  and the trust store, which holds only the certificates of ``config.tls.ca``;
 * OpenSSL's own errors (unknown issuer, expiry, purpose...) are turned into a
   ``CertificateError`` whose message says what is wrong;
 * on the leaf (depth 0) we add what OpenVPN adds: ``remote-cert-tls server`` (key usage
@@ -128,9 +128,9 @@ def check_server_leaf(cert: x509.Certificate, config: Config) -> str | None:
 
     Implements ``remote-cert-tls server`` and ``verify-x509-name`` (PROTOCOL.md §5.1).
     """
-    if config.remote_cert_tls is not None:
-        if config.remote_cert_tls != "server":
-            return f"remote-cert-tls {config.remote_cert_tls!r} is not valid for a client"
+    if config.tls.remote_cert_tls is not None:
+        if config.tls.remote_cert_tls != "server":
+            return f"remote-cert-tls {config.tls.remote_cert_tls!r} is not valid for a client"
         # OpenVPN's remote-cert-tls server = remote-cert-ku (present) + remote-cert-eku serverAuth.
         try:
             cert.extensions.get_extension_for_class(x509.KeyUsage)
@@ -148,8 +148,8 @@ def check_server_leaf(cert: x509.Certificate, config: Config) -> str | None:
                 "server certificate lacks EKU serverAuth required by remote-cert-tls server "
                 "(reissue it as a server certificate, or remove remote-cert-tls)"
             )
-    if config.verify_x509_name is not None:
-        wanted, kind = config.verify_x509_name
+    if config.tls.verify_x509_name is not None:
+        wanted, kind = config.tls.verify_x509_name
         if kind == "subject":
             actual = openvpn_subject(cert.subject)
             if actual != wanted:
@@ -203,12 +203,12 @@ class TLSClient:
 
     def _make_context(self, config: Config) -> SSL.Context:
         ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-        minimum = config.tls_version_min or "1.2"  # OpenVPN 2.6 default (§5.1)
+        minimum = config.tls.version_min or "1.2"  # OpenVPN 2.6 default (§5.1)
         if minimum == "or-highest":
             minimum = "1.3"
         for value, setter in (
             (minimum, ctx.set_min_proto_version),
-            (config.tls_version_max, ctx.set_max_proto_version),
+            (config.tls.version_max, ctx.set_max_proto_version),
         ):
             if value is None:
                 continue
@@ -217,19 +217,19 @@ class TLSClient:
             setter(_TLS_VERSIONS[value])
         ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_NO_RENEGOTIATION)
 
-        cas = _load_certs(config.ca, "ca")
+        cas = _load_certs(config.tls.ca, "ca")
         store = ctx.get_cert_store()
         if store is None:  # pragma: no cover - OpenSSL always gives a context a store
             raise LocalError("SSL context has no certificate store")
         for ca in cas:
             store.add_cert(crypto.X509.from_cryptography(ca))
 
-        if (config.cert is None) != (config.key is None):
+        if (config.tls.cert is None) != (config.tls.key is None):
             raise ConfigError("cert and key must be given together")
-        if config.cert is not None and config.key is not None:
-            chain = _load_certs(config.cert, "cert")
+        if config.tls.cert is not None and config.tls.key is not None:
+            chain = _load_certs(config.tls.cert, "cert")
             try:
-                key = serialization.load_pem_private_key(config.key, password=None)
+                key = serialization.load_pem_private_key(config.tls.key, password=None)
             except (ValueError, TypeError) as exc:
                 raise ConfigError(
                     f"key: the private key cannot be read (it must be an unencrypted PEM key): "
@@ -244,8 +244,8 @@ class TLSClient:
                     f"key does not match cert, or is of an unusable type: {exc}"
                 ) from None
             extra = list(chain[1:])
-            if config.extra_certs is not None:
-                extra += _load_certs(config.extra_certs, "extra-certs")
+            if config.tls.extra_certs is not None:
+                extra += _load_certs(config.tls.extra_certs, "extra-certs")
             for cert in extra:
                 ctx.add_extra_chain_cert(cert)
 
