@@ -40,7 +40,7 @@ import trio
 
 from vpnstack.config import Remote
 from vpnstack.core.networkio.tcpframing import TcpDeframer, frame_all
-from vpnstack.core.shared.drops import DropCounter
+from vpnstack.core.shared.drops import DropCounter, DropReason
 from vpnstack.errors import NetworkError, RemoteProtocolError
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import Batch, Stage, StateChange
@@ -182,11 +182,11 @@ class UdpTransport:
             except ConnectionRefusedError:
                 # ICMP port unreachable from an earlier send: nobody listens (yet). The
                 # handshake timer reports it if it persists.
-                self._c.drops.drop("icmp-port-unreachable")
+                self._c.drops.drop(DropReason.ICMP_PORT_UNREACHABLE)
                 continue
             except OSError as exc:
                 if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-                    self._c.drops.drop("icmp-unreachable")
+                    self._c.drops.drop(DropReason.ICMP_UNREACHABLE)
                     continue
                 raise NetworkError(f"receiving from {self._address} failed: {exc}") from exc
             self._c.packets_in += 1
@@ -211,7 +211,7 @@ class UdpTransport:
                     errno.ENETUNREACH,
                     errno.ECONNREFUSED,
                 ):
-                    self._c.drops.drop("send-unreachable")
+                    self._c.drops.drop(DropReason.SEND_UNREACHABLE)
                     return
                 raise NetworkError(f"sending to {self._address} failed: {exc}") from exc
             self._c.packets_out += 1
@@ -381,7 +381,7 @@ class NetworkIO:
                 try:
                     self._to_above.send_nowait(batch)
                 except trio.WouldBlock:
-                    self._c.drops.drop("muxer-busy", len(batch))
+                    self._c.drops.drop(DropReason.MUXER_BUSY, len(batch))
 
     async def _down(self, transport: Transport, scope: trio.CancelScope) -> None:
         async for batch in self._from_above:

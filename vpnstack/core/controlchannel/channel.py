@@ -21,6 +21,7 @@ and message ids included: they must not be trusted before it is removed.
 from __future__ import annotations
 
 from vpnstack.core.controlchannel.wrap import ControlWrap, TlsCryptWrap
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_CONTROL_HARD_RESET_SERVER_V2
 from vpnstack.core.shared.packets import decode_control, encode_control
 from vpnstack.errors import LocalError, RemoteProtocolError
@@ -46,12 +47,12 @@ class ControlChannelCore:
         packet = decode_control(plain)
         if self.remote_session_id is None:
             if packet.opcode != P_CONTROL_HARD_RESET_SERVER_V2:
-                raise RemoteProtocolError("before-server-reset", f"opcode {packet.opcode}")
+                raise RemoteProtocolError(DropReason.BEFORE_SERVER_RESET, f"opcode {packet.opcode}")
             self.remote_session_id = packet.session_id
         elif packet.session_id != self.remote_session_id:
-            raise RemoteProtocolError("foreign-session")
+            raise RemoteProtocolError(DropReason.FOREIGN_SESSION)
         if packet.acks and packet.remote_session_id != self.local_session_id:
-            raise RemoteProtocolError("ack-for-other-session")
+            raise RemoteProtocolError(DropReason.ACK_FOR_OTHER_SESSION)
         return ReliablePacket(
             opcode=packet.opcode,
             key_id=packet.key_id,

@@ -31,7 +31,7 @@ from vpnstack.core.datachannel.crypto import (
     make_data_crypto,
 )
 from vpnstack.core.datachannel.keyring import KeyRing
-from vpnstack.core.shared.drops import DropCounter
+from vpnstack.core.shared.drops import DropCounter, DropReason
 from vpnstack.errors import ConfigError, KeepaliveTimeout, RemoteProtocolError
 from vpnstack.messages import Batch, DataKeys, KeepaliveSettings, RenegotiationRequest
 
@@ -79,7 +79,7 @@ class DataChannelCore:
         self._expire(now)
         send_key_id = self.keyring.sending_key(now)  # §9 step 5
         if send_key_id is None:
-            self.drops.drop("no-keys-yet", len(packets))
+            self.drops.drop(DropReason.NO_KEYS_YET, len(packets))
             return []
         crypto = self._crypto[send_key_id]
         try:
@@ -87,7 +87,7 @@ class DataChannelCore:
             sealed = crypto.encrypt_batch(frame_batch(packets, self._framing[send_key_id]))
         except PacketIdExhausted:
             # §8: the id never wraps; until renegotiation gives a new key, packets are dropped.
-            self.drops.drop("packet-ids-exhausted", len(packets))
+            self.drops.drop(DropReason.PACKET_IDS_EXHAUSTED, len(packets))
             return []
         if sealed:
             self._last_sent = now
@@ -108,7 +108,7 @@ class DataChannelCore:
             key_id = data_packet_key_id(packet)
             crypto = self._crypto.get(key_id)
             if crypto is None:
-                self.drops.drop("unknown-key-id")
+                self.drops.drop(DropReason.UNKNOWN_KEY_ID)
                 continue
             try:
                 payload = crypto.decrypt(packet, now)
@@ -124,7 +124,8 @@ class DataChannelCore:
                 self.drops.drop(exc.reason)
                 continue
             except ConfigError:
-                self.drops.drop("compressed")  # never passed up as garbage; the session ends
+                # Never passed up as garbage; the session ends.
+                self.drops.drop(DropReason.COMPRESSED)
                 raise
             if payload == PING_PAYLOAD:  # §7.5: a keepalive, not for the tun
                 self.pings_received += 1

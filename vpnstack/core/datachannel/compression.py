@@ -22,6 +22,7 @@ such a packet would put garbage on the tun. Empty payloads carry no framing (as 
 
 from __future__ import annotations
 
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.framing import COMP_LZO, STUB, STUB_V2
 from vpnstack.errors import ConfigError, LocalError, RemoteProtocolError
 
@@ -64,7 +65,7 @@ def frame_batch(payloads: list[bytes], mode: str | None) -> list[bytes]:
 def unframe(packet: bytes, mode: str | None) -> bytes:
     """The payload inside the framing of ``mode`` (None: unchanged).
 
-    Raises ``RemoteProtocolError("bad-compression-header")`` for a header that belongs to
+    Raises ``RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER)`` for a header that belongs to
     no known form, and ``ConfigError`` for a compressed packet (see the module docstring).
     """
     if mode is None or not packet:
@@ -74,13 +75,13 @@ def unframe(packet: bytes, mode: str | None) -> bytes:
         if head != V2_INDICATOR:
             return packet
         if len(packet) < 2:
-            raise RemoteProtocolError("bad-compression-header", "v2 header cut short")
+            raise RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER, "v2 header cut short")
         method = packet[1]
         if method == V2_UNCOMPRESSED:
             return packet[2:]
         if method in _V2_ALGORITHMS:
             raise compressed_packet_error(_V2_ALGORITHMS[method], mode)
-        raise RemoteProtocolError("bad-compression-header", f"v2 method {method}")
+        raise RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER, f"v2 method {method}")
     expected = _V1_HEADER.get(mode)
     if expected is None:
         raise LocalError(f"unknown compression framing {mode!r}")
@@ -91,7 +92,7 @@ def unframe(packet: bytes, mode: str | None) -> bytes:
         return packet[-1:] + packet[1:-1] if len(packet) > 1 else b""
     if head in _V1_COMPRESSED:
         raise compressed_packet_error(_V1_COMPRESSED[head], mode)
-    raise RemoteProtocolError("bad-compression-header", f"0x{head:02x} in {mode} framing")
+    raise RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER, f"0x{head:02x} in {mode} framing")
 
 
 def compressed_packet_error(algorithm: str, mode: str) -> ConfigError:

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from vpnstack.core.shared.ciphers import CBC_CIPHERS, CIPHER_KEY_LENGTHS, HMAC_DIGEST_LENGTHS
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
 from vpnstack.core.shared.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
@@ -87,10 +88,10 @@ def _make_aead(cipher: str, key: bytes) -> _AEAD:
 def data_packet_key_id(packet: bytes) -> int:
     """The key id of a P_DATA_V1/V2 packet; ``RemoteProtocolError`` for anything else."""
     if not packet:
-        raise RemoteProtocolError("too-short", "empty packet")
+        raise RemoteProtocolError(DropReason.TOO_SHORT, "empty packet")
     opcode = packet[0] >> 3
     if opcode != P_DATA_V1 and opcode != P_DATA_V2:
-        raise RemoteProtocolError("not-data", f"opcode {opcode} is not a data opcode")
+        raise RemoteProtocolError(DropReason.NOT_DATA, f"opcode {opcode} is not a data opcode")
     return packet[0] & KEY_ID_MASK
 
 
@@ -108,7 +109,7 @@ def _received_header_len(packet: bytes, key_id: int) -> int:
     """
     received = data_packet_key_id(packet)
     if received != key_id:
-        raise RemoteProtocolError("wrong-key-id", f"key id {received}, expected {key_id}")
+        raise RemoteProtocolError(DropReason.WRONG_KEY_ID, f"key id {received}, expected {key_id}")
     return 4 if packet[0] >> 3 == P_DATA_V2 else 1
 
 
@@ -200,7 +201,7 @@ class DataChannelCrypto(_SendCounter):
         header_len = _received_header_len(packet, self.key_id)
         body = header_len + PACKET_ID_LEN + TAG_LEN
         if len(packet) < body:
-            raise RemoteProtocolError("too-short", f"{len(packet)}-byte data packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(packet)}-byte data packet")
         view = memoryview(packet)
         pid = bytes(view[header_len : header_len + PACKET_ID_LEN])
         ad = bytes(view[: header_len + PACKET_ID_LEN]) if header_len == 4 else pid
@@ -208,7 +209,7 @@ class DataChannelCrypto(_SendCounter):
         try:
             payload = self._recv.decrypt(pid + self._recv_iv, sealed, ad)
         except InvalidTag:
-            raise RemoteProtocolError("auth-failed", "AEAD tag does not verify") from None
+            raise RemoteProtocolError(DropReason.AUTH_FAILED, "AEAD tag does not verify") from None
         self._replay.check(_U32.unpack(pid)[0], now)
         return payload
 
@@ -333,21 +334,21 @@ class CbcHmacCrypto(_SendCounter):
         body = header_len + self._digest_len
         # At least the IV and one ciphertext block; the ciphertext is whole blocks.
         if len(packet) < body + 2 * CBC_BLOCK:
-            raise RemoteProtocolError("too-short", f"{len(packet)}-byte data packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(packet)}-byte data packet")
         if (len(packet) - body) % CBC_BLOCK:
-            raise RemoteProtocolError("bad-length", "CBC ciphertext is not whole blocks")
+            raise RemoteProtocolError(DropReason.BAD_LENGTH, "CBC ciphertext is not whole blocks")
         view = memoryview(packet)
         h = self._recv_mac.copy()
         h.update(view[body:])
         # §7.3: constant-time HMAC check before anything is decrypted.
         if not hmac.compare_digest(h.digest(), view[header_len:body]):
-            raise RemoteProtocolError("auth-failed", "HMAC does not verify")
+            raise RemoteProtocolError(DropReason.AUTH_FAILED, "HMAC does not verify")
         plain = self._decryptor.update(view[body:])[CBC_BLOCK:]
         pad = plain[-1]
         if not 1 <= pad <= CBC_BLOCK or plain[-pad:] != _PADDINGS[pad]:
-            raise RemoteProtocolError("bad-padding", "PKCS#7 padding is malformed")
+            raise RemoteProtocolError(DropReason.BAD_PADDING, "PKCS#7 padding is malformed")
         if len(plain) - pad < PACKET_ID_LEN:
-            raise RemoteProtocolError("too-short", "no room for the packet id")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, "no room for the packet id")
         # §8, §11.18: the replay check only after the packet was authenticated.
         self._replay.check(_U32.unpack_from(plain)[0], now)
         return plain[PACKET_ID_LEN:-pad]

@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from vpnstack.core.datachannel.crypto import PacketIdExhausted, Role
 from vpnstack.core.shared.ciphers import AEAD_CIPHERS, CIPHER_KEY_LENGTHS, EPOCH_SECRET_LEN
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
 from vpnstack.core.shared.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
@@ -403,38 +404,41 @@ class EpochDataCrypto:
         and the ``replay-*`` reasons of ``ReplayWindow.check`` (on the 48-bit counter).
         """
         if not packet:
-            raise RemoteProtocolError("too-short", "empty packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, "empty packet")
         first = packet[0]
         opcode = first >> 3
         if opcode != P_DATA_V2:
             if opcode == P_DATA_V1:
                 raise RemoteProtocolError(
-                    "epoch-needs-data-v2", "a P_DATA_V1 packet where the epoch format is in use"
+                    DropReason.EPOCH_NEEDS_DATA_V2,
+                    "a P_DATA_V1 packet where the epoch format is in use",
                 )
-            raise RemoteProtocolError("not-data", f"opcode {opcode} is not a data opcode")
+            raise RemoteProtocolError(DropReason.NOT_DATA, f"opcode {opcode} is not a data opcode")
         if first & KEY_ID_MASK != self.key_id:
             raise RemoteProtocolError(
-                "wrong-key-id", f"key id {first & KEY_ID_MASK}, expected {self.key_id}"
+                DropReason.WRONG_KEY_ID, f"key id {first & KEY_ID_MASK}, expected {self.key_id}"
             )
         # OpenVPN insists on at least one byte of ciphertext.
         if len(packet) < OVERHEAD + 1:
-            raise RemoteProtocolError("too-short", f"{len(packet)}-byte epoch data packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(packet)}-byte epoch data packet")
         packet_id = _U64.unpack_from(packet, HEADER_LEN)[0]
         epoch = packet_id >> 48
         key = self._lookup(epoch)
         if key is None:
             raise RemoteProtocolError(
-                "unknown-epoch", f"epoch {epoch} is not among {self.accepted_epochs}"
+                DropReason.UNKNOWN_EPOCH, f"epoch {epoch} is not among {self.accepted_epochs}"
             )
         if key.failed > FAILED_VERIFY_MAX:
-            raise RemoteProtocolError("epoch-key-failed", f"too many forgeries in epoch {epoch}")
+            raise RemoteProtocolError(
+                DropReason.EPOCH_KEY_FAILED, f"too many forgeries in epoch {epoch}"
+            )
         ad_end = HEADER_LEN + PACKET_ID_LEN
         view = memoryview(packet)
         try:
             payload = key.aead.decrypt(key.nonce(packet_id), view[ad_end:], view[:ad_end])
         except InvalidTag:
             key.failed += 1
-            raise RemoteProtocolError("auth-failed", "AEAD tag does not verify") from None
+            raise RemoteProtocolError(DropReason.AUTH_FAILED, "AEAD tag does not verify") from None
         # §8, §10: replay protection per epoch, on the 48-bit counter, after authentication.
         assert key.replay is not None
         key.replay.check(packet_id & MAX_COUNTER, now)

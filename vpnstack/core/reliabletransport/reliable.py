@@ -45,6 +45,7 @@ from collections import Counter
 
 import attrs
 
+from vpnstack.core.shared.drops import DropCounter, DropReason
 from vpnstack.core.shared.opcodes import (
     CONTROL_OPCODES,
     KEY_ID_MASK,
@@ -72,11 +73,6 @@ RECENT_ACKS = MAX_ACKS
 _TLS_OPCODES = frozenset({P_CONTROL_V1, P_CONTROL_WKC_V1})
 _CLIENT_HARD_RESETS = frozenset({P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_RESET_CLIENT_V3})
 _HARD_RESETS = _CLIENT_HARD_RESETS | {P_CONTROL_HARD_RESET_SERVER_V2}
-
-# Drop reasons counted by the core (RemoteProtocolError reasons are counted by the service).
-DROP_OUT_OF_WINDOW = "out-of-receive-window"
-DROP_UNKNOWN_KEY_ID = "unknown-key-id"
-DROP_RESET_NONZERO_ID = "reset-with-nonzero-message-id"
 
 
 @attrs.frozen
@@ -207,7 +203,7 @@ class ReliableCore:
         self._duplicates = 0
         self._queued = 0
         self._queue_peak = 0
-        self._drops: Counter[str] = Counter()
+        self._drops = DropCounter()
 
     # --- key_id generations -------------------------------------------------------------
 
@@ -297,24 +293,24 @@ class ReliableCore:
         self._now = now
         opcode, key_id, mid = packet.opcode, packet.key_id, packet.message_id
         if opcode not in CONTROL_OPCODES or not 0 <= key_id <= KEY_ID_MASK:
-            raise RemoteProtocolError("not-a-control-packet", f"opcode {opcode}")
+            raise RemoteProtocolError(DropReason.NOT_A_CONTROL_PACKET, f"opcode {opcode}")
         if len(packet.acks) > MAX_ACKS:
-            raise RemoteProtocolError("too-many-acks", f"{len(packet.acks)} acks")
+            raise RemoteProtocolError(DropReason.TOO_MANY_ACKS, f"{len(packet.acks)} acks")
         if (opcode == P_ACK_V1) != (mid is None):
-            raise RemoteProtocolError("message-id-presence", "P_ACK_V1 <=> no message id")
+            raise RemoteProtocolError(DropReason.MESSAGE_ID_PRESENCE, "P_ACK_V1 <=> no message id")
         self._packets_received += 1
 
         is_reset = opcode in RESET_OPCODES
         if is_reset and mid != 0:
             # PROTOCOL.md §3 rule 1: a reset is always message id 0.
-            self._drops[DROP_RESET_NONZERO_ID] += 1
+            self._drops.drop(DropReason.RESET_WITH_NONZERO_MESSAGE_ID)
             return []
         if is_reset:
             state = self._state_for_received_reset(opcode, key_id)
         else:
             maybe_state = self._states.get(key_id)
             if maybe_state is None:
-                self._drops[DROP_UNKNOWN_KEY_ID] += 1
+                self._drops.drop(DropReason.UNKNOWN_KEY_ID)
                 return []
             state = maybe_state
 
@@ -324,7 +320,7 @@ class ReliableCore:
 
         # PROTOCOL.md §3 rule 2: the receive window.
         if mid >= state.next_expected + RECEIVE_WINDOW:
-            self._drops[DROP_OUT_OF_WINDOW] += 1
+            self._drops.drop(DropReason.OUT_OF_RECEIVE_WINDOW)
             return []
         if mid not in state.pending_acks:
             state.pending_acks.append(mid)  # acked even if it is a duplicate or replay
@@ -470,7 +466,7 @@ class ReliableCore:
 
     def statistics(self, extra_drops: dict[str, int] | None = None) -> ReliableStatistics:
         """A frozen snapshot of the counters; ``extra_drops`` are merged into ``drops``."""
-        drops = Counter(self._drops)
+        drops = Counter(self._drops.snapshot())
         if extra_drops:
             drops.update(extra_drops)
         return ReliableStatistics(
