@@ -34,18 +34,31 @@ import hmac
 import os
 import struct
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from vpnstack.core.datachannel.aead import PacketIdExhausted, Role, make_aead
+from vpnstack.core.datachannel.epoch import EpochDataCrypto
 from vpnstack.core.shared.ciphers import CBC_CIPHERS, CIPHER_KEY_LENGTHS, HMAC_DIGEST_LENGTHS
 from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
 from vpnstack.core.shared.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
-from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
+from vpnstack.errors import LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
+
+__all__ = [
+    "OCC_EXIT",
+    "PING_PAYLOAD",
+    "CbcHmacCrypto",
+    "DataChannelCrypto",
+    "DataCrypto",
+    "PacketIdExhausted",
+    "Role",
+    "data_packet_key_id",
+    "make_data_crypto",
+]
 
 PING_PAYLOAD = bytes.fromhex("2a187bf3641eb4cb07ed2d0a981fc748")
 """Keepalive ping payload (§7.5): drop on receipt, never forward to the tun."""
@@ -64,25 +77,7 @@ RENEGOTIATE_AT_PACKET_ID = 0xFF000000
 UNDEFINED_PEER_ID = 0xFFFFFF
 """A P_DATA_V2 peer-id meaning "undefined" (§7.1)."""
 
-Role = Literal["client", "server"]
-
 _U32 = struct.Struct(">I")
-_AEAD = AESGCM | ChaCha20Poly1305
-
-
-class PacketIdExhausted(LocalError):
-    """All 2^32-1 packet ids of a key were used; the key must be renegotiated (§8)."""
-
-
-def _make_aead(cipher: str, key: bytes) -> _AEAD:
-    if cipher in ("AES-128-GCM", "AES-192-GCM", "AES-256-GCM"):
-        return AESGCM(key)
-    if cipher == "CHACHA20-POLY1305":
-        return ChaCha20Poly1305(key)
-    raise CipherNegotiationFailed(
-        f"the data cipher {cipher!r} is not supported by vpnstack; allow AES-256-GCM, "
-        "AES-128-GCM or CHACHA20-POLY1305 in the server's data-ciphers"
-    )
 
 
 def data_packet_key_id(packet: bytes) -> int:
@@ -160,8 +155,8 @@ class DataChannelCrypto(_SendCounter):
         self.key_id = keys.key_id
         self.cipher = keys.cipher
         self.peer_id = keys.peer_id
-        self._send = _make_aead(keys.cipher, send_key)
-        self._recv = _make_aead(keys.cipher, recv_key)
+        self._send = make_aead(keys.cipher, send_key)
+        self._recv = make_aead(keys.cipher, recv_key)
         self._send_iv = send_iv
         self._recv_iv = recv_iv
         self._next_id = first_packet_id
@@ -401,9 +396,6 @@ def make_data_crypto(
     no ``first_packet_id`` (each epoch's counter starts at 1).
     """
     if keys.epoch:
-        # Imported here: epoch.py imports PacketIdExhausted and Role from this module.
-        from vpnstack.core.datachannel.epoch import EpochDataCrypto
-
         return EpochDataCrypto(
             keys, role=role, replay_window=replay_window, time_backtrack=time_backtrack
         )

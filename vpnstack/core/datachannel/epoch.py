@@ -43,9 +43,8 @@ import struct
 from typing import Literal
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from vpnstack.core.datachannel.crypto import PacketIdExhausted, Role
+from vpnstack.core.datachannel.aead import PacketIdExhausted, Role, make_aead
 from vpnstack.core.shared.ciphers import AEAD_CIPHERS, CIPHER_KEY_LENGTHS, EPOCH_SECRET_LEN
 from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
@@ -88,7 +87,6 @@ _LABEL_PREFIX = b"ovpn "
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
-_AEAD = AESGCM | ChaCha20Poly1305
 
 
 # --- key schedule (§10, RFC 5869) -----------------------------------------------------
@@ -143,12 +141,6 @@ def default_usage_limit(cipher: str) -> int | None:
     return None if cipher == "CHACHA20-POLY1305" else AES_GCM_USAGE_LIMIT
 
 
-def _make_aead(cipher: str, key: bytes) -> _AEAD:
-    if cipher == "CHACHA20-POLY1305":
-        return ChaCha20Poly1305(key)
-    return AESGCM(key)
-
-
 # --- per-epoch state --------------------------------------------------------------------
 
 
@@ -161,7 +153,7 @@ class _EpochKey:
         self, epoch: int, secret: bytes, cipher: str, replay: ReplayWindow | None
     ) -> None:
         self.epoch = epoch
-        self.aead = _make_aead(cipher, epoch_data_key(secret, CIPHER_KEY_LENGTHS[cipher]))
+        self.aead = make_aead(cipher, epoch_data_key(secret, CIPHER_KEY_LENGTHS[cipher]))
         iv = epoch_data_iv(secret)
         # nonce = IV XOR (packet_id(8) || 0000): XOR the first 8 bytes as one integer.
         self.iv_high = _U64.unpack(iv[:8])[0]
