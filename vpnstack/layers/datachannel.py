@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 import attrs
 import trio
 
-from vpnstack.core.datachannel.channel import DataChannelCore
+from vpnstack.core.datachannel.channel import DataChannelCore, InstalledKey
 from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import (
@@ -71,7 +71,7 @@ class DataChannel:
         from_tls: trio.MemoryReceiveChannel[DataChannelCommand],
         notify: Notify = ignore_notifications,
         to_tls: trio.MemorySendChannel[RenegotiationRequest] | None = None,
-        keyring: KeyRing | None = None,
+        keyring: KeyRing[InstalledKey] | None = None,
     ) -> None:
         self._from_below = from_below
         self._to_below = to_below
