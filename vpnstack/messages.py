@@ -41,7 +41,8 @@ class ReliablePacket:
     payload: bytes = b""
     """TLS bytes for P_CONTROL_V1, TLVs for the server hard reset, else empty."""
     peer_session_id: bytes | None = None
-    """On received packets only: the sender's (authenticated) session id."""
+    """On received packets only: the peer's session id, as the controlchannel (its one owner)
+    learned and validated it (§5.1); None on packets to send."""
 
 
 # --- control path: reliabletransport <-> tlssession -----------------------------------------
@@ -63,7 +64,8 @@ class ControlMessage:
     payload: bytes = b""
     """TLS bytes (P_CONTROL_V1), early-negotiation TLVs (server reset), or empty."""
     peer_session_id: bytes | None = None
-    """On received messages only: the sender's session id."""
+    """On received messages only: the server's 8-byte session id, validated by the
+    controlchannel (the same on every message of the session); None on messages to send."""
 
 
 # --- tlssession -> datachannel ---------------------------------------------------------------
