@@ -39,12 +39,7 @@ import trio
 
 from vpnstack.config import Config
 from vpnstack.core.controlchannel.channel import ControlChannelCore
-from vpnstack.core.controlchannel.wrap import (
-    TLS_CRYPT_MTU_RESERVE,
-    make_control_wrap,
-)
-from vpnstack.core.datachannel.keyring import KeyRing
-from vpnstack.core.shared.packets import max_tls_payload
+from vpnstack.core.controlchannel.wrap import make_control_wrap
 from vpnstack.layers.base import Layer, Notify
 from vpnstack.layers.controlchannel import ControlChannel
 from vpnstack.layers.datachannel import DataChannel
@@ -62,6 +57,7 @@ from vpnstack.messages import (
     RenegotiationRequest,
     SendExitNotification,
 )
+from vpnstack.settings import datachannel_settings, reliable_settings
 
 T = TypeVar("T")
 
@@ -240,14 +236,7 @@ def build_layers(
         tls_crypt_v2_key=config.tls_crypt_v2_key,
         session_time=session_time,
     )
-    # §3: TLS bytes per control packet. The remote's address family is known only after
-    # networkio resolves it, so assume the larger IPv6 header: 20 bytes of slack at most.
-    # Renegotiations may be wrapped with dynamic tls-crypt (§4.2), so reserve at least its room.
-    max_payload = max_tls_payload(
-        tls_mtu=config.tls_mtu,
-        wrap_reserve=max(wrap.tls_mtu_reserve, TLS_CRYPT_MTU_RESERVE),
-        ipv6=True,
-    )
+    reliable = reliable_settings(config, wrap_reserve=wrap.tls_mtu_reserve)
     return [
         NetworkIO(
             remote=config.remotes[0],
@@ -277,8 +266,8 @@ def build_layers(
             to_below=c.reliable_to_control.send,
             from_above=c.tls_to_reliable.receive,
             to_above=c.reliable_to_tls.send,
-            max_payload=max_payload,
-            tls_timeout=config.tls_timeout,
+            max_payload=reliable.max_payload,
+            tls_timeout=reliable.tls_timeout,
             notify=notify,
         ),
         DataChannel(
@@ -289,13 +278,7 @@ def build_layers(
             from_tls=c.tls_to_data.receive,
             notify=notify,
             to_tls=c.data_to_tls.send,
-            keyring=KeyRing(
-                tran_window=config.tran_window,
-                hand_window=config.hand_window,
-                reneg_sec=3600.0 if config.reneg_sec is None else float(config.reneg_sec),
-                reneg_bytes=config.reneg_bytes,
-                reneg_pkts=config.reneg_pkts,
-            ),
+            settings=datachannel_settings(config),
         ),
         Tun(endpoint=endpoint, from_below=c.data_to_tun.receive, to_below=c.tun_to_data.send),
         TLSSession(

@@ -12,6 +12,7 @@ from vpnstack.config import parse_config
 from vpnstack.core.datachannel.channel import DataChannelCore
 from vpnstack.core.datachannel.compression import frame, frame_batch, unframe
 from vpnstack.core.datachannel.crypto import PING_PAYLOAD, DataCrypto, make_data_crypto
+from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.core.shared.framing import FRAMINGS, compresses, framing_of
 from vpnstack.core.tlssession.datakeys import split_key2
 from vpnstack.errors import ConfigError, RemoteProtocolError
@@ -131,7 +132,7 @@ def core_and_server(cipher: str, compression: str | None) -> tuple[DataChannelCo
     keys = split_key2(
         KEY2, cipher=cipher, key_id=0, peer_id=3, auth="SHA1", compression=compression
     )
-    core = DataChannelCore()
+    core = DataChannelCore(KeyRing(tran_window=3600.0, hand_window=60.0, reneg_sec=3600.0))
     core.install_keys(keys, 0.0)
     return core, make_data_crypto(keys, role="server")
 

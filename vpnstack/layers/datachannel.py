@@ -36,6 +36,7 @@ from vpnstack.messages import (
     Stage,
     StateChange,
 )
+from vpnstack.settings import DataChannelSettings
 
 
 @attrs.frozen
@@ -71,8 +72,9 @@ class DataChannel:
         from_tls: trio.MemoryReceiveChannel[DataChannelCommand],
         notify: Notify = ignore_notifications,
         to_tls: trio.MemorySendChannel[RenegotiationRequest] | None = None,
-        keyring: KeyRing[InstalledKey] | None = None,
+        settings: DataChannelSettings | None = None,
     ) -> None:
+        settings = settings if settings is not None else DataChannelSettings()
         self._from_below = from_below
         self._to_below = to_below
         self._from_above = from_above
@@ -80,7 +82,15 @@ class DataChannel:
         self._from_tls = from_tls
         self._notify = notify
         self._to_tls = to_tls
-        self._core = DataChannelCore(keyring)
+        self._core = DataChannelCore(
+            KeyRing[InstalledKey](
+                tran_window=settings.tran_window,
+                hand_window=settings.hand_window,
+                reneg_sec=settings.reneg_sec,
+                reneg_bytes=settings.reneg_bytes,
+                reneg_pkts=settings.reneg_pkts,
+            )
+        )
         self._timer_changed = trio.Event()
 
     def statistics(self) -> DataChannelStatistics:

@@ -53,8 +53,8 @@ class InstalledKey:
 class DataChannelCore:
     """Encrypts and decrypts batches; decides when to ping and when the peer is gone."""
 
-    def __init__(self, keyring: KeyRing[InstalledKey] | None = None) -> None:
-        self.keyring: KeyRing[InstalledKey] = keyring if keyring is not None else KeyRing()
+    def __init__(self, keyring: KeyRing[InstalledKey]) -> None:
+        self.keyring = keyring
         self._keepalive = KeepaliveSettings(ping=None, ping_restart=None)
         self._last_sent = 0.0
         self._last_received = 0.0

@@ -61,9 +61,9 @@ class KeyRing(Generic[K]):
     def __init__(
         self,
         *,
-        tran_window: float = 3600.0,
-        hand_window: float = 60.0,
-        reneg_sec: float | None = 3600.0,
+        tran_window: float,
+        hand_window: float,
+        reneg_sec: float | None,
         reneg_bytes: int | None = None,
         reneg_pkts: int | None = None,
     ) -> None:
