@@ -256,3 +256,6 @@ class StateChange:
     """Set with ``Stage.TUNNEL_UP``."""
     auth_token: AuthToken | None = attrs.field(default=None, repr=False)
     """Set with ``Stage.AUTH_TOKEN``: for the client lifecycle to reuse on reconnect."""
+    remote_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    """Set with ``Stage.CONNECTING``: the server's address as networkio resolved it (the
+    client routes it outside the tunnel)."""

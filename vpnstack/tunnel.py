@@ -13,6 +13,7 @@ sends and receives IP packets; ``vpnstack-client`` runs the same stack on a kern
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,8 @@ from vpnstack.layers.tun import TunEndpoint, UserspaceEndpoint
 from vpnstack.manager import WorkersManager, one_error
 from vpnstack.messages import Batch, SendExitNotification, Stage, StateChange, TunnelInfo
 from vpnstack.wiring import Channels, build_layers
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 EXIT_NOTIFY_BUDGET = 0.5
 """Seconds a closing stack may spend handing the exit notification to the socket."""
@@ -40,8 +43,11 @@ class Stack:
         manager: WorkersManager,
         to_data: trio.MemorySendChannel[Batch],
         to_tls: trio.MemorySendChannel[SendExitNotification],
+        remote_address: IPAddress | None = None,
     ) -> None:
         self.info = info
+        self.remote_address = remote_address
+        """The server's address as networkio resolved it (its ``CONNECTING`` notification)."""
         self._manager = manager
         self._to_data = to_data
         self._to_tls = to_tls
@@ -93,8 +99,16 @@ async def running_stack(
                 up = await manager.wait_for(Stage.TUNNEL_UP)
                 await manager.wait_for(Stage.DATA_KEYS_READY)
                 assert up.info is not None, "TUNNEL_UP must carry the TunnelInfo"
+                connecting = await manager.wait_for(Stage.CONNECTING)  # long since reported
+                stack = Stack(
+                    info=up.info,
+                    manager=manager,
+                    to_data=to_data,
+                    to_tls=to_tls,
+                    remote_address=connecting.remote_address,
+                )
                 try:
-                    yield Stack(info=up.info, manager=manager, to_data=to_data, to_tls=to_tls)
+                    yield stack
                 finally:
                     manager.shutdown()
     finally:

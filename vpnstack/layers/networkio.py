@@ -64,7 +64,8 @@ class NetworkStatistics:
     remote: str
     """The resolved remote address, ``host:port``."""
     remote_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    """The remote's IP address once resolved (the client routes it outside the tunnel)."""
+    """The remote's IP address once resolved (for people; the client takes it from the
+    ``CONNECTING`` notification)."""
     transport: str
     """``udp`` or ``tcp``."""
     datagrams_in: int
@@ -348,7 +349,7 @@ class NetworkIO:
         )
         transport: Transport
         if is_tcp(self._remote.proto):
-            self._notify(StateChange(self.name, Stage.CONNECTING, f"{self._address} over TCP"))
+            self._notify_connecting("TCP")
             with trio.move_on_after(self._connect_timeout) as connecting:
                 transport = await TcpTransport.open(family, sockaddr, self._address, self._c)
             if connecting.cancelled_caught:
@@ -358,7 +359,7 @@ class NetworkIO:
                 )
         else:
             transport = UdpTransport.open(family, sockaddr, self._address, self._c)
-            self._notify(StateChange(self.name, Stage.CONNECTING, f"{self._address} over UDP"))
+            self._notify_connecting("UDP")
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._up, transport)
@@ -366,6 +367,16 @@ class NetworkIO:
                 task_status.started()
         finally:
             transport.close()
+
+    def _notify_connecting(self, transport: str) -> None:
+        """Report ``CONNECTING`` with the resolved address, for whoever must route it."""
+        change = StateChange(
+            self.name,
+            Stage.CONNECTING,
+            f"{self._address} over {transport}",
+            remote_address=self._remote_ip,
+        )
+        self._notify(change)
 
     async def _up(self, transport: Transport) -> None:
         async with self._to_above:
