@@ -148,12 +148,27 @@ class DynamicTlsCryptKey:
         return "DynamicTlsCryptKey(<hidden>)"
 
 
-# --- application -> tlssession ----------------------------------------------------------------
+# --- application -> tlssession, application <-> datachannel ---------------------------------
 
 
 @attrs.frozen
 class SendExitNotification:
     """Tell the server we are leaving with ``EXIT`` on the control channel (cc-exit, §7.6)."""
+
+
+@attrs.frozen
+class SendOccExit:
+    """application -> datachannel: tell the server we are leaving with an OCC EXIT data
+    packet (explicit-exit-notify without cc-exit, §7.5, §7.6)."""
+
+
+@attrs.frozen
+class OccExitSent:
+    """datachannel -> application: the OCC EXIT packet was handed down to the packetmuxer
+    (or could not be: no data key yet)."""
+
+    sent: bool
+    """True if the packet was sealed and handed down; False without a key to seal it."""
 
 
 # --- pushed options and the tunnel's public description -------------------------------------

@@ -14,7 +14,8 @@ Wire order (bottom to top)::
                        ^                                                    |     ^
                        +----------> datachannel <-------- DataKeys ---------+     |
                                       ^     +-------- RenegotiationRequest -------+
-                                      |
+                                      |  ^
+                                      |  +-- SendOccExit / OccExitSent --> application
                                      tun <-> application
 
 The controlchannel sits *below* the reliable layer (ARCHITECTURE.md draws it above): tls-auth
@@ -53,9 +54,11 @@ from vpnstack.messages import (
     ControlMessage,
     DataChannelCommand,
     DynamicTlsCryptKey,
+    OccExitSent,
     ReliablePacket,
     RenegotiationRequest,
     SendExitNotification,
+    SendOccExit,
 )
 from vpnstack.settings import datachannel_settings, reliable_settings
 
@@ -180,6 +183,20 @@ class Channels:
             # Once, when the tunnel closes.
             1,
         )
+        self.app_to_data: Pipe[SendOccExit] = self._pipe(
+            APPLICATION,
+            "datachannel",
+            "SendOccExit",
+            # Once, when the tunnel closes.
+            1,
+        )
+        self.data_to_app: Pipe[OccExitSent] = self._pipe(
+            "datachannel",
+            APPLICATION,
+            "OccExitSent",
+            # The one answer to SendOccExit.
+            1,
+        )
         self.tls_to_control: Pipe[DynamicTlsCryptKey] = self._pipe(
             "tlssession",
             "controlchannel",
@@ -278,6 +295,8 @@ def build_layers(
             from_tls=c.tls_to_data.receive,
             notify=notify,
             to_tls=c.data_to_tls.send,
+            from_app=c.app_to_data.receive,
+            to_app=c.data_to_app.send,
             settings=datachannel_settings(config),
         ),
         Tun(endpoint=endpoint, from_below=c.data_to_tun.receive, to_below=c.tun_to_data.send),
