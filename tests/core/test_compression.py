@@ -13,7 +13,8 @@ from vpnstack.core.datachannel.channel import DataChannelCore
 from vpnstack.core.datachannel.compression import frame, frame_batch, unframe
 from vpnstack.core.datachannel.crypto import PING_PAYLOAD, DataCrypto, make_data_crypto
 from vpnstack.core.datachannel.keyring import KeyRing
-from vpnstack.core.shared.framing import FRAMINGS, compresses, framing_of
+from vpnstack.core.shared.ciphers import COMPRESSION_FRAMINGS
+from vpnstack.core.shared.framing import FRAMINGS, Framing, compresses, framing_of
 from vpnstack.core.tlssession.datakeys import split_key2
 from vpnstack.errors import ConfigError, RemoteProtocolError
 from vpnstack.lab.pki import Pki
@@ -195,3 +196,10 @@ def test_config_accepts_the_framings(lab_pki: Pki, line: str, stored: str, warns
     assert cfg.compression == stored
     assert any("does not compress" in w for w in cfg.warnings) is warns
     assert parse_config(text.replace(line, ""), source="c.ovpn").compression is None
+
+
+def test_framing_modes_are_one_enum_read_as_their_names() -> None:
+    assert [str(f) for f in Framing] == ["comp-lzo", "stub", "stub-v2"]
+    assert framing_of("compress lz4-v2") is Framing.STUB_V2
+    assert framing_of("comp-lzo no") is Framing.COMP_LZO
+    assert frozenset({"comp-lzo", "stub", "stub-v2"}) == COMPRESSION_FRAMINGS

@@ -36,7 +36,8 @@ from vpnstack.core.datachannel.crypto import (
 )
 from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.core.shared.drops import DropCounter, DropReason
-from vpnstack.errors import ConfigError, KeepaliveTimeout, RemoteProtocolError
+from vpnstack.core.shared.framing import Framing
+from vpnstack.errors import ConfigError, KeepaliveTimeout, LocalError, RemoteProtocolError
 from vpnstack.messages import Batch, DataKeys, KeepaliveSettings, RenegotiationRequest
 
 
@@ -46,7 +47,7 @@ class InstalledKey:
 
     crypto: DataCrypto
     """The key's packet protector (both directions)."""
-    framing: str | None
+    framing: Framing | None
     """The key's compression framing (§7.4), or None."""
 
 
@@ -72,7 +73,9 @@ class DataChannelCore:
 
     def install_keys(self, keys: DataKeys, now: float) -> None:
         """Start using ``keys``; the previous newest key becomes the lame duck (§9)."""
-        installed = InstalledKey(crypto=make_data_crypto(keys), framing=keys.compression)
+        installed = InstalledKey(
+            crypto=make_data_crypto(keys), framing=_framing(keys.compression)
+        )
         self.keyring.install(keys.key_id, now, installed)
         self.cipher = keys.cipher
         self._last_received = max(self._last_received, now)
@@ -179,3 +182,13 @@ class DataChannelCore:
     def _expire(self, now: float) -> None:
         """Forget the lame duck once its tran-window is over (§9 step 4)."""
         self.keyring.expire(now)
+
+
+def _framing(name: str | None) -> Framing | None:
+    """The framing a ``DataKeys.compression`` names (the tlssession made it: a bug if odd)."""
+    if name is None:
+        return None
+    try:
+        return Framing(name)
+    except ValueError:
+        raise LocalError(f"unknown compression framing {name!r}") from None

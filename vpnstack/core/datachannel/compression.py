@@ -23,7 +23,7 @@ such a packet would put garbage on the tun. Empty payloads carry no framing (as 
 from __future__ import annotations
 
 from vpnstack.core.shared.drops import DropReason
-from vpnstack.core.shared.framing import COMP_LZO, STUB, STUB_V2
+from vpnstack.core.shared.framing import COMP_LZO, STUB, STUB_V2, Framing
 from vpnstack.errors import ConfigError, LocalError, RemoteProtocolError
 
 NO_COMPRESS_BYTE = 0xFA
@@ -37,10 +37,10 @@ V2_INDICATOR = 0x50
 V2_UNCOMPRESSED = 0x00
 _V2_ALGORITHMS = {0x01: "LZ4", 0x02: "LZO", 0x03: "Snappy"}
 
-_V1_HEADER = {COMP_LZO: NO_COMPRESS_BYTE, STUB: NO_COMPRESS_BYTE_SWAP}
+_V1_HEADER: dict[Framing, int] = {COMP_LZO: NO_COMPRESS_BYTE, STUB: NO_COMPRESS_BYTE_SWAP}
 _V1_COMPRESSED = {LZO_COMPRESS_BYTE: "LZO", LZ4_COMPRESS_BYTE: "LZ4"}
 
-def frame(payload: bytes, mode: str | None) -> bytes:
+def frame(payload: bytes, mode: Framing | None) -> bytes:
     """``payload`` with the uncompressed framing of ``mode`` (None: unchanged)."""
     if mode is None or not payload:
         return payload
@@ -55,14 +55,14 @@ def frame(payload: bytes, mode: str | None) -> bytes:
     raise LocalError(f"unknown compression framing {mode!r}")
 
 
-def frame_batch(payloads: list[bytes], mode: str | None) -> list[bytes]:
+def frame_batch(payloads: list[bytes], mode: Framing | None) -> list[bytes]:
     """``frame`` for each payload (the same list when ``mode`` is None)."""
     if mode is None:
         return payloads
     return [frame(payload, mode) for payload in payloads]
 
 
-def unframe(packet: bytes, mode: str | None) -> bytes:
+def unframe(packet: bytes, mode: Framing | None) -> bytes:
     """The payload inside the framing of ``mode`` (None: unchanged).
 
     Raises ``RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER)`` for a header that belongs to
@@ -95,7 +95,7 @@ def unframe(packet: bytes, mode: str | None) -> bytes:
     raise RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER, f"0x{head:02x} in {mode} framing")
 
 
-def compressed_packet_error(algorithm: str, mode: str) -> ConfigError:
+def compressed_packet_error(algorithm: str, mode: Framing) -> ConfigError:
     """The error for a received compressed packet: what happened and what to change."""
     return ConfigError(
         f"the server sent a packet compressed with {algorithm} ({mode} framing), but vpnstack "
