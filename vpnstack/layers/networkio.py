@@ -33,7 +33,7 @@ import errno
 import ipaddress
 import os
 import socket
-from typing import Protocol
+from typing import Literal, Protocol
 
 import attrs
 import trio
@@ -44,6 +44,9 @@ from vpnstack.core.shared.drops import DropCounter, DropReason
 from vpnstack.errors import NetworkError, RemoteProtocolError
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import Batch, Stage, StateChange
+
+TransportName = Literal["udp", "tcp"]
+"""The two transports (the ``transport`` of the statistics)."""
 
 BATCH_CAP = 64
 """Most packets handed up in one batch."""
@@ -66,7 +69,7 @@ class NetworkStatistics:
     remote_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     """The remote's IP address once resolved (for people; the client takes it from the
     ``CONNECTING`` notification)."""
-    transport: str
+    transport: TransportName
     """``udp`` or ``tcp``."""
     datagrams_in: int
     """OpenVPN packets received from the remote (UDP datagrams or TCP-framed packets)."""
