@@ -23,6 +23,9 @@ and tls-crypt authenticate the acks and message ids, so the wrapping has to come
 reliable layer may read them, and the one replay counter of the wrapping (PROTOCOL.md §2.5)
 then has exactly one owner.
 
+What a layer takes from the configuration, with the stock defaults and the arithmetic applied
+(TLS bytes per control packet, reneg-sec), comes from ``vpnstack/settings.py``.
+
 Buffer sizes: the data path carries batches (so a small buffer holds many packets); the
 control path is low-rate and blocks for backpressure.
 """

@@ -19,6 +19,10 @@ Time comes from ``trio.current_time()``, so ``autojump_clock`` makes tests exact
 runs until it is cancelled or one of its inputs ends: when controlchannel's channel ends, the
 messages already in order are still delivered; then both send ends are closed so that
 ``EndOfChannel`` cascades. Our hard resets are reported as ``RESET_SENT``/``RESET_ACKED``.
+
+Every protocol rule is the core's, the tls-crypt-v2 one included (the server reset's ack rides
+on our P_CONTROL_WKC_V1, PROTOCOL.md §4.4): this service wakes its sender whenever the core may
+have work and sends whatever the core returns.
 """
 
 from __future__ import annotations
