@@ -7,9 +7,106 @@ Three families, kept apart on purpose:
 * ``RemoteProtocolError``: the peer (or an attacker) sent something that violates the
   protocol. Layers catch it, drop the packet and count the reason; it never ends a session.
 * ``LocalError``: our own misuse of an internal API, i.e. a bug in vpnstack.
+
+``DropReason`` is the one vocabulary of why a packet or message was dropped (or deliberately
+ignored): every ``RemoteProtocolError`` and every ``DropCounter`` count names one of its
+members, one name per violation. It is a ``StrEnum``, so statistics dicts keyed by it still
+read (and compare, and print) as the plain strings. It lives here, beside the exception that
+carries it, so that this module imports nothing of vpnstack; ``core/shared/drops.py``
+re-exports it for the cores.
 """
 
 from __future__ import annotations
+
+import enum
+
+
+class DropReason(enum.StrEnum):
+    """Why a packet or message from the peer (or for the application) was dropped or ignored."""
+
+    # --- packetmuxer: the first byte and the length (PROTOCOL.md §1)
+    EMPTY = "empty"
+    DATA_TOO_SHORT = "data-too-short"
+    UNEXPECTED_OPCODE = "unexpected-opcode"
+    CONTROL_TOO_SHORT = "control-too-short"
+    HARD_RESET_NONZERO_KEY_ID = "hard-reset-nonzero-key-id"
+    """A hard reset with a key id other than 0 (§1); counted under this one name everywhere."""
+    # --- the control packet codec (core/shared/packets.py, §2.1, §2.2)
+    DATA_OPCODE_ON_CONTROL_PATH = "data-opcode-on-control-path"
+    UNKNOWN_CONTROL_OPCODE = "unknown-control-opcode"
+    TOO_MANY_ACKS = "too-many-acks"
+    TRUNCATED_ACK_SECTION = "truncated-ack-section"
+    TRUNCATED_MESSAGE_ID = "truncated-message-id"
+    TRAILING_BYTES_AFTER_ACK = "trailing-bytes-after-ack"
+    # --- controlchannel: wrapping and session ids (§2.3-§2.5, §4, §5.1)
+    TOO_SHORT = "too-short"
+    HMAC_MISMATCH = "hmac-mismatch"
+    BAD_WKC_LENGTH = "bad-wkc-length"
+    BEFORE_SERVER_RESET = "before-server-reset"
+    FOREIGN_SESSION = "foreign-session"
+    ACK_FOR_OTHER_SESSION = "ack-for-other-session"
+    # --- the replay window (core/shared/replay.py, §8)
+    REPLAY_ZERO_ID = "replay-zero-id"
+    REPLAY_TIME_BACKWARDS = "replay-time-backwards"
+    REPLAY_TOO_OLD = "replay-too-old"
+    REPLAY_DUPLICATE = "replay-duplicate"
+    REPLAY_EXPIRED = "replay-expired"
+    # --- reliabletransport (§3)
+    NOT_A_CONTROL_PACKET = "not-a-control-packet"
+    MESSAGE_ID_PRESENCE = "message-id-presence"
+    RESET_WITH_NONZERO_MESSAGE_ID = "reset-with-nonzero-message-id"
+    UNKNOWN_KEY_ID = "unknown-key-id"
+    """A packet or message for a key id with no state (reliable, datachannel, tlssession)."""
+    OUT_OF_RECEIVE_WINDOW = "out-of-receive-window"
+    # --- datachannel (§7, §8, §10)
+    NOT_DATA = "not-data"
+    WRONG_KEY_ID = "wrong-key-id"
+    AUTH_FAILED = "auth-failed"
+    BAD_LENGTH = "bad-length"
+    BAD_PADDING = "bad-padding"
+    EPOCH_NEEDS_DATA_V2 = "epoch-needs-data-v2"
+    UNKNOWN_EPOCH = "unknown-epoch"
+    EPOCH_KEY_FAILED = "epoch-key-failed"
+    BAD_COMPRESSION_HEADER = "bad-compression-header"
+    COMPRESSED = "compressed"
+    NO_KEYS_YET = "no-keys-yet"
+    PACKET_IDS_EXHAUSTED = "packet-ids-exhausted"
+    # --- networkio (§1)
+    TCP_LENGTH_ZERO = "tcp-length-zero"
+    TCP_LENGTH_TOO_BIG = "tcp-length-too-big"
+    ICMP_PORT_UNREACHABLE = "icmp-port-unreachable"
+    ICMP_UNREACHABLE = "icmp-unreachable"
+    SEND_UNREACHABLE = "send-unreachable"
+    MUXER_BUSY = "muxer-busy"
+    # --- tun: the userspace endpoint and the kernel TUN device (system/tundev.py)
+    APPLICATION_NOT_READING = "application-not-reading"
+    APPLICATION_CLOSED = "application-closed"
+    TUN_CLOSED = "tun-closed"
+    EMPTY_PACKET = "empty-packet"
+    REFUSED_BY_KERNEL = "refused-by-kernel"
+    TOO_LARGE = "too-large"
+    KERNEL_OUT_OF_BUFFERS = "kernel-out-of-buffers"
+    TUN_GONE = "tun-gone"
+    # --- tlssession: early negotiation, key-method 2, control messages (§4.4, §5, §6, §9)
+    TRUNCATED_EARLY_NEGOTIATION_TLV = "truncated-early-negotiation-tlv"
+    MALFORMED_EARLY_NEGOTIATION_FLAGS = "malformed-early-negotiation-flags"
+    MALFORMED_EARLY_NEGOTIATION_TLVS = "malformed-early-negotiation-tlvs"
+    KEY_METHOD_2_TRUNCATED = "key-method-2-truncated"
+    KEY_METHOD_2_STRING_NOT_NUL_TERMINATED = "key-method-2-string-not-nul-terminated"
+    NOT_KEY_METHOD_2 = "not-key-method-2"
+    CONTROL_MESSAGE_TOO_LONG = "control-message-too-long"
+    NON_PRINTABLE_CONTROL_MESSAGE = "non-printable-control-message"
+    UNEXPECTED_CONTROL_OPCODE = "unexpected-control-opcode"
+    STALE_RENEGOTIATION_REQUEST = "stale-renegotiation-request"
+    DUPLICATE_SOFT_RESET = "duplicate-soft-reset"
+    SOFT_RESET_DURING_NEGOTIATION = "soft-reset-during-negotiation"
+    SOFT_RESET_KEY_ID_OUT_OF_SYNC = "soft-reset-key-id-out-of-sync"
+    DUPLICATE_SERVER_RESET = "duplicate-server-reset"
+    SERVER_RESET_WITHOUT_SESSION_ID = "server-reset-without-session-id"
+    TLS_DATA_BEFORE_SERVER_RESET = "tls-data-before-server-reset"
+    APP_DATA_BEFORE_KEY_METHOD_2 = "app-data-before-key-method-2"
+    UNKNOWN_CONTROL_MESSAGE = "unknown-control-message"
+    PUSH_REPLY_AFTER_TUNNEL_UP = "push-reply-after-tunnel-up"
 
 
 class VPNError(Exception):
@@ -93,8 +190,10 @@ class TunnelClosed(VPNError):
 class RemoteProtocolError(Exception):
     """A packet from the peer violates the protocol; drop it and count ``reason``."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        self.reason = reason
+    def __init__(self, reason: DropReason | str, detail: str = "") -> None:
+        # ``str`` only until the tlssession core's sites use DropReason (issue 7; narrowed
+        # at merge). A DropReason *is* a str, so counting it reads the same either way.
+        self.reason: DropReason | str = reason
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 

@@ -41,7 +41,8 @@ class ReliablePacket:
     payload: bytes = b""
     """TLS bytes for P_CONTROL_V1, TLVs for the server hard reset, else empty."""
     peer_session_id: bytes | None = None
-    """On received packets only: the sender's (authenticated) session id."""
+    """On received packets only: the peer's session id, as the controlchannel (its one owner)
+    learned and validated it (§5.1); None on packets to send."""
 
 
 # --- control path: reliabletransport <-> tlssession -----------------------------------------
@@ -63,7 +64,8 @@ class ControlMessage:
     payload: bytes = b""
     """TLS bytes (P_CONTROL_V1), early-negotiation TLVs (server reset), or empty."""
     peer_session_id: bytes | None = None
-    """On received messages only: the sender's session id."""
+    """On received messages only: the server's 8-byte session id, validated by the
+    controlchannel (the same on every message of the session); None on messages to send."""
 
 
 # --- tlssession -> datachannel ---------------------------------------------------------------
@@ -146,12 +148,27 @@ class DynamicTlsCryptKey:
         return "DynamicTlsCryptKey(<hidden>)"
 
 
-# --- application -> tlssession ----------------------------------------------------------------
+# --- application -> tlssession, application <-> datachannel ---------------------------------
 
 
 @attrs.frozen
 class SendExitNotification:
     """Tell the server we are leaving with ``EXIT`` on the control channel (cc-exit, §7.6)."""
+
+
+@attrs.frozen
+class SendOccExit:
+    """application -> datachannel: tell the server we are leaving with an OCC EXIT data
+    packet (explicit-exit-notify without cc-exit, §7.5, §7.6)."""
+
+
+@attrs.frozen
+class OccExitSent:
+    """datachannel -> application: the OCC EXIT packet was handed down to the packetmuxer
+    (or could not be: no data key yet)."""
+
+    sent: bool
+    """True if the packet was sealed and handed down; False without a key to seal it."""
 
 
 # --- pushed options and the tunnel's public description -------------------------------------
@@ -254,3 +271,6 @@ class StateChange:
     """Set with ``Stage.TUNNEL_UP``."""
     auth_token: AuthToken | None = attrs.field(default=None, repr=False)
     """Set with ``Stage.AUTH_TOKEN``: for the client lifecycle to reuse on reconnect."""
+    remote_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    """Set with ``Stage.CONNECTING``: the server's address as networkio resolved it (the
+    client routes it outside the tunnel)."""

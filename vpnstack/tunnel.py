@@ -13,18 +13,28 @@ sends and receives IP packets; ``vpnstack-client`` runs the same stack on a kern
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import trio
 
 from vpnstack.config import Config, require_supported
-from vpnstack.core.datachannel.crypto import OCC_EXIT
 from vpnstack.errors import TunnelClosed
 from vpnstack.layers.tun import TunEndpoint, UserspaceEndpoint
 from vpnstack.manager import WorkersManager, one_error
-from vpnstack.messages import Batch, SendExitNotification, Stage, StateChange, TunnelInfo
+from vpnstack.messages import (
+    OccExitSent,
+    SendExitNotification,
+    SendOccExit,
+    Stage,
+    StateChange,
+    TunnelInfo,
+)
 from vpnstack.wiring import Channels, build_layers
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 EXIT_NOTIFY_BUDGET = 0.5
 """Seconds a closing stack may spend handing the exit notification to the socket."""
@@ -38,12 +48,17 @@ class Stack:
         *,
         info: TunnelInfo,
         manager: WorkersManager,
-        to_data: trio.MemorySendChannel[Batch],
+        to_data: trio.MemorySendChannel[SendOccExit],
+        from_data: trio.MemoryReceiveChannel[OccExitSent],
         to_tls: trio.MemorySendChannel[SendExitNotification],
+        remote_address: IPAddress | None = None,
     ) -> None:
         self.info = info
+        self.remote_address = remote_address
+        """The server's address as networkio resolved it (its ``CONNECTING`` notification)."""
         self._manager = manager
         self._to_data = to_data
+        self._from_data = from_data
         self._to_tls = to_tls
 
     def statistics(self) -> dict[str, object]:
@@ -54,18 +69,22 @@ class Stack:
         """Tell the server we are leaving, so it frees our address at once (PROTOCOL.md §7.6).
 
         With cc-exit negotiated (``protocol-flags cc-exit``), ``EXIT`` goes on the control
-        channel, reliably; otherwise an OCC EXIT data packet (§7.5), an ordinary encrypted data
-        payload, goes down the data path like an IP packet. Bounded and shielded: it is sent
-        while the stack is being closed.
+        channel, reliably; otherwise the datachannel sends an OCC EXIT data packet (§7.5), an
+        ordinary encrypted data payload, and answers once it has handed it down. Bounded and
+        shielded: it is sent while the stack is being closed.
         """
         with trio.move_on_after(EXIT_NOTIFY_BUDGET) as scope:
             scope.shield = True
             if self.info.cc_exit:
                 await self._to_tls.send(SendExitNotification())
+                # Let the layers below move it onto the wire and get it acked. (The tlssession
+                # does not confirm EXIT yet; that confirmation is its side of issue 7.)
+                await trio.sleep(0.1)
             else:
-                await self._to_data.send([OCC_EXIT])
-            # Let the layers below move it onto the wire (and, for EXIT, get it acked).
-            await trio.sleep(0.1 if self.info.cc_exit else 0.05)
+                # A datachannel already gone has nothing to send it with: leave all the same.
+                with contextlib.suppress(trio.BrokenResourceError, trio.EndOfChannel):
+                    await self._to_data.send(SendOccExit())
+                    await self._from_data.receive()  # OccExitSent: handed to the packetmuxer
 
 
 @asynccontextmanager
@@ -84,7 +103,8 @@ async def running_stack(
     manager = WorkersManager(on_state=on_state)
     channels = channels if channels is not None else Channels()
     layers = build_layers(config, channels, endpoint=endpoint, notify=manager.notify)
-    to_data = channels.tun_to_data.send.clone()
+    to_data = channels.app_to_data.send.clone()
+    from_data = channels.data_to_app.receive.clone()
     to_tls = channels.app_to_tls.send.clone()
     try:
         with one_error():
@@ -93,12 +113,22 @@ async def running_stack(
                 up = await manager.wait_for(Stage.TUNNEL_UP)
                 await manager.wait_for(Stage.DATA_KEYS_READY)
                 assert up.info is not None, "TUNNEL_UP must carry the TunnelInfo"
+                connecting = await manager.wait_for(Stage.CONNECTING)  # long since reported
+                stack = Stack(
+                    info=up.info,
+                    manager=manager,
+                    to_data=to_data,
+                    from_data=from_data,
+                    to_tls=to_tls,
+                    remote_address=connecting.remote_address,
+                )
                 try:
-                    yield Stack(info=up.info, manager=manager, to_data=to_data, to_tls=to_tls)
+                    yield stack
                 finally:
                     manager.shutdown()
     finally:
         to_data.close()
+        from_data.close()
         to_tls.close()
 
 

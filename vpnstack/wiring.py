@@ -14,13 +14,17 @@ Wire order (bottom to top)::
                        ^                                                    |     ^
                        +----------> datachannel <-------- DataKeys ---------+     |
                                       ^     +-------- RenegotiationRequest -------+
-                                      |
+                                      |  ^
+                                      |  +-- SendOccExit / OccExitSent --> application
                                      tun <-> application
 
 The controlchannel sits *below* the reliable layer (ARCHITECTURE.md draws it above): tls-auth
 and tls-crypt authenticate the acks and message ids, so the wrapping has to come off before the
 reliable layer may read them, and the one replay counter of the wrapping (PROTOCOL.md §2.5)
 then has exactly one owner.
+
+What a layer takes from the configuration, with the stock defaults and the arithmetic applied
+(TLS bytes per control packet, reneg-sec), comes from ``vpnstack/settings.py``.
 
 Buffer sizes: the data path carries batches (so a small buffer holds many packets); the
 control path is low-rate and blocks for backpressure.
@@ -39,12 +43,7 @@ import trio
 
 from vpnstack.config import Config
 from vpnstack.core.controlchannel.channel import ControlChannelCore
-from vpnstack.core.controlchannel.wrap import (
-    TLS_CRYPT_MTU_RESERVE,
-    make_control_wrap,
-)
-from vpnstack.core.datachannel.keyring import KeyRing
-from vpnstack.core.shared.packets import max_tls_payload
+from vpnstack.core.controlchannel.wrap import make_control_wrap
 from vpnstack.layers.base import Layer, Notify
 from vpnstack.layers.controlchannel import ControlChannel
 from vpnstack.layers.datachannel import DataChannel
@@ -58,10 +57,13 @@ from vpnstack.messages import (
     ControlMessage,
     DataChannelCommand,
     DynamicTlsCryptKey,
+    OccExitSent,
     ReliablePacket,
     RenegotiationRequest,
     SendExitNotification,
+    SendOccExit,
 )
+from vpnstack.settings import datachannel_settings, reliable_settings
 
 T = TypeVar("T")
 
@@ -184,6 +186,20 @@ class Channels:
             # Once, when the tunnel closes.
             1,
         )
+        self.app_to_data: Pipe[SendOccExit] = self._pipe(
+            APPLICATION,
+            "datachannel",
+            "SendOccExit",
+            # Once, when the tunnel closes.
+            1,
+        )
+        self.data_to_app: Pipe[OccExitSent] = self._pipe(
+            "datachannel",
+            APPLICATION,
+            "OccExitSent",
+            # The one answer to SendOccExit.
+            1,
+        )
         self.tls_to_control: Pipe[DynamicTlsCryptKey] = self._pipe(
             "tlssession",
             "controlchannel",
@@ -240,14 +256,7 @@ def build_layers(
         tls_crypt_v2_key=config.tls.crypt_v2_key,
         session_time=session_time,
     )
-    # §3: TLS bytes per control packet. The remote's address family is known only after
-    # networkio resolves it, so assume the larger IPv6 header: 20 bytes of slack at most.
-    # Renegotiations may be wrapped with dynamic tls-crypt (§4.2), so reserve at least its room.
-    max_payload = max_tls_payload(
-        tls_mtu=config.tls.mtu,
-        wrap_reserve=max(wrap.tls_mtu_reserve, TLS_CRYPT_MTU_RESERVE),
-        ipv6=True,
-    )
+    reliable = reliable_settings(config, wrap_reserve=wrap.tls_mtu_reserve)
     return [
         NetworkIO(
             remote=config.transport.remotes[0],
@@ -277,8 +286,8 @@ def build_layers(
             to_below=c.reliable_to_control.send,
             from_above=c.tls_to_reliable.receive,
             to_above=c.reliable_to_tls.send,
-            max_payload=max_payload,
-            tls_timeout=config.tls.timeout,
+            max_payload=reliable.max_payload,
+            tls_timeout=reliable.tls_timeout,
             notify=notify,
         ),
         DataChannel(
@@ -289,13 +298,9 @@ def build_layers(
             from_tls=c.tls_to_data.receive,
             notify=notify,
             to_tls=c.data_to_tls.send,
-            keyring=KeyRing(
-                tran_window=config.tls.tran_window,
-                hand_window=config.tls.hand_window,
-                reneg_sec=3600.0 if config.tls.reneg_sec is None else float(config.tls.reneg_sec),
-                reneg_bytes=config.tls.reneg_bytes,
-                reneg_pkts=config.tls.reneg_pkts,
-            ),
+            from_app=c.app_to_data.receive,
+            to_app=c.data_to_app.send,
+            settings=datachannel_settings(config),
         ),
         Tun(endpoint=endpoint, from_below=c.data_to_tun.receive, to_below=c.tun_to_data.send),
         TLSSession(

@@ -12,7 +12,9 @@ from vpnstack.config import parse_config
 from vpnstack.core.datachannel.channel import DataChannelCore
 from vpnstack.core.datachannel.compression import frame, frame_batch, unframe
 from vpnstack.core.datachannel.crypto import PING_PAYLOAD, DataCrypto, make_data_crypto
-from vpnstack.core.shared.framing import FRAMINGS, compresses, framing_of
+from vpnstack.core.datachannel.keyring import KeyRing
+from vpnstack.core.shared.ciphers import COMPRESSION_FRAMINGS
+from vpnstack.core.shared.framing import FRAMINGS, Framing, compresses, framing_of
 from vpnstack.core.tlssession.datakeys import split_key2
 from vpnstack.errors import ConfigError, RemoteProtocolError
 from vpnstack.lab.pki import Pki
@@ -131,7 +133,7 @@ def core_and_server(cipher: str, compression: str | None) -> tuple[DataChannelCo
     keys = split_key2(
         KEY2, cipher=cipher, key_id=0, peer_id=3, auth="SHA1", compression=compression
     )
-    core = DataChannelCore()
+    core = DataChannelCore(KeyRing(tran_window=3600.0, hand_window=60.0, reneg_sec=3600.0))
     core.install_keys(keys, 0.0)
     return core, make_data_crypto(keys, role="server")
 
@@ -194,3 +196,10 @@ def test_config_accepts_the_framings(lab_pki: Pki, line: str, stored: str, warns
     assert cfg.data.compression == stored
     assert any("does not compress" in w for w in cfg.warnings) is warns
     assert parse_config(text.replace(line, ""), source="c.ovpn").data.compression is None
+
+
+def test_framing_modes_are_one_enum_read_as_their_names() -> None:
+    assert [str(f) for f in Framing] == ["comp-lzo", "stub", "stub-v2"]
+    assert framing_of("compress lz4-v2") is Framing.STUB_V2
+    assert framing_of("comp-lzo no") is Framing.COMP_LZO
+    assert frozenset({"comp-lzo", "stub", "stub-v2"}) == COMPRESSION_FRAMINGS

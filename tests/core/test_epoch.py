@@ -20,6 +20,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
+from vpnstack.core.datachannel import aead
+from vpnstack.core.datachannel import crypto as crypto_module
+from vpnstack.core.datachannel import epoch as epoch_module
 from vpnstack.core.datachannel.crypto import PacketIdExhausted
 from vpnstack.core.datachannel.epoch import (
     AES_GCM_USAGE_LIMIT,
@@ -515,3 +518,12 @@ def test_epoch_format_needs_bit_10_an_aead_cipher_a_peer_id_and_the_pushed_flag(
     assert not negotiated(peer_id=None)
     assert not negotiated(flags=("cc-exit", "tls-ekm"))
     assert not negotiated(flags=())
+
+
+def test_one_aead_factory_raises_on_an_unknown_cipher() -> None:
+    # crypto.py and epoch.py share aead.make_aead: no quiet fallback to AES-GCM (issue 7).
+    assert not hasattr(crypto_module, "_make_aead")
+    assert not hasattr(epoch_module, "_make_aead")
+    with pytest.raises(CipherNegotiationFailed):
+        aead.make_aead("AES-256-CBC", bytes(32))
+    assert isinstance(aead.make_aead("CHACHA20-POLY1305", bytes(32)), ChaCha20Poly1305)

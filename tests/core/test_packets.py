@@ -12,7 +12,7 @@ from vpnstack.core.shared.packets import (
     encode_control,
     max_tls_payload,
 )
-from vpnstack.errors import LocalError, RemoteProtocolError
+from vpnstack.errors import DropReason, LocalError, RemoteProtocolError
 
 CLIENT_SID = bytes.fromhex("0102030405060708")
 SERVER_SID = bytes.fromhex("a1a2a3a4a5a6a7a8")
@@ -170,7 +170,8 @@ def test_encode_misuse_raises_local_error(kwargs: dict[str, object]) -> None:
         (bytes.fromhex("08" "0102030405060708" "00" "00000000"), "unknown-control-opcode"),
         (bytes.fromhex("60" "0102030405060708" "00" "00000000"), "unknown-control-opcode"),
         (bytes.fromhex("00" "0102030405060708" "00" "00000000"), "unknown-control-opcode"),
-        (bytes.fromhex("39" "0102030405060708" "00" "00000000"), "hard-reset-with-nonzero-key-id"),
+        # One name per violation: the packetmuxer counts the same one (issue 7).
+        (bytes.fromhex("39" "0102030405060708" "00" "00000000"), "hard-reset-nonzero-key-id"),
         (bytes.fromhex("20" "0102030405060708" "09") + bytes(36 + 8 + 4), "too-many-acks"),
         (bytes.fromhex("20" "0102030405060708" "02" "00000001"), "truncated-ack-section"),
         (bytes.fromhex("20" "0102030405060708" "01" "00000001" "a1a2a3"), "truncated-ack-section"),
@@ -182,6 +183,7 @@ def test_decode_malformed_raises_remote_protocol_error(wire: bytes, reason: str)
     with pytest.raises(RemoteProtocolError) as info:
         decode_control(wire)
     assert info.value.reason == reason
+    assert isinstance(info.value.reason, DropReason)
 
 
 def test_decode_soft_reset_with_key_id() -> None:

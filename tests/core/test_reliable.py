@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from vpnstack.core.reliabletransport.reliable import ReliableCore, ReliableEvent
+from vpnstack.core.reliabletransport.reliable import (
+    ReliableCore,
+    ReliableEvent,
+    ReliableEventKind,
+)
 from vpnstack.core.shared import opcodes as op
 from vpnstack.errors import LocalError, RemoteProtocolError
 from vpnstack.messages import ControlMessage, ReliablePacket
@@ -61,7 +65,9 @@ def test_reset_is_one_packet_with_id_zero_and_empty_payload() -> None:
     assert core.packets_to_send(5.0) == [
         ReliablePacket(op.P_CONTROL_HARD_RESET_CLIENT_V2, 0, (), 0, b"")
     ]
-    assert core.pop_events() == [ReliableEvent("reset_sent", 0, op.P_CONTROL_HARD_RESET_CLIENT_V2)]
+    assert core.pop_events() == [
+        ReliableEvent(ReliableEventKind.RESET_SENT, 0, op.P_CONTROL_HARD_RESET_CLIENT_V2)
+    ]
 
 
 def test_retransmission_schedule_2_4_8_16_no_cap() -> None:
@@ -113,8 +119,8 @@ def test_nothing_after_the_reset_until_the_reset_is_acked() -> None:
         bytes(range(200, 250)),
     ]
     assert core.pop_events() == [
-        ReliableEvent("reset_sent", 0, op.P_CONTROL_HARD_RESET_CLIENT_V2),
-        ReliableEvent("reset_acked", 0, op.P_CONTROL_HARD_RESET_CLIENT_V2),
+        ReliableEvent(ReliableEventKind.RESET_SENT, 0, op.P_CONTROL_HARD_RESET_CLIENT_V2),
+        ReliableEvent(ReliableEventKind.RESET_ACKED, 0, op.P_CONTROL_HARD_RESET_CLIENT_V2),
     ]
 
 
@@ -402,3 +408,36 @@ def test_new_client_hard_reset_starts_a_new_session() -> None:
     out = core.packets_to_send(2.0)
     assert [(p.opcode, p.message_id) for p in out] == [(op.P_CONTROL_HARD_RESET_CLIENT_V2, 0)]
     assert core.unacked(0) == 1
+
+
+def test_after_a_v3_reset_the_server_reset_ack_rides_on_our_next_packet() -> None:
+    # §4.4: a stateless tls-crypt-v2 server cannot authenticate a lone P_ACK_V1 before it has
+    # our WKc, so the ack of its reset must ride on our P_CONTROL_WKC_V1 (issue 7: core rule).
+    core = make_core()
+    core.send(ControlMessage(op.P_CONTROL_HARD_RESET_CLIENT_V3, 0), 0.0)
+    assert ids(core.packets_to_send(0.0)) == [0]
+    got = core.receive(peer(0, opcode=op.P_CONTROL_HARD_RESET_SERVER_V2, acks=(0,)), 0.5)
+    assert [m.opcode for m in got] == [op.P_CONTROL_HARD_RESET_SERVER_V2]
+    assert core.next_timer() is None  # the held ack is no work on its own
+    assert core.packets_to_send(0.5) == []
+    assert core.packets_to_send(100.0) == []  # however long the session takes
+    core.send(ControlMessage(op.P_CONTROL_WKC_V1, 0, b""), 101.0)
+    assert core.next_timer() == 101.0
+    out = core.packets_to_send(101.0)
+    assert [(p.opcode, p.message_id, p.acks) for p in out] == [(op.P_CONTROL_WKC_V1, 1, (0,))]
+    assert core.statistics().acks_sent == 0
+    # Once it had its ride, acks go as usual (a lone P_ACK_V1 when nothing else goes).
+    core.receive(peer(1, b"hello", acks=(1,)), 102.0)
+    assert core.next_timer() == 102.0
+    out = core.packets_to_send(102.0)
+    assert [(p.opcode, p.acks) for p in out] == [(op.P_ACK_V1, (1,))]
+
+
+def test_after_a_v2_reset_the_server_reset_is_acked_at_once() -> None:
+    core = make_core()
+    core.send(hard_reset(), 0.0)
+    core.packets_to_send(0.0)
+    core.receive(peer(0, opcode=op.P_CONTROL_HARD_RESET_SERVER_V2, acks=(0,)), 0.5)
+    assert core.next_timer() == 0.5
+    out = core.packets_to_send(0.5)
+    assert [(p.opcode, p.acks) for p in out] == [(op.P_ACK_V1, (0,))]

@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from vpnstack.core.datachannel.crypto import PING_PAYLOAD, DataChannelCrypto
+from vpnstack.core.datachannel.crypto import OCC_EXIT, PING_PAYLOAD, DataChannelCrypto
 from vpnstack.errors import KeepaliveTimeout
 from vpnstack.layers.datachannel import DataChannel
 from vpnstack.messages import (
@@ -16,6 +16,8 @@ from vpnstack.messages import (
     DataChannelCommand,
     DataKeys,
     KeepaliveSettings,
+    OccExitSent,
+    SendOccExit,
     Stage,
     StateChange,
 )
@@ -120,3 +122,42 @@ async def test_keepalive_pings_on_time_and_ping_restart_fails_the_layer(
                 pass
     assert trio.current_time() - start == pytest.approx(heard + 60)
     assert h.layer.statistics().pings_sent >= 7
+
+
+async def test_occ_exit_is_a_command_answered_once_handed_down(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # §7.5/§7.6: SendOccExit -> one sealed OCC EXIT packet down, then OccExitSent; no sleep.
+    events: list[StateChange] = []
+    net_in, from_below = trio.open_memory_channel[Batch](10)
+    to_below, net_out = trio.open_memory_channel[Batch](0)  # handed down = taken by the muxer
+    _ip_in, from_above = trio.open_memory_channel[Batch](10)
+    to_above, _ip_out = trio.open_memory_channel[Batch](10)
+    keys_in, from_tls = trio.open_memory_channel[DataChannelCommand](10)
+    exit_in, from_app = trio.open_memory_channel[SendOccExit](1)
+    to_app, answers = trio.open_memory_channel[OccExitSent](1)
+    layer = DataChannel(
+        from_below=from_below, to_below=to_below, from_above=from_above, to_above=to_above,
+        from_tls=from_tls, notify=events.append, from_app=from_app, to_app=to_app,
+    )
+    await nursery.start(layer.run)
+    # Without a key there is nothing to seal it with: the answer says so, nothing goes down.
+    await exit_in.send(SendOccExit())
+    with trio.fail_after(1):
+        assert await answers.receive() == OccExitSent(sent=False)
+    keys = random_keys()
+    server = DataChannelCrypto(keys, role="server")
+    await keys_in.send(keys)
+    await trio.testing.wait_all_tasks_blocked()
+    start = trio.current_time()
+    await exit_in.send(SendOccExit())
+    await trio.testing.wait_all_tasks_blocked()
+    with pytest.raises(trio.WouldBlock):
+        answers.receive_nowait()  # not before the packet is taken by the layer below
+    (packet,) = await net_out.receive()
+    assert server.decrypt(packet, 0.0) == OCC_EXIT
+    with trio.fail_after(1):
+        assert await answers.receive() == OccExitSent(sent=True)
+    assert trio.current_time() == start  # event-driven: no time passed
+    assert layer.statistics().packets_sealed == 1
+    await net_in.aclose()

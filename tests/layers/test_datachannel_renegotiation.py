@@ -11,13 +11,13 @@ import trio.testing
 
 from tests.layers.test_datachannel import random_keys
 from vpnstack.core.datachannel.crypto import DataChannelCrypto
-from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.layers.datachannel import DataChannel
 from vpnstack.messages import Batch, DataChannelCommand, RenegotiationRequest
+from vpnstack.settings import DataChannelSettings
 
 
 class Harness:
-    def __init__(self, keyring: KeyRing) -> None:
+    def __init__(self, settings: DataChannelSettings) -> None:
         self.net_in, from_below = trio.open_memory_channel[Batch](10)
         to_below, self.net_out = trio.open_memory_channel[Batch](10)
         self.ip_in, from_above = trio.open_memory_channel[Batch](10)
@@ -26,7 +26,7 @@ class Harness:
         to_tls, self.requests = trio.open_memory_channel[RenegotiationRequest](10)
         self.layer = DataChannel(
             from_below=from_below, to_below=to_below, from_above=from_above,
-            to_above=to_above, from_tls=from_tls, to_tls=to_tls, keyring=keyring,
+            to_above=to_above, from_tls=from_tls, to_tls=to_tls, settings=settings,
         )
 
     async def key_ids_sent(self, n: int = 1) -> list[int]:
@@ -38,7 +38,7 @@ async def test_sending_key_follows_the_stock_rule_and_the_lame_duck_dies_at_tran
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
     # deferred-auth window min(hand-window 10, reneg-sec 3600 / 2) = 10 s; tran-window 30 s.
-    h = Harness(KeyRing(tran_window=30.0, hand_window=10.0, reneg_sec=3600.0))
+    h = Harness(DataChannelSettings(tran_window=30.0, hand_window=10.0, reneg_sec=3600.0))
     await nursery.start(h.layer.run)
     t0 = trio.current_time()
     key0, key1 = random_keys(key_id=0), random_keys(key_id=1)
@@ -69,7 +69,7 @@ async def test_sending_key_follows_the_stock_rule_and_the_lame_duck_dies_at_tran
 
 
 async def test_reneg_pkts_request_reaches_the_tlssession_once(nursery: trio.Nursery) -> None:
-    h = Harness(KeyRing(reneg_pkts=5))
+    h = Harness(DataChannelSettings(reneg_pkts=5))
     await nursery.start(h.layer.run)
     key0 = random_keys(key_id=0)
     server0 = DataChannelCrypto(key0, role="server")

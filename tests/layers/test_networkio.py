@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import socket
 import struct
@@ -56,6 +57,8 @@ async def test_datagrams_both_ways_ipv4_and_ipv6(
     stats = layer.statistics()
     assert (stats.datagrams_out, stats.datagrams_in) == (2, 5)
     assert [e.stage.value for e in events] == ["resolving", "connecting"]
+    # The resolved address travels as a typed field of the notification, not via statistics.
+    assert events[1].remote_address == ipaddress.ip_address(host)
     peer.close()
 
 
@@ -129,6 +132,7 @@ async def test_a_host_name_is_resolved_once_at_start(nursery: trio.Nursery) -> N
     await nursery.start(layer.run)
     assert layer.statistics().remote == f"127.0.0.1:{peer.getsockname()[1]}"
     assert (events[0].stage.value, events[0].detail) == ("resolving", "localhost")
+    assert events[1].remote_address == ipaddress.IPv4Address("127.0.0.1")
     with trio.fail_after(5):
         await down_send.send([b"by name"])
         assert (await peer.recvfrom(100))[0] == b"by name"
@@ -231,6 +235,7 @@ async def test_tcp_packets_both_ways_framed(
     assert (stats.datagrams_out, stats.datagrams_in) == (2, 5)
     assert (stats.bytes_out, stats.bytes_in) == (11, 5 * 8)
     assert [e.stage.value for e in t.events] == ["resolving", "connecting"]
+    assert t.events[1].remote_address == ipaddress.ip_address(host)
     assert t.events[1].detail == f"{stats.remote} over TCP"
     await peer.aclose()
 

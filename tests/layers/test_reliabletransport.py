@@ -253,3 +253,28 @@ async def test_two_transports_over_a_lossy_link(
         assert stats.retransmissions > 0
         assert stats.duplicates > 0
         assert stats.messages_delivered > 200
+
+
+async def test_v3_server_reset_ack_waits_for_our_wkc(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # §4.4, the core's rule seen through the service: no lone P_ACK_V1 for the server reset.
+    side = Side()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(side.transport.run)
+        await side.above_in.send(ControlMessage(op.P_CONTROL_HARD_RESET_CLIENT_V3, 0))
+        reset = await side.below_out.receive()
+        assert (reset.opcode, reset.message_id) == (op.P_CONTROL_HARD_RESET_CLIENT_V3, 0)
+        server_reset = ReliablePacket(
+            op.P_CONTROL_HARD_RESET_SERVER_V2, 0, (0,), 0, b"", PEER_SID
+        )
+        await side.below_in.send(server_reset)
+        assert (await side.above_out.receive()).opcode == op.P_CONTROL_HARD_RESET_SERVER_V2
+        with trio.move_on_after(60):
+            unexpected = await side.below_out.receive()
+            pytest.fail(f"sent {unexpected} before our WKC")
+        await side.above_in.send(ControlMessage(op.P_CONTROL_WKC_V1, 0))
+        with trio.fail_after(1):
+            wkc = await side.below_out.receive()
+        assert (wkc.opcode, wkc.message_id, wkc.acks) == (op.P_CONTROL_WKC_V1, 1, (0,))
+        nursery.cancel_scope.cancel()

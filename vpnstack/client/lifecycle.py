@@ -219,7 +219,7 @@ class ClientLifecycle:
         self._stack = stack
         self._was_up = True
         try:
-            remote = _remote_address(stack)
+            remote = stack.remote_address
             for line in self._host.apply(self._ifname, stack.info, remote=remote):
                 self._out.line(line, level=3)
             self._out.tunnel_up(self._ifname, _summary(stack.info))
@@ -270,13 +270,6 @@ class ClientLifecycle:
             if stack is not None:
                 write_status_file(status.path, status_text(summarize(stack.statistics())))
             await trio.sleep(status.interval)
-
-
-def _remote_address(stack: Stack) -> IPAddress | None:
-    """The server's address as networkio resolved it (for the host route)."""
-    network = stack.statistics().get("networkio")
-    address = getattr(network, "remote_address", None)
-    return address if isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address) else None
 
 
 def _summary(info: TunnelInfo) -> str:

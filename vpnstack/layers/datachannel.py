@@ -11,6 +11,11 @@ them on one thread and none awaits in the middle of a core call, so no lock is n
   ``KeepaliveTimeout`` end the stack; the same timer forgets the lame-duck key when its
   tran-window is over (PROTOCOL.md §9).
 
+* exit: on ``SendOccExit`` from the application (the tunnel closing with explicit-exit-notify
+  and no cc-exit), seals the OCC EXIT message (§7.5, §7.6) like any payload, hands it to the
+  packetmuxer, and answers ``OccExitSent`` once it is handed down, so the tunnel closes on
+  that answer rather than after a guessed delay.
+
 After every batch the core's renegotiation requests (reneg-bytes, reneg-pkts, packet id 0xFF000000;
 ``core/datachannel/keyring.py``) go to the tlssession on ``to_tls``, never blocking: that channel is
 unbounded and carries at most one request per key.
@@ -25,17 +30,21 @@ from collections.abc import AsyncIterator
 import attrs
 import trio
 
-from vpnstack.core.datachannel.channel import DataChannelCore
+from vpnstack.core.datachannel.channel import DataChannelCore, InstalledKey
+from vpnstack.core.datachannel.crypto import OCC_EXIT
 from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import (
     Batch,
     DataChannelCommand,
     DataKeys,
+    OccExitSent,
     RenegotiationRequest,
+    SendOccExit,
     Stage,
     StateChange,
 )
+from vpnstack.settings import DataChannelSettings
 
 
 @attrs.frozen
@@ -71,8 +80,11 @@ class DataChannel:
         from_tls: trio.MemoryReceiveChannel[DataChannelCommand],
         notify: Notify = ignore_notifications,
         to_tls: trio.MemorySendChannel[RenegotiationRequest] | None = None,
-        keyring: KeyRing | None = None,
+        from_app: trio.MemoryReceiveChannel[SendOccExit] | None = None,
+        to_app: trio.MemorySendChannel[OccExitSent] | None = None,
+        settings: DataChannelSettings | None = None,
     ) -> None:
+        settings = settings if settings is not None else DataChannelSettings()
         self._from_below = from_below
         self._to_below = to_below
         self._from_above = from_above
@@ -80,7 +92,17 @@ class DataChannel:
         self._from_tls = from_tls
         self._notify = notify
         self._to_tls = to_tls
-        self._core = DataChannelCore(keyring)
+        self._from_app = from_app
+        self._to_app = to_app
+        self._core = DataChannelCore(
+            KeyRing[InstalledKey](
+                tran_window=settings.tran_window,
+                hand_window=settings.hand_window,
+                reneg_sec=settings.reneg_sec,
+                reneg_bytes=settings.reneg_bytes,
+                reneg_pkts=settings.reneg_pkts,
+            )
+        )
         self._timer_changed = trio.Event()
 
     def statistics(self) -> DataChannelStatistics:
@@ -96,14 +118,16 @@ class DataChannel:
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the keys, up, down and keepalive workers."""
-        with self._to_below:  # the two workers below each own a clone
+        """Run the keys, up, down, keepalive and exit workers."""
+        with self._to_below:  # the workers below each own a clone
             data_down, pings_down = self._to_below.clone(), self._to_below.clone()
+            exit_down = self._to_below.clone()
         async with self._closing_to_tls(), trio.open_nursery() as nursery:
             nursery.start_soon(self._keys)
             nursery.start_soon(self._up)
             nursery.start_soon(self._down, data_down)
             nursery.start_soon(self._keepalive, pings_down)
+            nursery.start_soon(self._exit, exit_down)
             task_status.started()
 
     @contextlib.asynccontextmanager
@@ -170,3 +194,19 @@ class DataChannel:
                 self._forward_requests()
                 if pings:
                     await to_below.send(pings)
+
+    async def _exit(self, to_below: trio.MemorySendChannel[Batch]) -> None:
+        async with to_below:
+            if self._from_app is None or self._to_app is None:
+                return
+            async with self._to_app:
+                async for _request in self._from_app:
+                    # §7.5/§7.6: an ordinary encrypted data payload, counted like the others.
+                    sealed = self._core.seal([OCC_EXIT], trio.current_time())
+                    self._forward_requests()
+                    if sealed:
+                        await to_below.send(sealed)
+                    with contextlib.suppress(
+                        trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+                    ):
+                        self._to_app.send_nowait(OccExitSent(sent=bool(sealed)))

@@ -33,17 +33,20 @@ import errno
 import ipaddress
 import os
 import socket
-from typing import Protocol
+from typing import Literal, Protocol
 
 import attrs
 import trio
 
 from vpnstack.config import Remote
 from vpnstack.core.networkio.tcpframing import TcpDeframer, frame_all
-from vpnstack.core.shared.drops import DropCounter
+from vpnstack.core.shared.drops import DropCounter, DropReason
 from vpnstack.errors import NetworkError, RemoteProtocolError
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import Batch, Stage, StateChange
+
+TransportName = Literal["udp", "tcp"]
+"""The two transports (the ``transport`` of the statistics)."""
 
 BATCH_CAP = 64
 """Most packets handed up in one batch."""
@@ -64,8 +67,9 @@ class NetworkStatistics:
     remote: str
     """The resolved remote address, ``host:port``."""
     remote_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    """The remote's IP address once resolved (the client routes it outside the tunnel)."""
-    transport: str
+    """The remote's IP address once resolved (for people; the client takes it from the
+    ``CONNECTING`` notification)."""
+    transport: TransportName
     """``udp`` or ``tcp``."""
     datagrams_in: int
     """OpenVPN packets received from the remote (UDP datagrams or TCP-framed packets)."""
@@ -182,11 +186,11 @@ class UdpTransport:
             except ConnectionRefusedError:
                 # ICMP port unreachable from an earlier send: nobody listens (yet). The
                 # handshake timer reports it if it persists.
-                self._c.drops.drop("icmp-port-unreachable")
+                self._c.drops.drop(DropReason.ICMP_PORT_UNREACHABLE)
                 continue
             except OSError as exc:
                 if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-                    self._c.drops.drop("icmp-unreachable")
+                    self._c.drops.drop(DropReason.ICMP_UNREACHABLE)
                     continue
                 raise NetworkError(f"receiving from {self._address} failed: {exc}") from exc
             self._c.packets_in += 1
@@ -211,7 +215,7 @@ class UdpTransport:
                     errno.ENETUNREACH,
                     errno.ECONNREFUSED,
                 ):
-                    self._c.drops.drop("send-unreachable")
+                    self._c.drops.drop(DropReason.SEND_UNREACHABLE)
                     return
                 raise NetworkError(f"sending to {self._address} failed: {exc}") from exc
             self._c.packets_out += 1
@@ -348,7 +352,7 @@ class NetworkIO:
         )
         transport: Transport
         if is_tcp(self._remote.proto):
-            self._notify(StateChange(self.name, Stage.CONNECTING, f"{self._address} over TCP"))
+            self._notify_connecting("TCP")
             with trio.move_on_after(self._connect_timeout) as connecting:
                 transport = await TcpTransport.open(family, sockaddr, self._address, self._c)
             if connecting.cancelled_caught:
@@ -358,7 +362,7 @@ class NetworkIO:
                 )
         else:
             transport = UdpTransport.open(family, sockaddr, self._address, self._c)
-            self._notify(StateChange(self.name, Stage.CONNECTING, f"{self._address} over UDP"))
+            self._notify_connecting("UDP")
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._up, transport)
@@ -366,6 +370,16 @@ class NetworkIO:
                 task_status.started()
         finally:
             transport.close()
+
+    def _notify_connecting(self, transport: str) -> None:
+        """Report ``CONNECTING`` with the resolved address, for whoever must route it."""
+        change = StateChange(
+            self.name,
+            Stage.CONNECTING,
+            f"{self._address} over {transport}",
+            remote_address=self._remote_ip,
+        )
+        self._notify(change)
 
     async def _up(self, transport: Transport) -> None:
         async with self._to_above:
@@ -381,7 +395,7 @@ class NetworkIO:
                 try:
                     self._to_above.send_nowait(batch)
                 except trio.WouldBlock:
-                    self._c.drops.drop("muxer-busy", len(batch))
+                    self._c.drops.drop(DropReason.MUXER_BUSY, len(batch))
 
     async def _down(self, transport: Transport, scope: trio.CancelScope) -> None:
         async for batch in self._from_above:

@@ -19,6 +19,10 @@ Time comes from ``trio.current_time()``, so ``autojump_clock`` makes tests exact
 runs until it is cancelled or one of its inputs ends: when controlchannel's channel ends, the
 messages already in order are still delivered; then both send ends are closed so that
 ``EndOfChannel`` cascades. Our hard resets are reported as ``RESET_SENT``/``RESET_ACKED``.
+
+Every protocol rule is the core's, the tls-crypt-v2 one included (the server reset's ack rides
+on our P_CONTROL_WKC_V1, PROTOCOL.md §4.4): this service wakes its sender whenever the core may
+have work and sends whatever the core returns.
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ from collections import deque
 
 import trio
 
-from vpnstack.core.reliabletransport.reliable import ReliableCore, ReliableStatistics
+from vpnstack.core.reliabletransport.reliable import (
+    ReliableCore,
+    ReliableEventKind,
+    ReliableStatistics,
+)
 from vpnstack.core.shared.drops import DropCounter
 from vpnstack.core.shared.opcodes import (
     P_CONTROL_HARD_RESET_CLIENT_V2,
     P_CONTROL_HARD_RESET_CLIENT_V3,
-    P_CONTROL_HARD_RESET_SERVER_V2,
 )
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.layers.base import Notify, ignore_notifications
@@ -71,7 +78,6 @@ class ReliableTransport:
         self._from_above = from_above
         self._to_above = to_above
         self._notify = notify
-        self._our_reset: int | None = None
         self._backlog_limit = backlog_limit
         self._core = ReliableCore(max_payload=max_payload, tls_timeout=tls_timeout)
         self._drops = DropCounter()
@@ -116,8 +122,9 @@ class ReliableTransport:
                 self._drops.drop(exc.reason)
                 continue
             self._report_events()
-            if not self._ack_rides_with_wkc(messages):
-                self._wake_sender.set()  # acks to send, maybe a window that moved
+            # Acks to send, maybe a window that moved. (Whether an ack may go alone is the
+            # core's rule: after our HARD_RESET_CLIENT_V3 it rides on our next packet, §4.4.)
+            self._wake_sender.set()
             if messages:
                 self._inbox.extend(messages)
                 self._wake_deliver.set()
@@ -126,14 +133,6 @@ class ReliableTransport:
                 await self._wake_up.wait()
         self._below_ended = True
         self._wake_deliver.set()
-
-    def _ack_rides_with_wkc(self, messages: list[ControlMessage]) -> bool:
-        """After a HARD_RESET_CLIENT_V3, the server's reset must be acked by our P_CONTROL_WKC_V1
-        (PROTOCOL.md §4.4): a stateless tls-crypt-v2 server cannot authenticate a lone P_ACK_V1.
-        So the ack waits for the session's next message instead of waking the sender now."""
-        return self._our_reset == P_CONTROL_HARD_RESET_CLIENT_V3 and any(
-            m.opcode == P_CONTROL_HARD_RESET_SERVER_V2 for m in messages
-        )
 
     async def _deliver(self, done: trio.CancelScope) -> None:
         while True:
@@ -163,8 +162,7 @@ class ReliableTransport:
         for event in self._core.pop_events():
             if event.opcode not in _CLIENT_HARD_RESETS:
                 continue  # soft resets (renegotiations) are reported by tlssession
-            if event.kind == "reset_sent":
-                self._our_reset = event.opcode
+            if event.kind is ReliableEventKind.RESET_SENT:
                 self._notify(StateChange(self.name, Stage.RESET_SENT))
-            elif event.kind == "reset_acked":
+            elif event.kind is ReliableEventKind.RESET_ACKED:
                 self._notify(StateChange(self.name, Stage.RESET_ACKED))

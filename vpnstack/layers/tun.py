@@ -18,7 +18,7 @@ from typing import Protocol
 import attrs
 import trio
 
-from vpnstack.core.shared.drops import DropCounter
+from vpnstack.core.shared.drops import DropCounter, DropReason
 from vpnstack.messages import Batch
 
 BATCH_CAP = 64
@@ -70,9 +70,9 @@ class UserspaceEndpoint:
             try:
                 self._to_app.send_nowait(packet)
             except trio.WouldBlock:
-                self._drops.drop("application-not-reading")
+                self._drops.drop(DropReason.APPLICATION_NOT_READING)
             except trio.BrokenResourceError:
-                self._drops.drop("application-closed")
+                self._drops.drop(DropReason.APPLICATION_CLOSED)
         await trio.lowlevel.checkpoint()
 
     def close(self) -> None:

@@ -10,6 +10,12 @@ checks them on the way in:
   nothing else is accepted, and afterwards a packet from any other session is foreign;
 * an ack section must name *our* session id (§2.1: remote_session_id is the receiver's id).
 
+This core is the one owner of the peer's session id: it alone learns and validates it. Every
+``ReliablePacket`` it passes up carries it as ``peer_session_id`` (8 bytes, never None, the
+same value on every packet of the session), and the reliable layer copies it into each
+``ControlMessage``; the layers above may rely on it without checking it again (the tlssession
+reads it from the server's reset for the PRF, §5.3).
+
 Dynamic tls-crypt (PROTOCOL.md §4.2): after ``install_dynamic_tls_crypt``, packets with key
 id > 0 are wrapped and unwrapped with that tls-crypt key (its own replay counter and window);
 key id 0 keeps the original wrapping. The key id is read from the clear first byte.
@@ -21,6 +27,7 @@ and message ids included: they must not be trusted before it is removed.
 from __future__ import annotations
 
 from vpnstack.core.controlchannel.wrap import ControlWrap, TlsCryptWrap
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_CONTROL_HARD_RESET_SERVER_V2
 from vpnstack.core.shared.packets import decode_control, encode_control
 from vpnstack.errors import LocalError, RemoteProtocolError
@@ -37,28 +44,33 @@ class ControlChannelCore:
         self._dynamic: ControlWrap | None = None
         self._session_time = session_time
         self.local_session_id = local_session_id
-        self.remote_session_id: bytes | None = None
+        self._remote_session_id: bytes | None = None
+
+    @property
+    def remote_session_id(self) -> bytes | None:
+        """The peer's session id once its first authentic server reset arrived (§5.1)."""
+        return self._remote_session_id
 
     def decode(self, wire: bytes, now: float) -> ReliablePacket:
         """Turn a received packet into a ``ReliablePacket``; raise RemoteProtocolError."""
         key_id = wire[0] & KEY_ID_MASK if wire else 0
         plain = self._wrap_for(key_id).unwrap(wire, now)
         packet = decode_control(plain)
-        if self.remote_session_id is None:
+        if self._remote_session_id is None:
             if packet.opcode != P_CONTROL_HARD_RESET_SERVER_V2:
-                raise RemoteProtocolError("before-server-reset", f"opcode {packet.opcode}")
-            self.remote_session_id = packet.session_id
-        elif packet.session_id != self.remote_session_id:
-            raise RemoteProtocolError("foreign-session")
+                raise RemoteProtocolError(DropReason.BEFORE_SERVER_RESET, f"opcode {packet.opcode}")
+            self._remote_session_id = packet.session_id
+        elif packet.session_id != self._remote_session_id:
+            raise RemoteProtocolError(DropReason.FOREIGN_SESSION)
         if packet.acks and packet.remote_session_id != self.local_session_id:
-            raise RemoteProtocolError("ack-for-other-session")
+            raise RemoteProtocolError(DropReason.ACK_FOR_OTHER_SESSION)
         return ReliablePacket(
             opcode=packet.opcode,
             key_id=packet.key_id,
             acks=packet.acks,
             message_id=packet.message_id,
             payload=packet.payload,
-            peer_session_id=packet.session_id,
+            peer_session_id=self._remote_session_id,
         )
 
     def encode(self, packet: ReliablePacket) -> bytes:

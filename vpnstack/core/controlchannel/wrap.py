@@ -40,6 +40,7 @@ from vpnstack.core.controlchannel.statickey import (
     client_tls_crypt_keys,
 )
 from vpnstack.core.controlchannel.tlscryptv2 import WKC_OPCODES, split_client_key
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.replay import ReplayWindow
 from vpnstack.errors import ConfigError, LocalError, RemoteProtocolError
 
@@ -139,7 +140,7 @@ class NoWrap:
     def unwrap(self, wire: bytes, now: float) -> bytes:
         """Return ``wire`` unchanged after a length check."""
         if len(wire) < HEADER_LEN + MIN_RELIABLE_LEN:
-            raise RemoteProtocolError("too-short", f"{len(wire)}-byte control packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(wire)}-byte control packet")
         return bytes(wire)
 
 
@@ -187,7 +188,7 @@ class TlsAuthWrap:
         length = self.digest_len
         body = HEADER_LEN + length + REPLAY_LEN
         if len(wire) < body + MIN_RELIABLE_LEN:
-            raise RemoteProtocolError("too-short", f"{len(wire)}-byte tls-auth packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(wire)}-byte tls-auth packet")
         received = wire[HEADER_LEN : HEADER_LEN + length]
         replay = wire[HEADER_LEN + length : body]
         plain = wire[:HEADER_LEN] + wire[body:]
@@ -195,7 +196,7 @@ class TlsAuthWrap:
         mac.update(replay)
         mac.update(plain)
         if not hmac.compare_digest(mac.digest(), received):
-            raise RemoteProtocolError("hmac-mismatch", "tls-auth HMAC does not verify")
+            raise RemoteProtocolError(DropReason.HMAC_MISMATCH, "tls-auth HMAC does not verify")
         packet_id, packet_time = _REPLAY.unpack(replay)
         self._replay.check(packet_id, now, packet_time)
         return bytes(plain)
@@ -248,7 +249,7 @@ class TlsCryptWrap:
         header_len = HEADER_LEN + REPLAY_LEN
         body = header_len + TLS_CRYPT_TAG_LEN
         if len(wire) < body + MIN_RELIABLE_LEN:
-            raise RemoteProtocolError("too-short", f"{len(wire)}-byte tls-crypt packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(wire)}-byte tls-crypt packet")
         header = wire[:header_len]
         tag = wire[header_len:body]
         decryptor = Cipher(self._recv_ke, modes.CTR(tag[:16])).decryptor()
@@ -257,7 +258,7 @@ class TlsCryptWrap:
         mac.update(header)
         mac.update(reliable)
         if not hmac.compare_digest(mac.digest(), tag):
-            raise RemoteProtocolError("hmac-mismatch", "tls-crypt tag does not verify")
+            raise RemoteProtocolError(DropReason.HMAC_MISMATCH, "tls-crypt tag does not verify")
         packet_id, packet_time = _REPLAY.unpack(header[HEADER_LEN:])
         self._replay.check(packet_id, now, packet_time)
         return bytes(header[:HEADER_LEN]) + reliable
@@ -295,10 +296,12 @@ class TlsCryptV2Wrap(TlsCryptWrap):
         """Strip a trailing WKc from opcodes 10/11 (by its length field), then tls-crypt."""
         if wire and wire[0] >> 3 in WKC_OPCODES:
             if len(wire) < 2:
-                raise RemoteProtocolError("too-short", f"{len(wire)}-byte tls-crypt-v2 packet")
+                raise RemoteProtocolError(
+                    DropReason.TOO_SHORT, f"{len(wire)}-byte tls-crypt-v2 packet"
+                )
             wkc_len = int.from_bytes(wire[-2:], "big")
             if not 2 <= wkc_len <= len(wire):
-                raise RemoteProtocolError("bad-wkc-length", str(wkc_len))
+                raise RemoteProtocolError(DropReason.BAD_WKC_LENGTH, str(wkc_len))
             wire = wire[:-wkc_len]
         return super().unwrap(wire, now)
 

@@ -4,11 +4,13 @@ How this works:
 
 * ``install_keys`` builds one protector per key id with ``make_data_crypto`` (AEAD or
   CBC + HMAC; its cipher objects are made once per key and direction there, never per
-  packet). Which keys live and which one sends is the ``KeyRing``'s business
-  (``keyring.py``, PROTOCOL.md §9): the newest key and the lame duck both decrypt until
-  the lame duck's tran-window ends (§7.1, §11.27); the sending key follows the stock rule; the
-  ring's renegotiation requests (reneg-bytes, reneg-pkts, packet id 0xFF000000) are taken with
-  ``take_renegotiation_requests`` and handed to the tlssession by the service.
+  packet) and hands it, with the key's compression framing, to the ``KeyRing``
+  (``keyring.py``, PROTOCOL.md §9), the one owner of per-key state: which keys live,
+  which one sends, and each one's ``InstalledKey``. The newest key and the lame duck both
+  decrypt until the lame duck's tran-window ends (§7.1, §11.27); the sending key follows the
+  stock rule; the ring's renegotiation requests (reneg-bytes, reneg-pkts, packet id
+  0xFF000000) are taken with ``take_renegotiation_requests`` and handed to the tlssession
+  by the service.
 * ``seal`` encrypts a batch of IP packets; ``open`` decrypts a batch of data packets, dropping
   and counting what fails authentication or the replay window, and swallowing keepalive pings
   (§7.5), which still count as signs of life.
@@ -22,6 +24,8 @@ How this works:
 
 from __future__ import annotations
 
+import attrs
+
 from vpnstack.core.datachannel.compression import frame_batch, unframe
 from vpnstack.core.datachannel.crypto import (
     PING_PAYLOAD,
@@ -31,18 +35,27 @@ from vpnstack.core.datachannel.crypto import (
     make_data_crypto,
 )
 from vpnstack.core.datachannel.keyring import KeyRing
-from vpnstack.core.shared.drops import DropCounter
-from vpnstack.errors import ConfigError, KeepaliveTimeout, RemoteProtocolError
+from vpnstack.core.shared.drops import DropCounter, DropReason
+from vpnstack.core.shared.framing import Framing
+from vpnstack.errors import ConfigError, KeepaliveTimeout, LocalError, RemoteProtocolError
 from vpnstack.messages import Batch, DataKeys, KeepaliveSettings, RenegotiationRequest
+
+
+@attrs.frozen
+class InstalledKey:
+    """What the key ring keeps for one key id of the data channel."""
+
+    crypto: DataCrypto
+    """The key's packet protector (both directions)."""
+    framing: Framing | None
+    """The key's compression framing (§7.4), or None."""
 
 
 class DataChannelCore:
     """Encrypts and decrypts batches; decides when to ping and when the peer is gone."""
 
-    def __init__(self, keyring: KeyRing | None = None) -> None:
-        self.keyring = keyring if keyring is not None else KeyRing()
-        self._crypto: dict[int, DataCrypto] = {}
-        self._framing: dict[int, str | None] = {}
+    def __init__(self, keyring: KeyRing[InstalledKey]) -> None:
+        self.keyring = keyring
         self._keepalive = KeepaliveSettings(ping=None, ping_restart=None)
         self._last_sent = 0.0
         self._last_received = 0.0
@@ -60,10 +73,10 @@ class DataChannelCore:
 
     def install_keys(self, keys: DataKeys, now: float) -> None:
         """Start using ``keys``; the previous newest key becomes the lame duck (§9)."""
-        for key_id in self.keyring.install(keys.key_id, now):
-            self._forget(key_id)
-        self._crypto[keys.key_id] = make_data_crypto(keys)
-        self._framing[keys.key_id] = keys.compression
+        installed = InstalledKey(
+            crypto=make_data_crypto(keys), framing=_framing(keys.compression)
+        )
+        self.keyring.install(keys.key_id, now, installed)
         self.cipher = keys.cipher
         self._last_received = max(self._last_received, now)
         self._last_sent = now
@@ -79,15 +92,16 @@ class DataChannelCore:
         self._expire(now)
         send_key_id = self.keyring.sending_key(now)  # §9 step 5
         if send_key_id is None:
-            self.drops.drop("no-keys-yet", len(packets))
+            self.drops.drop(DropReason.NO_KEYS_YET, len(packets))
             return []
-        crypto = self._crypto[send_key_id]
+        key = self.keyring.state(send_key_id)
+        crypto = key.crypto
         try:
             # §7.4: the compression framing goes inside the encryption.
-            sealed = crypto.encrypt_batch(frame_batch(packets, self._framing[send_key_id]))
+            sealed = crypto.encrypt_batch(frame_batch(packets, key.framing))
         except PacketIdExhausted:
             # §8: the id never wraps; until renegotiation gives a new key, packets are dropped.
-            self.drops.drop("packet-ids-exhausted", len(packets))
+            self.drops.drop(DropReason.PACKET_IDS_EXHAUSTED, len(packets))
             return []
         if sealed:
             self._last_sent = now
@@ -106,12 +120,12 @@ class DataChannelCore:
         self._expire(now)
         for packet in packets:
             key_id = data_packet_key_id(packet)
-            crypto = self._crypto.get(key_id)
-            if crypto is None:
-                self.drops.drop("unknown-key-id")
+            key = self.keyring.receiving(key_id, now)
+            if key is None:
+                self.drops.drop(DropReason.UNKNOWN_KEY_ID)
                 continue
             try:
-                payload = crypto.decrypt(packet, now)
+                payload = key.crypto.decrypt(packet, now)
             except RemoteProtocolError as exc:
                 self.drops.drop(exc.reason)
                 continue
@@ -119,12 +133,13 @@ class DataChannelCore:
             self.keyring.count(key_id, 1, len(packet))
             try:
                 # §11.24: the framing comes off before the ping/OCC check.
-                payload = unframe(payload, self._framing.get(crypto.key_id))
+                payload = unframe(payload, key.framing)
             except RemoteProtocolError as exc:
                 self.drops.drop(exc.reason)
                 continue
             except ConfigError:
-                self.drops.drop("compressed")  # never passed up as garbage; the session ends
+                # Never passed up as garbage; the session ends.
+                self.drops.drop(DropReason.COMPRESSED)
                 raise
             if payload == PING_PAYLOAD:  # §7.5: a keepalive, not for the tun
                 self.pings_received += 1
@@ -166,9 +181,14 @@ class DataChannelCore:
 
     def _expire(self, now: float) -> None:
         """Forget the lame duck once its tran-window is over (§9 step 4)."""
-        for key_id in self.keyring.expire(now):
-            self._forget(key_id)
+        self.keyring.expire(now)
 
-    def _forget(self, key_id: int) -> None:
-        self._crypto.pop(key_id, None)
-        self._framing.pop(key_id, None)
+
+def _framing(name: str | None) -> Framing | None:
+    """The framing a ``DataKeys.compression`` names (the tlssession made it: a bug if odd)."""
+    if name is None:
+        return None
+    try:
+        return Framing(name)
+    except ValueError:
+        raise LocalError(f"unknown compression framing {name!r}") from None

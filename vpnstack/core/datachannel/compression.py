@@ -22,7 +22,8 @@ such a packet would put garbage on the tun. Empty payloads carry no framing (as 
 
 from __future__ import annotations
 
-from vpnstack.core.shared.framing import COMP_LZO, STUB, STUB_V2
+from vpnstack.core.shared.drops import DropReason
+from vpnstack.core.shared.framing import COMP_LZO, STUB, STUB_V2, Framing
 from vpnstack.errors import ConfigError, LocalError, RemoteProtocolError
 
 NO_COMPRESS_BYTE = 0xFA
@@ -36,10 +37,10 @@ V2_INDICATOR = 0x50
 V2_UNCOMPRESSED = 0x00
 _V2_ALGORITHMS = {0x01: "LZ4", 0x02: "LZO", 0x03: "Snappy"}
 
-_V1_HEADER = {COMP_LZO: NO_COMPRESS_BYTE, STUB: NO_COMPRESS_BYTE_SWAP}
+_V1_HEADER: dict[Framing, int] = {COMP_LZO: NO_COMPRESS_BYTE, STUB: NO_COMPRESS_BYTE_SWAP}
 _V1_COMPRESSED = {LZO_COMPRESS_BYTE: "LZO", LZ4_COMPRESS_BYTE: "LZ4"}
 
-def frame(payload: bytes, mode: str | None) -> bytes:
+def frame(payload: bytes, mode: Framing | None) -> bytes:
     """``payload`` with the uncompressed framing of ``mode`` (None: unchanged)."""
     if mode is None or not payload:
         return payload
@@ -54,17 +55,17 @@ def frame(payload: bytes, mode: str | None) -> bytes:
     raise LocalError(f"unknown compression framing {mode!r}")
 
 
-def frame_batch(payloads: list[bytes], mode: str | None) -> list[bytes]:
+def frame_batch(payloads: list[bytes], mode: Framing | None) -> list[bytes]:
     """``frame`` for each payload (the same list when ``mode`` is None)."""
     if mode is None:
         return payloads
     return [frame(payload, mode) for payload in payloads]
 
 
-def unframe(packet: bytes, mode: str | None) -> bytes:
+def unframe(packet: bytes, mode: Framing | None) -> bytes:
     """The payload inside the framing of ``mode`` (None: unchanged).
 
-    Raises ``RemoteProtocolError("bad-compression-header")`` for a header that belongs to
+    Raises ``RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER)`` for a header that belongs to
     no known form, and ``ConfigError`` for a compressed packet (see the module docstring).
     """
     if mode is None or not packet:
@@ -74,13 +75,13 @@ def unframe(packet: bytes, mode: str | None) -> bytes:
         if head != V2_INDICATOR:
             return packet
         if len(packet) < 2:
-            raise RemoteProtocolError("bad-compression-header", "v2 header cut short")
+            raise RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER, "v2 header cut short")
         method = packet[1]
         if method == V2_UNCOMPRESSED:
             return packet[2:]
         if method in _V2_ALGORITHMS:
             raise compressed_packet_error(_V2_ALGORITHMS[method], mode)
-        raise RemoteProtocolError("bad-compression-header", f"v2 method {method}")
+        raise RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER, f"v2 method {method}")
     expected = _V1_HEADER.get(mode)
     if expected is None:
         raise LocalError(f"unknown compression framing {mode!r}")
@@ -91,10 +92,10 @@ def unframe(packet: bytes, mode: str | None) -> bytes:
         return packet[-1:] + packet[1:-1] if len(packet) > 1 else b""
     if head in _V1_COMPRESSED:
         raise compressed_packet_error(_V1_COMPRESSED[head], mode)
-    raise RemoteProtocolError("bad-compression-header", f"0x{head:02x} in {mode} framing")
+    raise RemoteProtocolError(DropReason.BAD_COMPRESSION_HEADER, f"0x{head:02x} in {mode} framing")
 
 
-def compressed_packet_error(algorithm: str, mode: str) -> ConfigError:
+def compressed_packet_error(algorithm: str, mode: Framing) -> ConfigError:
     """The error for a received compressed packet: what happened and what to change."""
     return ConfigError(
         f"the server sent a packet compressed with {algorithm} ({mode} framing), but vpnstack "

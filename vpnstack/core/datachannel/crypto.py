@@ -34,17 +34,31 @@ import hmac
 import os
 import struct
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from vpnstack.core.datachannel.aead import PacketIdExhausted, Role, make_aead
+from vpnstack.core.datachannel.epoch import EpochDataCrypto
 from vpnstack.core.shared.ciphers import CBC_CIPHERS, CIPHER_KEY_LENGTHS, HMAC_DIGEST_LENGTHS
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
 from vpnstack.core.shared.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
-from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
+from vpnstack.errors import LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
+
+__all__ = [
+    "OCC_EXIT",
+    "PING_PAYLOAD",
+    "CbcHmacCrypto",
+    "DataChannelCrypto",
+    "DataCrypto",
+    "PacketIdExhausted",
+    "Role",
+    "data_packet_key_id",
+    "make_data_crypto",
+]
 
 PING_PAYLOAD = bytes.fromhex("2a187bf3641eb4cb07ed2d0a981fc748")
 """Keepalive ping payload (§7.5): drop on receipt, never forward to the tun."""
@@ -63,34 +77,16 @@ RENEGOTIATE_AT_PACKET_ID = 0xFF000000
 UNDEFINED_PEER_ID = 0xFFFFFF
 """A P_DATA_V2 peer-id meaning "undefined" (§7.1)."""
 
-Role = Literal["client", "server"]
-
 _U32 = struct.Struct(">I")
-_AEAD = AESGCM | ChaCha20Poly1305
-
-
-class PacketIdExhausted(LocalError):
-    """All 2^32-1 packet ids of a key were used; the key must be renegotiated (§8)."""
-
-
-def _make_aead(cipher: str, key: bytes) -> _AEAD:
-    if cipher in ("AES-128-GCM", "AES-192-GCM", "AES-256-GCM"):
-        return AESGCM(key)
-    if cipher == "CHACHA20-POLY1305":
-        return ChaCha20Poly1305(key)
-    raise CipherNegotiationFailed(
-        f"the data cipher {cipher!r} is not supported by vpnstack; allow AES-256-GCM, "
-        "AES-128-GCM or CHACHA20-POLY1305 in the server's data-ciphers"
-    )
 
 
 def data_packet_key_id(packet: bytes) -> int:
     """The key id of a P_DATA_V1/V2 packet; ``RemoteProtocolError`` for anything else."""
     if not packet:
-        raise RemoteProtocolError("too-short", "empty packet")
+        raise RemoteProtocolError(DropReason.TOO_SHORT, "empty packet")
     opcode = packet[0] >> 3
     if opcode != P_DATA_V1 and opcode != P_DATA_V2:
-        raise RemoteProtocolError("not-data", f"opcode {opcode} is not a data opcode")
+        raise RemoteProtocolError(DropReason.NOT_DATA, f"opcode {opcode} is not a data opcode")
     return packet[0] & KEY_ID_MASK
 
 
@@ -108,7 +104,7 @@ def _received_header_len(packet: bytes, key_id: int) -> int:
     """
     received = data_packet_key_id(packet)
     if received != key_id:
-        raise RemoteProtocolError("wrong-key-id", f"key id {received}, expected {key_id}")
+        raise RemoteProtocolError(DropReason.WRONG_KEY_ID, f"key id {received}, expected {key_id}")
     return 4 if packet[0] >> 3 == P_DATA_V2 else 1
 
 
@@ -159,8 +155,8 @@ class DataChannelCrypto(_SendCounter):
         self.key_id = keys.key_id
         self.cipher = keys.cipher
         self.peer_id = keys.peer_id
-        self._send = _make_aead(keys.cipher, send_key)
-        self._recv = _make_aead(keys.cipher, recv_key)
+        self._send = make_aead(keys.cipher, send_key)
+        self._recv = make_aead(keys.cipher, recv_key)
         self._send_iv = send_iv
         self._recv_iv = recv_iv
         self._next_id = first_packet_id
@@ -200,7 +196,7 @@ class DataChannelCrypto(_SendCounter):
         header_len = _received_header_len(packet, self.key_id)
         body = header_len + PACKET_ID_LEN + TAG_LEN
         if len(packet) < body:
-            raise RemoteProtocolError("too-short", f"{len(packet)}-byte data packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(packet)}-byte data packet")
         view = memoryview(packet)
         pid = bytes(view[header_len : header_len + PACKET_ID_LEN])
         ad = bytes(view[: header_len + PACKET_ID_LEN]) if header_len == 4 else pid
@@ -208,7 +204,7 @@ class DataChannelCrypto(_SendCounter):
         try:
             payload = self._recv.decrypt(pid + self._recv_iv, sealed, ad)
         except InvalidTag:
-            raise RemoteProtocolError("auth-failed", "AEAD tag does not verify") from None
+            raise RemoteProtocolError(DropReason.AUTH_FAILED, "AEAD tag does not verify") from None
         self._replay.check(_U32.unpack(pid)[0], now)
         return payload
 
@@ -333,21 +329,21 @@ class CbcHmacCrypto(_SendCounter):
         body = header_len + self._digest_len
         # At least the IV and one ciphertext block; the ciphertext is whole blocks.
         if len(packet) < body + 2 * CBC_BLOCK:
-            raise RemoteProtocolError("too-short", f"{len(packet)}-byte data packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(packet)}-byte data packet")
         if (len(packet) - body) % CBC_BLOCK:
-            raise RemoteProtocolError("bad-length", "CBC ciphertext is not whole blocks")
+            raise RemoteProtocolError(DropReason.BAD_LENGTH, "CBC ciphertext is not whole blocks")
         view = memoryview(packet)
         h = self._recv_mac.copy()
         h.update(view[body:])
         # §7.3: constant-time HMAC check before anything is decrypted.
         if not hmac.compare_digest(h.digest(), view[header_len:body]):
-            raise RemoteProtocolError("auth-failed", "HMAC does not verify")
+            raise RemoteProtocolError(DropReason.AUTH_FAILED, "HMAC does not verify")
         plain = self._decryptor.update(view[body:])[CBC_BLOCK:]
         pad = plain[-1]
         if not 1 <= pad <= CBC_BLOCK or plain[-pad:] != _PADDINGS[pad]:
-            raise RemoteProtocolError("bad-padding", "PKCS#7 padding is malformed")
+            raise RemoteProtocolError(DropReason.BAD_PADDING, "PKCS#7 padding is malformed")
         if len(plain) - pad < PACKET_ID_LEN:
-            raise RemoteProtocolError("too-short", "no room for the packet id")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, "no room for the packet id")
         # §8, §11.18: the replay check only after the packet was authenticated.
         self._replay.check(_U32.unpack_from(plain)[0], now)
         return plain[PACKET_ID_LEN:-pad]
@@ -400,9 +396,6 @@ def make_data_crypto(
     no ``first_packet_id`` (each epoch's counter starts at 1).
     """
     if keys.epoch:
-        # Imported here: epoch.py imports PacketIdExhausted and Role from this module.
-        from vpnstack.core.datachannel.epoch import EpochDataCrypto
-
         return EpochDataCrypto(
             keys, role=role, replay_window=replay_window, time_backtrack=time_backtrack
         )

@@ -43,10 +43,10 @@ import struct
 from typing import Literal
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from vpnstack.core.datachannel.crypto import PacketIdExhausted, Role
+from vpnstack.core.datachannel.aead import PacketIdExhausted, Role, make_aead
 from vpnstack.core.shared.ciphers import AEAD_CIPHERS, CIPHER_KEY_LENGTHS, EPOCH_SECRET_LEN
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import KEY_ID_MASK, P_DATA_V1, P_DATA_V2
 from vpnstack.core.shared.replay import DEFAULT_TIME_BACKTRACK, DEFAULT_WINDOW, ReplayWindow
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
@@ -87,7 +87,6 @@ _LABEL_PREFIX = b"ovpn "
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
-_AEAD = AESGCM | ChaCha20Poly1305
 
 
 # --- key schedule (§10, RFC 5869) -----------------------------------------------------
@@ -142,12 +141,6 @@ def default_usage_limit(cipher: str) -> int | None:
     return None if cipher == "CHACHA20-POLY1305" else AES_GCM_USAGE_LIMIT
 
 
-def _make_aead(cipher: str, key: bytes) -> _AEAD:
-    if cipher == "CHACHA20-POLY1305":
-        return ChaCha20Poly1305(key)
-    return AESGCM(key)
-
-
 # --- per-epoch state --------------------------------------------------------------------
 
 
@@ -160,7 +153,7 @@ class _EpochKey:
         self, epoch: int, secret: bytes, cipher: str, replay: ReplayWindow | None
     ) -> None:
         self.epoch = epoch
-        self.aead = _make_aead(cipher, epoch_data_key(secret, CIPHER_KEY_LENGTHS[cipher]))
+        self.aead = make_aead(cipher, epoch_data_key(secret, CIPHER_KEY_LENGTHS[cipher]))
         iv = epoch_data_iv(secret)
         # nonce = IV XOR (packet_id(8) || 0000): XOR the first 8 bytes as one integer.
         self.iv_high = _U64.unpack(iv[:8])[0]
@@ -403,38 +396,41 @@ class EpochDataCrypto:
         and the ``replay-*`` reasons of ``ReplayWindow.check`` (on the 48-bit counter).
         """
         if not packet:
-            raise RemoteProtocolError("too-short", "empty packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, "empty packet")
         first = packet[0]
         opcode = first >> 3
         if opcode != P_DATA_V2:
             if opcode == P_DATA_V1:
                 raise RemoteProtocolError(
-                    "epoch-needs-data-v2", "a P_DATA_V1 packet where the epoch format is in use"
+                    DropReason.EPOCH_NEEDS_DATA_V2,
+                    "a P_DATA_V1 packet where the epoch format is in use",
                 )
-            raise RemoteProtocolError("not-data", f"opcode {opcode} is not a data opcode")
+            raise RemoteProtocolError(DropReason.NOT_DATA, f"opcode {opcode} is not a data opcode")
         if first & KEY_ID_MASK != self.key_id:
             raise RemoteProtocolError(
-                "wrong-key-id", f"key id {first & KEY_ID_MASK}, expected {self.key_id}"
+                DropReason.WRONG_KEY_ID, f"key id {first & KEY_ID_MASK}, expected {self.key_id}"
             )
         # OpenVPN insists on at least one byte of ciphertext.
         if len(packet) < OVERHEAD + 1:
-            raise RemoteProtocolError("too-short", f"{len(packet)}-byte epoch data packet")
+            raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(packet)}-byte epoch data packet")
         packet_id = _U64.unpack_from(packet, HEADER_LEN)[0]
         epoch = packet_id >> 48
         key = self._lookup(epoch)
         if key is None:
             raise RemoteProtocolError(
-                "unknown-epoch", f"epoch {epoch} is not among {self.accepted_epochs}"
+                DropReason.UNKNOWN_EPOCH, f"epoch {epoch} is not among {self.accepted_epochs}"
             )
         if key.failed > FAILED_VERIFY_MAX:
-            raise RemoteProtocolError("epoch-key-failed", f"too many forgeries in epoch {epoch}")
+            raise RemoteProtocolError(
+                DropReason.EPOCH_KEY_FAILED, f"too many forgeries in epoch {epoch}"
+            )
         ad_end = HEADER_LEN + PACKET_ID_LEN
         view = memoryview(packet)
         try:
             payload = key.aead.decrypt(key.nonce(packet_id), view[ad_end:], view[:ad_end])
         except InvalidTag:
             key.failed += 1
-            raise RemoteProtocolError("auth-failed", "AEAD tag does not verify") from None
+            raise RemoteProtocolError(DropReason.AUTH_FAILED, "AEAD tag does not verify") from None
         # §8, §10: replay protection per epoch, on the 48-bit counter, after authentication.
         assert key.replay is not None
         key.replay.check(packet_id & MAX_COUNTER, now)

@@ -1,7 +1,9 @@
 """Which data-channel keys live, which one sends, and when to ask for a new one (PROTOCOL.md §9).
 
-How this works: the datachannel core keeps one packet protector per key id; this sans-I/O
-``KeyRing`` keeps the *life* of those keys, with time passed in as ``now``:
+How this works: this sans-I/O ``KeyRing`` is the one owner of every per-key state of the data
+channel: each installed key's own state (``K``: for the datachannel core, the key's packet
+protector and compression framing) lives in the key's ``_KeyLife`` next to the key's life, so
+nothing else keeps a second dict by key id to keep in step. Time is passed in as ``now``:
 
 * **At most two keys**, like stock OpenVPN's primary and lame-duck key states: when the
   tlssession hands over keys for a new key id, the newest key so far becomes the lame duck,
@@ -28,17 +30,23 @@ How this works: the datachannel core keeps one packet protector per key id; this
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 import attrs
 
 from vpnstack.errors import LocalError
 from vpnstack.messages import RenegotiationRequest
 
+K = TypeVar("K")
+"""What the ring keeps for each key (the datachannel core: protector and framing)."""
+
 
 @attrs.define
-class _KeyLife:
-    """The life of one installed key."""
+class _KeyLife(Generic[K]):
+    """The life of one installed key, and its state."""
 
     key_id: int
+    state: K
     installed_at: float
     deferred_until: float  # end of the deferred-auth window (§9 step 5)
     must_die: float | None = None  # set when a newer key arrives (tran-window)
@@ -47,15 +55,15 @@ class _KeyLife:
     requested: bool = False
 
 
-class KeyRing:
+class KeyRing(Generic[K]):
     """The newest key and the lame duck: who sends, who may still decrypt, when to rekey."""
 
     def __init__(
         self,
         *,
-        tran_window: float = 3600.0,
-        hand_window: float = 60.0,
-        reneg_sec: float | None = 3600.0,
+        tran_window: float,
+        hand_window: float,
+        reneg_sec: float | None,
         reneg_bytes: int | None = None,
         reneg_pkts: int | None = None,
     ) -> None:
@@ -69,23 +77,24 @@ class KeyRing:
         self.deferred_window = window
         self.reneg_bytes = reneg_bytes if reneg_bytes else None
         self.reneg_pkts = reneg_pkts if reneg_pkts else None
-        self._keys: list[_KeyLife] = []  # oldest first; at most two
+        self._keys: list[_KeyLife[K]] = []  # oldest first; at most two
         self._requests: list[RenegotiationRequest] = []
 
     # --- keys coming and going ----------------------------------------------------------
 
-    def install(self, key_id: int, now: float) -> list[int]:
-        """A new newest key; returns the key ids to forget now (older than the lame duck)."""
+    def install(self, key_id: int, now: float, state: K) -> list[int]:
+        """A new newest key with its ``state``; returns the key ids forgotten now (older than
+        the lame duck)."""
         if self._keys and self._keys[-1].key_id == key_id:
             # The same key id again (not something the tlssession does): a fresh life.
-            self._keys[-1] = _KeyLife(key_id, now, now + self.deferred_window)
+            self._keys[-1] = _KeyLife(key_id, state, now, now + self.deferred_window)
             return []
         forgotten = [k.key_id for k in self._keys[:-1] if k.key_id != key_id]
         lame = self._keys[-1] if self._keys and self._keys[-1].key_id != key_id else None
         if lame is not None:
             lame.must_die = now + self.tran_window  # §9 step 4
         self._keys = [lame] if lame is not None else []
-        self._keys.append(_KeyLife(key_id, now, now + self.deferred_window))
+        self._keys.append(_KeyLife(key_id, state, now, now + self.deferred_window))
         return forgotten
 
     def expire(self, now: float) -> list[int]:
@@ -112,10 +121,21 @@ class KeyRing:
 
     def accepts(self, key_id: int, now: float) -> bool:
         """Whether packets of ``key_id`` may be decrypted at ``now`` (§7.1, §9 step 4)."""
+        return self.receiving(key_id, now) is not None
+
+    def receiving(self, key_id: int, now: float) -> K | None:
+        """The state of ``key_id`` if its packets may be decrypted at ``now``, else None."""
         for key in self._keys:
             if key.key_id == key_id:
-                return key.must_die is None or now < key.must_die
-        return False
+                return key.state if key.must_die is None or now < key.must_die else None
+        return None
+
+    def state(self, key_id: int) -> K:
+        """The state installed with the live key ``key_id`` (``LocalError`` if none)."""
+        for key in self._keys:
+            if key.key_id == key_id:
+                return key.state
+        raise LocalError(f"no live key with key id {key_id}")
 
     def sending_key(self, now: float) -> int | None:
         """The key id that encrypts at ``now``: the stock rule of §9 step 5 (module doc)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.errors import LocalError, RemoteProtocolError
 
 LENGTH_SIZE = 2
@@ -70,7 +71,7 @@ class TcpDeframer:
             length = (buffer[offset] << 8) | buffer[offset + 1]
             if length == 0 or length > self._max_packet:
                 self._failed = RemoteProtocolError(
-                    "tcp-length-zero" if length == 0 else "tcp-length-too-big",
+                    DropReason.TCP_LENGTH_ZERO if length == 0 else DropReason.TCP_LENGTH_TOO_BIG,
                     f"a packet length of {length} (accepted: 1..{self._max_packet})",
                 )
                 buffer.clear()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import (
     P_ACK_V1,
     P_CONTROL_HARD_RESET_SERVER_V2,
@@ -47,16 +48,17 @@ MIN_DATA_LEN = {P_DATA_V1: 1 + 4, P_DATA_V2: 4 + 4}
 def classify(datagram: bytes) -> Destination:
     """Say whether ``datagram`` is a control or a data packet; raise RemoteProtocolError."""
     if not datagram:
-        raise RemoteProtocolError("empty")
+        raise RemoteProtocolError(DropReason.EMPTY)
     opcode, key_id = split_first_byte(datagram[0])
     if opcode in MIN_DATA_LEN:
         if len(datagram) < MIN_DATA_LEN[opcode]:
-            raise RemoteProtocolError("data-too-short")
+            raise RemoteProtocolError(DropReason.DATA_TOO_SHORT)
         return Destination.DATA
     if opcode not in CONTROL_FROM_SERVER:
-        raise RemoteProtocolError("unexpected-opcode", f"opcode {opcode}")
+        raise RemoteProtocolError(DropReason.UNEXPECTED_OPCODE, f"opcode {opcode}")
     if len(datagram) < MIN_CONTROL_LEN:
-        raise RemoteProtocolError("control-too-short")
+        raise RemoteProtocolError(DropReason.CONTROL_TOO_SHORT)
     if opcode == P_CONTROL_HARD_RESET_SERVER_V2 and key_id != 0:
-        raise RemoteProtocolError("hard-reset-nonzero-key-id")  # §1: hard resets use key_id 0
+        # PROTOCOL.md §1: hard resets use key_id 0.
+        raise RemoteProtocolError(DropReason.HARD_RESET_NONZERO_KEY_ID)
     return Destination.CONTROL

@@ -29,6 +29,13 @@ window are dropped and counted without an ack. Buffered payloads are handed up s
 order as ``ControlMessage`` objects. When the peer's first packet of a key_id (its reset)
 arrives, everything of ours still unacked on that key_id is retransmitted at once (§3 rule 5).
 
+tls-crypt-v2 (§4.4): after our HARD_RESET_CLIENT_V3, the ack of the server's reset must ride
+on our next packet of that key id (the P_CONTROL_WKC_V1 that carries the WKc, or the first TLS
+bytes), never on a lone P_ACK_V1: a stateless tls-crypt-v2 server cannot authenticate a P_ACK_V1
+before it has our WKc, and drops it. So the state of that key id holds its acks back
+(``acks_ride``: no P_ACK_V1, and ``next_timer`` does not count them as work) until one of our
+packets carries them.
+
 Key ids are reused after 7 -> 1 (§9, §11.26), so a reset may have to start a fresh state for a
 key_id that already has one. Sending a reset on a key_id whose state already sent one starts a
 fresh state (a new client hard reset forgets every key_id: a new session). Receiving a soft
@@ -41,10 +48,12 @@ Time is only ever passed in as ``now``; ``next_timer()`` says when ``packets_to_
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 
 import attrs
 
+from vpnstack.core.shared.drops import DropCounter, DropReason
 from vpnstack.core.shared.opcodes import (
     CONTROL_OPCODES,
     KEY_ID_MASK,
@@ -73,18 +82,22 @@ _TLS_OPCODES = frozenset({P_CONTROL_V1, P_CONTROL_WKC_V1})
 _CLIENT_HARD_RESETS = frozenset({P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_RESET_CLIENT_V3})
 _HARD_RESETS = _CLIENT_HARD_RESETS | {P_CONTROL_HARD_RESET_SERVER_V2}
 
-# Drop reasons counted by the core (RemoteProtocolError reasons are counted by the service).
-DROP_OUT_OF_WINDOW = "out-of-receive-window"
-DROP_UNKNOWN_KEY_ID = "unknown-key-id"
-DROP_RESET_NONZERO_ID = "reset-with-nonzero-message-id"
+
+class ReliableEventKind(enum.Enum):
+    """What happened to one of our resets."""
+
+    RESET_SENT = "reset_sent"
+    """The first transmission of our id 0 (a reset)."""
+    RESET_ACKED = "reset_acked"
+    """The peer acked our id 0."""
 
 
 @attrs.frozen
 class ReliableEvent:
     """Something the service may report upward (only resets are reported)."""
 
-    kind: str
-    """``"reset_sent"`` (first transmission of our id 0) or ``"reset_acked"``."""
+    kind: ReliableEventKind
+    """Sent or acked."""
     key_id: int
     """The key id of the reset."""
     opcode: int
@@ -141,6 +154,9 @@ class _KeyState:
         self.next_send_id = 0
         self.outgoing: dict[int, _Outgoing] = {}  # insertion order == id order
         self.reset_acked = False  # our id 0 was acked: ids >= 1 may go out (§11.11)
+        self.sent_reset: int | None = None  # the opcode of our reset on this key id
+        # §4.4: after HARD_RESET_CLIENT_V3, the server reset's ack waits for a packet of ours.
+        self.acks_ride = False
         # receive side
         self.next_expected = 0
         self.buffered: dict[int, ReliablePacket] = {}
@@ -207,7 +223,7 @@ class ReliableCore:
         self._duplicates = 0
         self._queued = 0
         self._queue_peak = 0
-        self._drops: Counter[str] = Counter()
+        self._drops = DropCounter()
 
     # --- key_id generations -------------------------------------------------------------
 
@@ -277,6 +293,8 @@ class ReliableCore:
             # PROTOCOL.md §3 rule 7: cut TLS bytes with no regard for record boundaries.
             step = self.max_payload
             chunks = [payload[i : i + step] for i in range(0, len(payload), step)] or [b""]
+        if opcode in RESET_OPCODES:
+            state.sent_reset = opcode
         for chunk in chunks:
             mid = state.next_send_id
             state.next_send_id += 1
@@ -297,24 +315,24 @@ class ReliableCore:
         self._now = now
         opcode, key_id, mid = packet.opcode, packet.key_id, packet.message_id
         if opcode not in CONTROL_OPCODES or not 0 <= key_id <= KEY_ID_MASK:
-            raise RemoteProtocolError("not-a-control-packet", f"opcode {opcode}")
+            raise RemoteProtocolError(DropReason.NOT_A_CONTROL_PACKET, f"opcode {opcode}")
         if len(packet.acks) > MAX_ACKS:
-            raise RemoteProtocolError("too-many-acks", f"{len(packet.acks)} acks")
+            raise RemoteProtocolError(DropReason.TOO_MANY_ACKS, f"{len(packet.acks)} acks")
         if (opcode == P_ACK_V1) != (mid is None):
-            raise RemoteProtocolError("message-id-presence", "P_ACK_V1 <=> no message id")
+            raise RemoteProtocolError(DropReason.MESSAGE_ID_PRESENCE, "P_ACK_V1 <=> no message id")
         self._packets_received += 1
 
         is_reset = opcode in RESET_OPCODES
         if is_reset and mid != 0:
             # PROTOCOL.md §3 rule 1: a reset is always message id 0.
-            self._drops[DROP_RESET_NONZERO_ID] += 1
+            self._drops.drop(DropReason.RESET_WITH_NONZERO_MESSAGE_ID)
             return []
         if is_reset:
             state = self._state_for_received_reset(opcode, key_id)
         else:
             maybe_state = self._states.get(key_id)
             if maybe_state is None:
-                self._drops[DROP_UNKNOWN_KEY_ID] += 1
+                self._drops.drop(DropReason.UNKNOWN_KEY_ID)
                 return []
             state = maybe_state
 
@@ -324,7 +342,7 @@ class ReliableCore:
 
         # PROTOCOL.md §3 rule 2: the receive window.
         if mid >= state.next_expected + RECEIVE_WINDOW:
-            self._drops[DROP_OUT_OF_WINDOW] += 1
+            self._drops.drop(DropReason.OUT_OF_RECEIVE_WINDOW)
             return []
         if mid not in state.pending_acks:
             state.pending_acks.append(mid)  # acked even if it is a duplicate or replay
@@ -332,6 +350,10 @@ class ReliableCore:
             self._duplicates += 1
             return []
         state.buffered[mid] = packet
+        if opcode == P_CONTROL_HARD_RESET_SERVER_V2 and (
+            state.sent_reset == P_CONTROL_HARD_RESET_CLIENT_V3
+        ):
+            state.acks_ride = True  # §4.4: acked by our next packet, never a lone P_ACK_V1
         if mid == 0:
             # PROTOCOL.md §3 rule 5: the peer's reset arrived; resend all unacked now.
             for entry in state.outgoing.values():
@@ -366,8 +388,8 @@ class ReliableCore:
                 if ack == 0 and not state.reset_acked:
                     state.reset_acked = True
                     if entry.opcode in RESET_OPCODES:
-                        event = ReliableEvent("reset_acked", state.key_id, entry.opcode)
-                        self._events.append(event)
+                        kind = ReliableEventKind.RESET_ACKED
+                        self._events.append(ReliableEvent(kind, state.key_id, entry.opcode))
             # reliable.c reliable_send_purge: count acks for later ids (fast retransmit).
             for other in state.outgoing.values():
                 if other.message_id >= ack:
@@ -385,7 +407,9 @@ class ReliableCore:
             for entry in state.eligible():
                 if not entry.sent:
                     if entry.message_id == 0 and entry.opcode in RESET_OPCODES:
-                        self._events.append(ReliableEvent("reset_sent", state.key_id, entry.opcode))
+                        self._events.append(
+                            ReliableEvent(ReliableEventKind.RESET_SENT, state.key_id, entry.opcode)
+                        )
                 elif entry.next_try <= now:
                     self._retransmissions += 1
                 elif entry.n_acks >= N_ACK_RETRANSMIT:
@@ -398,17 +422,21 @@ class ReliableCore:
                 entry.next_try = now + entry.timeout
                 entry.timeout *= 2
                 entry.n_acks = 0
+                acks = self._take_acks(state, MAX_PIGGYBACK_ACKS)
+                if acks:
+                    state.acks_ride = False  # §4.4: the held ack has its ride
                 out.append(
                     ReliablePacket(
                         opcode=entry.opcode,
                         key_id=state.key_id,
-                        acks=self._take_acks(state, MAX_PIGGYBACK_ACKS),
+                        acks=acks,
                         message_id=entry.message_id,
                         payload=entry.payload,
                     )
                 )
-            # PROTOCOL.md §3 rule 4: a P_ACK_V1 only when new ids wait to be acked.
-            while state.pending_acks:
+            # PROTOCOL.md §3 rule 4: a P_ACK_V1 only when new ids wait to be acked,
+            # and (§4.4) never while the acks must ride on our next packet.
+            while state.pending_acks and not state.acks_ride:
                 out.append(
                     ReliablePacket(
                         opcode=P_ACK_V1,
@@ -443,7 +471,7 @@ class ReliableCore:
         """When ``packets_to_send`` next has work: the last ``now`` if work is ready already."""
         deadline: float | None = None
         for state in self._states.values():
-            if state.pending_acks:
+            if state.pending_acks and not state.acks_ride:
                 return self._now
             for entry in state.eligible():
                 if not entry.sent or entry.n_acks >= N_ACK_RETRANSMIT:
@@ -470,7 +498,7 @@ class ReliableCore:
 
     def statistics(self, extra_drops: dict[str, int] | None = None) -> ReliableStatistics:
         """A frozen snapshot of the counters; ``extra_drops`` are merged into ``drops``."""
-        drops = Counter(self._drops)
+        drops = Counter(self._drops.snapshot())
         if extra_drops:
             drops.update(extra_drops)
         return ReliableStatistics(

@@ -6,6 +6,8 @@ datachannel core (which encrypts with them).
 
 from __future__ import annotations
 
+from vpnstack.core.shared.framing import Framing
+
 IMPLICIT_IV_LEN = 8
 """AEAD implicit IV: the nonce is ``packet_id(4) || implicit_iv(8)`` (§7.2)."""
 
@@ -35,7 +37,7 @@ HMAC_DIGEST_LENGTHS: dict[str, int] = {
     "SHA512": 64,
 }
 """``auth`` digests usable for the CBC data HMAC, with their output (and key) length L."""
-COMPRESSION_FRAMINGS: frozenset[str] = frozenset({"comp-lzo", "stub", "stub-v2"})
+COMPRESSION_FRAMINGS: frozenset[str] = frozenset(Framing)
 """Values of ``DataKeys.compression`` besides None (§7.4)."""
 EPOCH_SECRET_LEN = 32
 """Length of an epoch secret E(n) of the 2.7 format (the SHA-256 output length, §10)."""

@@ -1,12 +1,18 @@
 """Counting dropped packets by reason.
 
 Hostile or stale input is dropped and counted, never raised out of a layer: each core (or
-its service) keeps a ``DropCounter`` and reports ``snapshot()`` in its statistics.
+its service) keeps a ``DropCounter`` and reports ``snapshot()`` in its statistics. Reasons
+are ``DropReason`` members (defined in ``vpnstack/errors.py`` beside ``RemoteProtocolError``,
+which carries them, and re-exported here): one name per violation, whichever layer sees it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+
+from vpnstack.errors import DropReason
+
+__all__ = ["DropCounter", "DropReason"]
 
 
 class DropCounter:
@@ -15,13 +21,17 @@ class DropCounter:
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
 
-    def drop(self, reason: str, count: int = 1) -> None:
-        """Record ``count`` packets dropped for ``reason``."""
+    def drop(self, reason: DropReason | str, count: int = 1) -> None:
+        """Record ``count`` packets dropped for ``reason``.
+
+        ``str`` is accepted for the sites not converted yet (the tlssession layer, and the
+        kernel TUN device's ``write-error-<errno>``, which names an errno, not a violation).
+        """
         self._counts[reason] += count
 
     def snapshot(self) -> dict[str, int]:
-        """The counts so far, as a plain dict (safe to put in a frozen record)."""
-        return dict(self._counts)
+        """The counts so far, as a plain dict of plain strings (safe in a frozen record)."""
+        return {str(reason): count for reason, count in self._counts.items()}
 
     @property
     def total(self) -> int:

@@ -6,15 +6,29 @@ adds and removes the framing bytes (``core/datachannel/compression.py``).
 
 from __future__ import annotations
 
-COMP_LZO = "comp-lzo"
-STUB = "stub"
-STUB_V2 = "stub-v2"
-FRAMINGS = (COMP_LZO, STUB, STUB_V2)
+import enum
+
+
+class Framing(enum.StrEnum):
+    """A compression framing mode (§7.4); a ``StrEnum``, so it reads as its name."""
+
+    COMP_LZO = "comp-lzo"
+    """``comp-lzo`` / ``compress lzo``: a 0xFA byte before the payload."""
+    STUB = "stub"
+    """``compress`` / ``compress stub`` / ``compress lz4``: 0xFB, the first byte moved last."""
+    STUB_V2 = "stub-v2"
+    """``compress stub-v2`` / ``compress lz4-v2``: only a leading 0x50 is escaped."""
+
+
+COMP_LZO = Framing.COMP_LZO
+STUB = Framing.STUB
+STUB_V2 = Framing.STUB_V2
+FRAMINGS = tuple(Framing)
 """The framing modes (the values of ``DataKeys.compression`` besides None)."""
 
 # comp-lzo / compress directive (argument) -> framing, and whether it really compresses.
 _COMP_LZO_ARGS = {"": True, "yes": True, "adaptive": True, "no": False}
-_COMPRESS_ARGS = {
+_COMPRESS_ARGS: dict[str, tuple[Framing, bool]] = {
     "": (STUB, False),
     "stub": (STUB, False),
     "stub-v2": (STUB_V2, False),
@@ -24,7 +38,7 @@ _COMPRESS_ARGS = {
 }
 
 
-def framing_of(directive: str) -> str:
+def framing_of(directive: str) -> Framing:
     """The framing for ``comp-lzo ...`` / ``compress ...`` (e.g. ``"compress lz4-v2"``).
 
     Raises ``ValueError`` for anything else (``compress migrate`` is server-only).

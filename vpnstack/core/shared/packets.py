@@ -21,6 +21,7 @@ import struct
 
 import attrs
 
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.opcodes import (
     CONTROL_OPCODES,
     DATA_OPCODES,
@@ -49,16 +50,6 @@ HARD_RESET_OPCODES = frozenset(
     {P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_RESET_SERVER_V2, P_CONTROL_HARD_RESET_CLIENT_V3}
 )
 """Hard resets: only valid with key_id 0 (§1)."""
-
-# Reasons carried by RemoteProtocolError from decode_control (services count drops by them).
-REASON_TOO_SHORT = "control-too-short"
-REASON_DATA_OPCODE = "data-opcode-on-control-path"
-REASON_UNKNOWN_OPCODE = "unknown-control-opcode"
-REASON_HARD_RESET_KEY_ID = "hard-reset-with-nonzero-key-id"
-REASON_TOO_MANY_ACKS = "too-many-acks"
-REASON_TRUNCATED_ACKS = "truncated-ack-section"
-REASON_TRUNCATED_MESSAGE_ID = "truncated-message-id"
-REASON_ACK_TRAILING_BYTES = "trailing-bytes-after-ack"
 
 
 def ack_size(n: int) -> int:
@@ -152,10 +143,10 @@ def decode_reliable_section(opcode: int, data: bytes | memoryview) -> ReliableSe
     """Parse the reliable section of §2.1; raise ``RemoteProtocolError`` if malformed."""
     view = memoryview(data)
     if len(view) < 1:
-        raise RemoteProtocolError(REASON_TRUNCATED_ACKS, "no ack count")
+        raise RemoteProtocolError(DropReason.TRUNCATED_ACK_SECTION, "no ack count")
     count = view[0]
     if count > MAX_ACKS:
-        raise RemoteProtocolError(REASON_TOO_MANY_ACKS, f"{count} acks (max {MAX_ACKS})")
+        raise RemoteProtocolError(DropReason.TOO_MANY_ACKS, f"{count} acks (max {MAX_ACKS})")
     pos = 1
     acks: tuple[int, ...] = ()
     remote: bytes | None = None
@@ -163,7 +154,8 @@ def decode_reliable_section(opcode: int, data: bytes | memoryview) -> ReliableSe
         need = 4 * count + SESSION_ID_LEN
         if len(view) < pos + need:
             raise RemoteProtocolError(
-                REASON_TRUNCATED_ACKS, f"{count} acks need {need} bytes, {len(view) - pos} left"
+                DropReason.TRUNCATED_ACK_SECTION,
+                f"{count} acks need {need} bytes, {len(view) - pos} left",
             )
         acks = struct.unpack_from(f"!{count}I", view, pos)
         pos += 4 * count
@@ -172,11 +164,11 @@ def decode_reliable_section(opcode: int, data: bytes | memoryview) -> ReliableSe
     if opcode == P_ACK_V1:
         if len(view) != pos:
             raise RemoteProtocolError(
-                REASON_ACK_TRAILING_BYTES, f"{len(view) - pos} bytes after the acks"
+                DropReason.TRAILING_BYTES_AFTER_ACK, f"{len(view) - pos} bytes after the acks"
             )
         return ReliableSection(acks=acks, remote_session_id=remote, message_id=None, payload=b"")
     if len(view) < pos + MESSAGE_ID_LEN:
-        raise RemoteProtocolError(REASON_TRUNCATED_MESSAGE_ID)
+        raise RemoteProtocolError(DropReason.TRUNCATED_MESSAGE_ID)
     (message_id,) = struct.unpack_from("!I", view, pos)
     pos += MESSAGE_ID_LEN
     return ReliableSection(
@@ -187,12 +179,12 @@ def decode_reliable_section(opcode: int, data: bytes | memoryview) -> ReliableSe
 def check_control_opcode(opcode: int, key_id: int) -> None:
     """Raise ``RemoteProtocolError`` unless ``opcode``/``key_id`` is a valid control pair (§1)."""
     if opcode in DATA_OPCODES:
-        raise RemoteProtocolError(REASON_DATA_OPCODE, f"opcode {opcode}")
+        raise RemoteProtocolError(DropReason.DATA_OPCODE_ON_CONTROL_PATH, f"opcode {opcode}")
     if opcode not in CONTROL_OPCODES:
-        raise RemoteProtocolError(REASON_UNKNOWN_OPCODE, f"opcode {opcode}")
+        raise RemoteProtocolError(DropReason.UNKNOWN_CONTROL_OPCODE, f"opcode {opcode}")
     if opcode in HARD_RESET_OPCODES and key_id != 0:
         # PROTOCOL.md §1: hard resets must use key_id 0.
-        raise RemoteProtocolError(REASON_HARD_RESET_KEY_ID, f"key_id {key_id}")
+        raise RemoteProtocolError(DropReason.HARD_RESET_NONZERO_KEY_ID, f"key_id {key_id}")
 
 
 def encode_control(
@@ -229,7 +221,7 @@ def decode_control(plain: bytes) -> DecodedControl:
     """Parse a plain control packet (§2.2); raise ``RemoteProtocolError`` if malformed."""
     # The smallest packet is a P_ACK_V1 header with an ack count of 0: 1 + 8 + 1 bytes.
     if len(plain) < 1 + SESSION_ID_LEN + 1:
-        raise RemoteProtocolError(REASON_TOO_SHORT, f"{len(plain)} bytes")
+        raise RemoteProtocolError(DropReason.CONTROL_TOO_SHORT, f"{len(plain)} bytes")
     opcode, key_id = split_first_byte(plain[0])
     check_control_opcode(opcode, key_id)
     session_id = bytes(plain[1 : 1 + SESSION_ID_LEN])

@@ -22,6 +22,7 @@ packet was authenticated: a forged packet must not move the window.
 
 from __future__ import annotations
 
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.errors import RemoteProtocolError
 
 DEFAULT_WINDOW = 64
@@ -65,11 +66,11 @@ class ReplayWindow:
         ``replay-duplicate``, ``replay-expired`` (PROTOCOL.md §8).
         """
         if packet_id == 0:
-            raise RemoteProtocolError("replay-zero-id", "packet id 0 is never sent")
+            raise RemoteProtocolError(DropReason.REPLAY_ZERO_ID, "packet id 0 is never sent")
         if packet_time != self._highest_time:
             if packet_time < self._highest_time:
                 raise RemoteProtocolError(
-                    "replay-time-backwards",
+                    DropReason.REPLAY_TIME_BACKWARDS,
                     f"time {packet_time} is older than {self._highest_time}",
                 )
             # Time moved forward: restart the window (packet_id_add).
@@ -91,18 +92,21 @@ class ReplayWindow:
         behind = highest - packet_id
         if behind >= size:
             raise RemoteProtocolError(
-                "replay-too-old", f"id {packet_id} is {behind} behind {highest} (window {size})"
+                DropReason.REPLAY_TOO_OLD,
+                f"id {packet_id} is {behind} behind {highest} (window {size})",
             )
         seen = self._seen
         if seen[packet_id % size] is not None:
-            raise RemoteProtocolError("replay-duplicate", f"id {packet_id} was already received")
+            raise RemoteProtocolError(
+                DropReason.REPLAY_DUPLICATE, f"id {packet_id} was already received"
+            )
         # Expired if any seen id in packet_id+1 .. highest arrived over time_backtrack ago.
         deadline = now - self.time_backtrack
         for newer in range(packet_id + 1, highest + 1):
             received = seen[newer % size]
             if received is not None and received < deadline:
                 raise RemoteProtocolError(
-                    "replay-expired",
+                    DropReason.REPLAY_EXPIRED,
                     f"id {packet_id} arrived over {self.time_backtrack:g} s after id {newer}",
                 )
         seen[packet_id % size] = now

@@ -1,0 +1,88 @@
+"""Per-layer settings: what each layer takes from the configuration, defaults applied once.
+
+How this works: each layer that takes several values from the configuration takes one frozen
+settings record, built here from a ``Config`` by a function named after the layer; the wiring
+calls these functions and hands the records on. Stock defaults that the configuration leaves
+open (``reneg-sec``) and the arithmetic that turns configuration values into the numbers a
+layer works with (the TLS bytes per control packet, PROTOCOL.md §3) are written here and
+nowhere else. The cores never import this module (it reads the configuration): they take
+plain values, which the layer services unpack from these records.
+
+Sections are headed ``# --- <layer>``, one per layer.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from vpnstack.config import Config
+from vpnstack.core.controlchannel.wrap import TLS_CRYPT_MTU_RESERVE
+from vpnstack.core.shared.packets import max_tls_payload
+
+# --- reliabletransport
+
+
+@attrs.frozen
+class ReliableSettings:
+    """What the reliable transport takes from the configuration."""
+
+    max_payload: int
+    """TLS bytes per control packet (§3; ``max_tls_payload``)."""
+    tls_timeout: float
+    """``tls-timeout``: the first retransmission timeout, doubled on each retry (§3)."""
+
+
+def reliable_settings(config: Config, *, wrap_reserve: int) -> ReliableSettings:
+    """The reliable transport's settings; ``wrap_reserve`` is the wrapping's §3 "wrap" term."""
+    # PROTOCOL.md §3: TLS bytes per control packet. The remote's address family is known only
+    # after networkio resolves it, so assume the larger IPv6 header: 20 bytes of slack at
+    # most. Renegotiations may be wrapped with dynamic tls-crypt (§4.2), so reserve at least
+    # its room.
+    max_payload = max_tls_payload(
+        tls_mtu=config.tls.mtu,
+        wrap_reserve=max(wrap_reserve, TLS_CRYPT_MTU_RESERVE),
+        ipv6=True,
+    )
+    return ReliableSettings(max_payload=max_payload, tls_timeout=config.tls.timeout)
+
+
+# --- datachannel
+
+RENEG_SEC_DEFAULT = 3600.0
+"""Stock ``reneg-sec``: renegotiate the data keys every hour (§9)."""
+TRAN_WINDOW_DEFAULT = 3600.0
+"""Stock ``tran-window``: the lame-duck key decrypts for an hour after a renegotiation (§9)."""
+HAND_WINDOW_DEFAULT = 60.0
+"""Stock ``hand-window``: a key negotiation must finish within a minute (§9)."""
+
+
+@attrs.frozen
+class DataChannelSettings:
+    """What the datachannel's key ring takes from the configuration (PROTOCOL.md §9)."""
+
+    tran_window: float = TRAN_WINDOW_DEFAULT
+    """``tran-window``: how long the lame-duck key still decrypts after a newer key arrives."""
+    hand_window: float = HAND_WINDOW_DEFAULT
+    """``hand-window``: bounds the deferred-auth window of a new key (§9 step 5)."""
+    reneg_sec: float | None = RENEG_SEC_DEFAULT
+    """``reneg-sec`` with the stock default applied; 0 or None: no time-based renegotiation."""
+    reneg_bytes: int | None = None
+    """``reneg-bytes``: ask for a new key after this many bytes (None or 0: never)."""
+    reneg_pkts: int | None = None
+    """``reneg-pkts``: ask for a new key after this many packets (None or 0: never)."""
+
+
+def reneg_sec(config: Config) -> float:
+    """``reneg-sec`` as a client uses it: the configured value, or the stock default (§9)."""
+    return RENEG_SEC_DEFAULT if config.tls.reneg_sec is None else float(config.tls.reneg_sec)
+
+
+def datachannel_settings(config: Config) -> DataChannelSettings:
+    """The datachannel's settings, with the stock ``reneg-sec`` when none is configured."""
+    return DataChannelSettings(
+        tran_window=config.tls.tran_window,
+        hand_window=config.tls.hand_window,
+        reneg_sec=reneg_sec(config),
+        reneg_bytes=config.tls.reneg_bytes,
+        reneg_pkts=config.tls.reneg_pkts,
+    )
