@@ -62,6 +62,7 @@ from vpnstack.messages import (
     RenegotiationRequest,
     SendExitNotification,
 )
+from vpnstack.settings import session_settings
 
 T = TypeVar("T")
 
@@ -299,7 +300,7 @@ def build_layers(
         ),
         Tun(endpoint=endpoint, from_below=c.data_to_tun.receive, to_below=c.tun_to_data.send),
         TLSSession(
-            config=config,
+            settings=session_settings(config),
             local_session_id=sid,
             from_below=c.reliable_to_tls.receive,
             to_below=c.tls_to_reliable.send,

@@ -15,6 +15,7 @@ from vpnstack.core.shared import opcodes
 from vpnstack.core.tlssession.session import SessionCore, next_key_id
 from vpnstack.errors import HandshakeTimeout, RemoteProtocolError
 from vpnstack.messages import ControlMessage, DataKeys, KeepaliveSettings, Stage, StateChange
+from vpnstack.settings import session_settings
 
 SOFT_RESET = opcodes.P_CONTROL_SOFT_RESET_V1
 PUSH = (
@@ -29,7 +30,7 @@ EKM_LABEL = b"EXPORTER-OpenVPN-datakeys"
 def up(push: bytes = PUSH_EKM, now: float = 100.0, **kw: object) -> Driver:
     """A session with key id 0 up at ``now`` against a RenegotiatingServer."""
     server = RenegotiatingServer(shared_pki(), push_script=[[push]])
-    core = SessionCore(config(**kw), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config(**kw)), local_session_id=CLIENT_SID)
     core.start(now)
     driver = Driver(core, server)
     driver.pump(now)

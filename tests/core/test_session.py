@@ -30,6 +30,7 @@ from vpnstack.messages import (
     Stage,
     StateChange,
 )
+from vpnstack.settings import session_settings
 
 CLIENT_SID = bytes.fromhex("c1c2c3c4c5c6c7c8")
 PUSH_BASIC = (
@@ -70,7 +71,7 @@ class Driver:
 
 
 def start(server: ScriptedServer, now: float = 100.0, **kw: object) -> Driver:
-    core = SessionCore(config(**kw), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config(**kw)), local_session_id=CLIENT_SID)
     core.start(now)
     driver = Driver(core, server)
     driver.pump(now)
@@ -157,7 +158,7 @@ def test_happy_path_prf() -> None:
 
 def test_tls_client_hello_only_after_server_reset() -> None:
     server = ScriptedServer(shared_pki())
-    core = SessionCore(config(), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config()), local_session_id=CLIENT_SID)
     core.start(0.0)
     assert core.outputs() == [ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0)]
     assert core.outputs() == []
@@ -241,7 +242,7 @@ def test_auth_failed() -> None:
 
 
 def test_handshake_timeout_without_any_answer() -> None:
-    core = SessionCore(config(hand_window=60.0), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config(hand_window=60.0)), local_session_id=CLIENT_SID)
     core.start(10.0)
     assert core.next_timer() == 70.0
     core.on_timer(69.99)

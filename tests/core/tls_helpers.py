@@ -20,7 +20,9 @@ from OpenSSL import SSL
 
 from vpnstack.config import Config, Remote
 from vpnstack.core.tlssession.session import SessionCore
+from vpnstack.core.tlssession.settings import SessionSettings
 from vpnstack.messages import ControlMessage, DataKeys
+from vpnstack.settings import session_settings
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -365,6 +367,11 @@ def client_config(pki: PKI | None = None, **overrides: object) -> Config:
     }
     args.update(overrides)
     return Config(**args)  # type: ignore[arg-type]
+
+
+def client_settings(pki: PKI | None = None, **overrides: object) -> SessionSettings:
+    """``session_settings`` of ``client_config(pki, **overrides)``: what a SessionCore takes."""
+    return session_settings(client_config(pki, **overrides))
 
 
 

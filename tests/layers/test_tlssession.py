@@ -19,6 +19,7 @@ from vpnstack.messages import (
     Stage,
     StateChange,
 )
+from vpnstack.settings import session_settings
 
 CLIENT_SID = bytes.fromhex("0102030405060708")
 PUSH = (
@@ -40,7 +41,7 @@ class Harness:
         to_below, self.below_out = trio.open_memory_channel[ControlMessage](16)
         to_data, self.data_out = trio.open_memory_channel[DataChannelCommand](16)
         self.session = TLSSession(
-            config=config(**kw),
+            settings=session_settings(config(**kw)),
             local_session_id=CLIENT_SID,
             from_below=from_below,
             to_below=to_below,

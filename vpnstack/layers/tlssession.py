@@ -28,9 +28,9 @@ import math
 import attrs
 import trio
 
-from vpnstack.config import Config
 from vpnstack.core.shared.drops import DropCounter
 from vpnstack.core.tlssession.session import SessionCore
+from vpnstack.core.tlssession.settings import SessionSettings
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import (
@@ -83,7 +83,7 @@ class TLSSession:
     def __init__(
         self,
         *,
-        config: Config,
+        settings: SessionSettings,
         local_session_id: bytes,
         from_below: trio.MemoryReceiveChannel[ControlMessage],
         to_below: trio.MemorySendChannel[ControlMessage],
@@ -93,8 +93,7 @@ class TLSSession:
         from_app: trio.MemoryReceiveChannel[SendExitNotification] | None = None,
         to_control: trio.MemorySendChannel[DynamicTlsCryptKey] | None = None,
     ) -> None:
-        proto = config.remotes[0].proto if config.remotes else "udp"
-        self._core = SessionCore(config, local_session_id=local_session_id, proto=proto)
+        self._core = SessionCore(settings, local_session_id=local_session_id)
         self._from_below = from_below
         self._to_below = to_below
         self._to_data = to_data

@@ -63,7 +63,6 @@ from collections.abc import Callable
 
 import attrs
 
-from vpnstack.config import Config
 from vpnstack.core.shared import opcodes
 from vpnstack.core.shared.ciphers import DATA_CIPHERS, STATIC_KEY_LEN
 from vpnstack.core.shared.framing import framing_of
@@ -106,6 +105,8 @@ from vpnstack.core.tlssession.push import (
     tunnel_info,
     with_local_options,
 )
+from vpnstack.core.tlssession.renegotiation import RENEG_SEC_DEFAULT, next_key_id
+from vpnstack.core.tlssession.settings import SessionSettings
 from vpnstack.core.tlssession.tlsclient import TLSClient
 from vpnstack.errors import (
     AuthFailed,
@@ -131,8 +132,6 @@ from vpnstack.messages import (
 
 PUSH_REQUEST_INTERVAL = 5.0
 """Seconds between PUSH_REQUESTs until the PUSH_REPLY arrives (§6.2)."""
-RENEG_SEC_DEFAULT = 3600.0
-"""``reneg-sec`` default; bounds the AUTH_PENDING timeout (§6.2)."""
 LAYER = "tlssession"
 
 Output = ControlMessage | KeepaliveSettings | DataKeys | StateChange | DynamicTlsCryptKey
@@ -180,11 +179,6 @@ class SessionCounters:
     """Key ids started after key id 0 (by either side)."""
 
 
-def next_key_id(key_id: int) -> int:
-    """The key id after ``key_id``: 0, 1, ..., 7, 1, 2, ... never back to 0 (§9, §11.26)."""
-    return 1 if key_id == opcodes.KEY_ID_MASK else key_id + 1
-
-
 def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
     """The TLVs of the server's hard reset (§4.4): ``uint16 type, uint16 len, value``.
 
@@ -205,7 +199,7 @@ def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
     return tlvs
 
 
-def negotiable_ciphers(config: Config) -> tuple[str, ...]:
+def negotiable_ciphers(config: SessionSettings) -> tuple[str, ...]:
     """The data ciphers we announce and accept: ``data-ciphers`` that vpnstack implements."""
     ours = tuple(c.upper() for c in config.data_ciphers if c.upper() in DATA_CIPHERS)
     if not ours:
@@ -225,7 +219,9 @@ def occ_cipher(options: str) -> str | None:
     return None
 
 
-def negotiate_cipher(pushed: PushedOptions, config: Config, *, server_options: str = "") -> str:
+def negotiate_cipher(
+    pushed: PushedOptions, config: SessionSettings, *, server_options: str = ""
+) -> str:
     """The data cipher to use (§6.3 ``cipher``), as a stock 2.6 client picks it.
 
     A pushed cipher must be one of ours. A server that pushes none (no NCP, e.g. before 2.4)
@@ -272,7 +268,7 @@ def negotiate_cipher(pushed: PushedOptions, config: Config, *, server_options: s
     return fallback.upper()
 
 
-def compression_framing(pushed: PushedOptions, config: Config) -> str | None:
+def compression_framing(pushed: PushedOptions, config: SessionSettings) -> str | None:
     """The framing of §7.4 for the data channel: the pushed option wins over the config's."""
     directive = pushed.compression if pushed.compression is not None else config.compression
     if directive is None:
@@ -291,24 +287,21 @@ class SessionCore:
 
     def __init__(
         self,
-        config: Config,
+        settings: SessionSettings,
         *,
         local_session_id: bytes,
-        proto: str = "udp",
         randbytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
         if len(local_session_id) != opcodes.SESSION_ID_LEN:
             raise LocalError("local_session_id must be 8 bytes")
-        self._config = config
+        self._config = config = settings
         self._local_session_id = local_session_id
-        self._proto = proto
         self._randbytes = randbytes
         self._ciphers = negotiable_ciphers(config)
         self._server_session_id: bytes | None = None
         self._keys: dict[int, _KeyState] = {}  # the current key and the lame duck
         self._current: _KeyState | None = None  # the newest key state
-        reneg_sec = RENEG_SEC_DEFAULT if config.reneg_sec is None else float(config.reneg_sec)
-        self._reneg_sec = reneg_sec if reneg_sec > 0 else None
+        self._reneg_sec = config.reneg_sec if config.reneg_sec > 0 else None
         self._renegotiations = 0
         self._up = False
         self._outputs: list[Output] = []
@@ -388,11 +381,11 @@ class SessionCore:
         self._keys[0] = key
         self._current = key
         # Built now so that a bad cert/key/ca surfaces as ConfigError before any traffic.
-        key.tls = TLSClient(self._config)
+        key.tls = TLSClient(self._config.tls)
         # The reliable layer reports RESET_SENT/RESET_ACKED when the reset actually goes out.
         # PROTOCOL.md §4.4: a tls-crypt-v2 client starts with V3 (the wrap appends WKc).
         reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V2
-        if self._config.tls_crypt_v2_key is not None:
+        if self._config.tls_crypt_v2:
             reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V3
         self._send(ControlMessage(reset, 0))
         key.phase = Phase.RESET_SENT
@@ -501,7 +494,7 @@ class SessionCore:
             source=KeySource.generate(self._randbytes),  # new randoms for every key (§9)
             renegotiation=True,
         )
-        key.tls = TLSClient(self._config)
+        key.tls = TLSClient(self._config.tls)
         self._keys[key.key_id] = key
         self._current = key
         self._renegotiations += 1
@@ -576,7 +569,7 @@ class SessionCore:
         key.tls.start()
         key.phase = Phase.TLS
         self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
-        if resend_wkc and self._config.tls_crypt_v2_key is not None:
+        if resend_wkc and self._config.tls_crypt_v2:
             # §4.4.3/§11.9: our message id 1 must be P_CONTROL_WKC_V1 (the wrap appends WKc).
             # An empty one, as OpenVPN sends when it has only an ack to give: it carries the
             # ack of the server's reset, and the ClientHello follows as id 2, so the TLS
@@ -624,7 +617,7 @@ class SessionCore:
             password = self._auth_token
         message = build_client_message(
             key.source,
-            options=occ_options_string(self._config, proto=self._proto),
+            options=occ_options_string(self._config),
             username=username,
             password=password,
             peer_info=build_peer_info(self._config, ciphers=self._ciphers),
@@ -783,10 +776,7 @@ class SessionCore:
 
     def _wrap_key(self) -> bytes | None:
         """The original wrapping's 256-byte key that dynamic tls-crypt XORs in (§4.2 step 2)."""
-        config = self._config
-        if config.tls_crypt_v2_key is not None:
-            return config.tls_crypt_v2_key[:STATIC_KEY_LEN]  # Kc
-        return config.tls_crypt_key if config.tls_crypt_key is not None else config.tls_auth_key
+        return self._config.wrap_key
 
     def _data_keys(self, key: _KeyState) -> DataKeys:
         """The DataKeys of one key id: key id 0 and every renegotiated key come from here.
@@ -863,7 +853,7 @@ class SessionCore:
                 f"within {window:g} s (hand-window, stuck in phase {key.phase.value}); a new "
                 "session is needed"
             )
-        if self._server_session_id is None and self._config.tls_crypt_v2_key is not None:
+        if self._server_session_id is None and self._config.tls_crypt_v2:
             # §4.3: a server that cannot unwrap our WKc drops the reset without a word.
             return (
                 f"no answer from the server at all within {window:g} s (hand-window): check "
