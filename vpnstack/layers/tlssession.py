@@ -4,7 +4,8 @@ How this works: the protocol lives in ``core/tlssession/session.py`` (``SessionC
 service is one worker that feeds it the reliable layer's in-order ``ControlMessage``s and fires its
 timers (PUSH_REQUEST every 5 s, the hand-window deadline), and after every step delivers the
 core's outputs in order: ``ControlMessage`` down to reliabletransport, ``KeepaliveSettings``
-and ``DataKeys`` sideways to datachannel, ``StateChange`` to ``notify``.
+and ``DataKeys`` sideways to datachannel, each ``SessionProgress`` as a ``StateChange``
+(layer "tlssession") to ``notify``.
 
 A second worker takes the datachannel's ``RenegotiationRequest``s (reneg-bytes, reneg-pkts,
 packet id 0xFF000000) and asks the core to renegotiate (PROTOCOL.md §9); both workers call
@@ -29,6 +30,7 @@ import attrs
 import trio
 
 from vpnstack.core.shared.drops import DropCounter
+from vpnstack.core.tlssession.progress import SessionProgress
 from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.core.tlssession.settings import SessionSettings
 from vpnstack.errors import RemoteProtocolError
@@ -73,6 +75,13 @@ class TLSSessionStatistics:
     """Key ids negotiated after key id 0 (either side started them)."""
     current_key_id: int | None = None
     """The newest key id (negotiated or being negotiated)."""
+
+
+def state_change(progress: SessionProgress) -> StateChange:
+    """The ``StateChange`` that reports one of the core's ``SessionProgress`` records."""
+    return StateChange(
+        TLSSession.name, progress.stage, progress.detail, progress.info, progress.auth_token
+    )
 
 
 class TLSSession:
@@ -203,7 +212,7 @@ class TLSSession:
             elif isinstance(output, KeepaliveSettings | DataKeys):
                 self._data_commands += 1
                 await self._to_data.send(output)
-            elif isinstance(output, StateChange):
-                self._notify(output)
+            elif isinstance(output, SessionProgress):
+                self._notify(state_change(output))
             elif isinstance(output, DynamicTlsCryptKey) and self._to_control is not None:
                 await self._to_control.send(output)

@@ -91,6 +91,7 @@ from vpnstack.core.tlssession.peerinfo import (
     occ_options_string,
 )
 from vpnstack.core.tlssession.prf import derive_key2_prf
+from vpnstack.core.tlssession.progress import SessionProgress
 from vpnstack.core.tlssession.push import (
     ControlKind,
     ControlText,
@@ -126,15 +127,13 @@ from vpnstack.messages import (
     DynamicTlsCryptKey,
     KeepaliveSettings,
     Stage,
-    StateChange,
     TunnelInfo,
 )
 
 PUSH_REQUEST_INTERVAL = 5.0
 """Seconds between PUSH_REQUESTs until the PUSH_REPLY arrives (§6.2)."""
-LAYER = "tlssession"
 
-Output = ControlMessage | KeepaliveSettings | DataKeys | StateChange | DynamicTlsCryptKey
+Output = ControlMessage | KeepaliveSettings | DataKeys | SessionProgress | DynamicTlsCryptKey
 """What the core asks its service to deliver: down, to the data channel, or to notify."""
 
 
@@ -709,7 +708,7 @@ class SessionCore:
                 self._auth_token_user = _decode_token_user(options.auth_token_user)
             # Handed to the client lifecycle for reconnects, in a field that is never shown.
             token = AuthToken(options.auth_token, _decode_token_user(options.auth_token_user))
-            self._outputs.append(StateChange(LAYER, Stage.AUTH_TOKEN, auth_token=token))
+            self._outputs.append(SessionProgress(Stage.AUTH_TOKEN, auth_token=token))
         if key.phase is Phase.ACTIVE:
             # §6.2: a later PUSH_REPLY (e.g. an auth-token refresh) must not tear down
             # the tunnel; other changes would need a reconnect and are not applied.
@@ -765,7 +764,7 @@ class SessionCore:
             tun_mtu=self._config.tun_mtu,
         )
         info = tunnel_info(local, cipher=self._cipher, key_derivation=derivation)
-        self._outputs.append(StateChange(LAYER, Stage.TUNNEL_UP, _up_summary(info), info))
+        self._outputs.append(SessionProgress(Stage.TUNNEL_UP, _up_summary(info), info))
         self._stage = Stage.TUNNEL_UP
         self._up = True
 
@@ -839,11 +838,11 @@ class SessionCore:
     def _notify(self, stage: Stage, detail: str = "") -> None:
         """Record a new stage of the handshake and report it."""
         self._stage = stage
-        self._outputs.append(StateChange(LAYER, stage, detail))
+        self._outputs.append(SessionProgress(stage, detail))
 
     def _report(self, stage: Stage, detail: str) -> None:
         """Report a renegotiation step without changing the session's stage."""
-        self._outputs.append(StateChange(LAYER, stage, detail))
+        self._outputs.append(SessionProgress(stage, detail))
 
     def _timeout_message(self, key: _KeyState) -> str:
         window = self._config.hand_window
