@@ -13,7 +13,8 @@ from tests.core.test_session import CLIENT_SID, Driver, config, of_type
 from tests.core.tls_helpers import RenegotiatingServer, ServerKeySession, shared_pki, tls10_prf
 from vpnstack.core.shared import opcodes
 from vpnstack.core.tlssession.progress import SessionProgress
-from vpnstack.core.tlssession.session import SessionCore, next_key_id
+from vpnstack.core.tlssession.renegotiation import next_key_id
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.errors import HandshakeTimeout, RemoteProtocolError
 from vpnstack.messages import ControlMessage, DataKeys, KeepaliveSettings, Stage
 from vpnstack.settings import session_settings

@@ -15,7 +15,8 @@ from tests.core.test_session import (
     expected_prf_key2,
 )
 from tests.core.tls_helpers import ScriptedServer, data_keys_after_handshake, shared_pki
-from vpnstack.core.tlssession.session import SessionCore, occ_cipher
+from vpnstack.core.tlssession.apply_push import occ_cipher
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.errors import CipherNegotiationFailed, ConfigError
 from vpnstack.messages import DataKeys
 from vpnstack.settings import session_settings
