@@ -1,6 +1,8 @@
 """tlssession: TLS over the control channel, key-method 2, push and data keys, as a service.
 
-How this works: the protocol lives in ``core/tlssession/session.py`` (``SessionCore``); this
+How this works: the protocol lives in ``core/tlssession/session.py`` (``SessionCore``,
+configured by a ``SessionSettings`` record that ``vpnstack.settings.session_settings`` builds
+from the configuration); this
 service is one worker that feeds it the reliable layer's in-order ``ControlMessage``s and fires its
 timers (PUSH_REQUEST every 5 s, the hand-window deadline), and after every step delivers the
 core's outputs in order: ``ControlMessage`` down to reliabletransport, ``KeepaliveSettings``
