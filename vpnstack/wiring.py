@@ -63,7 +63,7 @@ from vpnstack.messages import (
     SendExitNotification,
     SendOccExit,
 )
-from vpnstack.settings import datachannel_settings, reliable_settings
+from vpnstack.settings import datachannel_settings, reliable_settings, session_settings
 
 T = TypeVar("T")
 
@@ -304,7 +304,7 @@ def build_layers(
         ),
         Tun(endpoint=endpoint, from_below=c.data_to_tun.receive, to_below=c.tun_to_data.send),
         TLSSession(
-            config=config,
+            settings=session_settings(config),
             local_session_id=sid,
             from_below=c.reliable_to_tls.receive,
             to_below=c.tls_to_reliable.send,

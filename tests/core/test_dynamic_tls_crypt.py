@@ -17,6 +17,7 @@ from vpnstack.core.controlchannel.wrap import NoWrap, TlsAuthWrap
 from vpnstack.core.tlssession.dynamic_tls_crypt import dynamic_tls_crypt_key
 from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.messages import DynamicTlsCryptKey, ReliablePacket
+from vpnstack.settings import session_settings
 
 LABEL = b"EXPORTER-OpenVPN-dynamic-tls-crypt"
 PUSH = (
@@ -29,7 +30,7 @@ TIME = 0x6000_0000
 
 def session_up(push: bytes, **kw: object) -> tuple[Driver, list[object]]:
     server = RenegotiatingServer(shared_pki(), push_script=[[push]])
-    core = SessionCore(config(**kw), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config(**kw)), local_session_id=CLIENT_SID)
     core.start(100.0)
     driver = Driver(core, server)
     driver.pump(100.0)

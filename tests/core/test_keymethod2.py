@@ -13,7 +13,9 @@ from vpnstack.core.tlssession.keymethod2 import (
     parse_server_message,
 )
 from vpnstack.core.tlssession.peerinfo import IV_PROTO, build_peer_info, occ_options_string
+from vpnstack.core.tlssession.settings import SessionSettings
 from vpnstack.errors import ConfigError, RemoteProtocolError
+from vpnstack.settings import session_settings
 
 SOURCE = KeySource(bytes(range(48)), b"\xaa" * 32, b"\xbb" * 32)
 
@@ -111,11 +113,11 @@ def test_parse_server_message_rejects_malformed(data: bytes) -> None:
         parse_server_message(data)
 
 
-def cfg(**kw: object) -> Config:
+def cfg(**kw: object) -> SessionSettings:
     config = Config(
         source="<t>", transport=TransportConfig(remotes=(Remote("h"),)), tls=TLSConfig(ca=b"")
     )
-    return with_fields(config, **kw)
+    return session_settings(with_fields(config, **kw))
 
 
 def peer_info_dict(text: str) -> dict[str, str]:
@@ -158,7 +160,9 @@ def test_occ_string() -> None:
         "V4,dev-type tun,link-mtu 1549,tun-mtu 1500,proto UDPv4,cipher AES-256-GCM,"
         "auth [null-digest],keysize 256,key-method 2,tls-client"
     )
-    tcp = occ_options_string(cfg(data__cipher="AES-128-GCM"), proto="tcp")
+    tcp = occ_options_string(
+        cfg(data__cipher="AES-128-GCM", transport__remotes=(Remote("h", proto="tcp"),))
+    )
     assert "proto TCPv4_CLIENT" in tcp and "keysize 128" in tcp and "cipher AES-128-GCM" in tcp
     cbc = occ_options_string(cfg(data__cipher="AES-256-CBC", data__auth="SHA256"))
     assert ",auth SHA256," in cbc

@@ -12,9 +12,12 @@ import pytest
 from tests.core.test_session import CLIENT_SID, Driver, config, of_type
 from tests.core.tls_helpers import RenegotiatingServer, ServerKeySession, shared_pki, tls10_prf
 from vpnstack.core.shared import opcodes
-from vpnstack.core.tlssession.session import SessionCore, next_key_id
+from vpnstack.core.tlssession.progress import SessionProgress
+from vpnstack.core.tlssession.renegotiation import next_key_id
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.errors import HandshakeTimeout, RemoteProtocolError
-from vpnstack.messages import ControlMessage, DataKeys, KeepaliveSettings, Stage, StateChange
+from vpnstack.messages import ControlMessage, DataKeys, KeepaliveSettings, Stage
+from vpnstack.settings import session_settings
 
 SOFT_RESET = opcodes.P_CONTROL_SOFT_RESET_V1
 PUSH = (
@@ -29,7 +32,7 @@ EKM_LABEL = b"EXPORTER-OpenVPN-datakeys"
 def up(push: bytes = PUSH_EKM, now: float = 100.0, **kw: object) -> Driver:
     """A session with key id 0 up at ``now`` against a RenegotiatingServer."""
     server = RenegotiatingServer(shared_pki(), push_script=[[push]])
-    core = SessionCore(config(**kw), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config(**kw)), local_session_id=CLIENT_SID)
     core.start(now)
     driver = Driver(core, server)
     driver.pump(now)
@@ -110,10 +113,10 @@ def test_server_initiated_renegotiation_derives_ekm_keys_from_the_new_tls_sessio
     assert km2.strings[2] == b"SESS_ID_AT_dG9rZW4="  # a certificate-only client given a token
     # No PUSH_REQUEST, no keepalive change, the tunnel stays up.
     assert session.texts == [] and not of_type(outputs, KeepaliveSettings)
-    assert not [o for o in outputs if isinstance(o, StateChange) and o.stage is Stage.TUNNEL_UP]
+    assert not [o for o in outputs if isinstance(o, SessionProgress) and o.stage is Stage.TUNNEL_UP]
     assert driver.core.tunnel_up and driver.core.current_key_id == 1
     assert driver.core.stage is Stage.TUNNEL_UP  # reported, but the session stays up
-    assert Stage.TLS_ESTABLISHED in [o.stage for o in outputs if isinstance(o, StateChange)]
+    assert Stage.TLS_ESTABLISHED in [o.stage for o in outputs if isinstance(o, SessionProgress)]
     assert driver.core.counters().renegotiations == 1
 
 
@@ -218,5 +221,5 @@ def test_lame_duck_key_still_reads_control_messages() -> None:
     # A late auth-token refresh on the old key id 0 is still applied, not dropped.
     server.send_texts([b"PUSH_REPLY,auth-token SESS_ID_AT_bmV3\x00"])
     outputs = driver.pump(201.0)
-    tokens = [o for o in outputs if isinstance(o, StateChange) and o.stage is Stage.AUTH_TOKEN]
+    tokens = [o for o in outputs if isinstance(o, SessionProgress) and o.stage is Stage.AUTH_TOKEN]
     assert len(tokens) == 1

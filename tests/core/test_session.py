@@ -15,6 +15,7 @@ from tests.core.tls_helpers import ScriptedServer, client_config, shared_pki, tl
 from vpnstack.config import Config
 from vpnstack.core.shared import opcodes
 from vpnstack.core.tlssession.early_negotiation import parse_early_negotiation_tlvs
+from vpnstack.core.tlssession.progress import SessionProgress
 from vpnstack.core.tlssession.session import Output, SessionCore
 from vpnstack.errors import (
     AuthFailed,
@@ -28,8 +29,8 @@ from vpnstack.messages import (
     DataKeys,
     KeepaliveSettings,
     Stage,
-    StateChange,
 )
+from vpnstack.settings import session_settings
 
 CLIENT_SID = bytes.fromhex("c1c2c3c4c5c6c7c8")
 PUSH_BASIC = (
@@ -70,7 +71,7 @@ class Driver:
 
 
 def start(server: ScriptedServer, now: float = 100.0, **kw: object) -> Driver:
-    core = SessionCore(config(**kw), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config(**kw)), local_session_id=CLIENT_SID)
     core.start(now)
     driver = Driver(core, server)
     driver.pump(now)
@@ -82,7 +83,7 @@ def of_type(outputs: list[Output], kind: type) -> list[Output]:
 
 
 def stages(outputs: list[Output]) -> list[Stage]:
-    return [o.stage for o in outputs if isinstance(o, StateChange)]
+    return [o.stage for o in outputs if isinstance(o, SessionProgress)]
 
 
 def expected_prf_key2(server: ScriptedServer) -> bytes:
@@ -130,11 +131,11 @@ def test_happy_path_prf() -> None:
     assert data[0] == KeepaliveSettings(ping=10.0, ping_restart=60.0)
     keys = data[1]
     assert isinstance(keys, DataKeys)
-    assert out.index(keys) < out.index(next(o for o in out if isinstance(o, StateChange)
+    assert out.index(keys) < out.index(next(o for o in out if isinstance(o, SessionProgress)
                                              and o.stage is Stage.TUNNEL_UP))
     assert keys.cipher == "AES-256-GCM" and keys.peer_id == 3 and keys.key_id == 0
     assert_keys(keys, expected_prf_key2(server))
-    up = next(o for o in out if isinstance(o, StateChange) and o.stage is Stage.TUNNEL_UP)
+    up = next(o for o in out if isinstance(o, SessionProgress) and o.stage is Stage.TUNNEL_UP)
     assert up.info is not None
     assert up.info.address == ipaddress.IPv4Address("10.8.0.2")
     assert up.info.network == ipaddress.IPv4Network("10.8.0.0/24")
@@ -157,7 +158,7 @@ def test_happy_path_prf() -> None:
 
 def test_tls_client_hello_only_after_server_reset() -> None:
     server = ScriptedServer(shared_pki())
-    core = SessionCore(config(), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config()), local_session_id=CLIENT_SID)
     core.start(0.0)
     assert core.outputs() == [ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V2, 0)]
     assert core.outputs() == []
@@ -180,7 +181,7 @@ def test_ekm_when_pushed(flag_option: bytes) -> None:
     keys = of_type(driver.seen, DataKeys)[0]
     assert isinstance(keys, DataKeys)
     assert_keys(keys, server.tls.export(b"EXPORTER-OpenVPN-datakeys", 256))
-    up = next(o for o in driver.seen if isinstance(o, StateChange) and o.info is not None)
+    up = next(o for o in driver.seen if isinstance(o, SessionProgress) and o.info is not None)
     assert up.info is not None and up.info.key_derivation == "tls-ekm"
 
 
@@ -217,7 +218,7 @@ def test_multi_part_push_reply_keys_only_after_final_part() -> None:
     assert len(keys) == 1 and isinstance(keys[0], DataKeys)
     assert keys[0].cipher == "AES-128-GCM"
     assert_keys(keys[0], server.tls.export(b"EXPORTER-OpenVPN-datakeys", 256), klen=16)
-    up = next(o for o in driver.seen if isinstance(o, StateChange) and o.info is not None)
+    up = next(o for o in driver.seen if isinstance(o, SessionProgress) and o.info is not None)
     assert up.info is not None
     assert [str(r.network) for r in up.info.routes] == ["192.168.1.0/24", "192.168.2.0/24"]
     assert up.info.topology == "net30"
@@ -241,7 +242,7 @@ def test_auth_failed() -> None:
 
 
 def test_handshake_timeout_without_any_answer() -> None:
-    core = SessionCore(config(tls__hand_window=60.0), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config(tls__hand_window=60.0)), local_session_id=CLIENT_SID)
     core.start(10.0)
     assert core.next_timer() == 70.0
     core.on_timer(69.99)
@@ -323,7 +324,7 @@ def test_after_up_auth_token_update_and_restart() -> None:
         [b"PUSH_REPLY,auth-token SESS_ID_AT_c2VjcmV0,auth-token-user Ym9iQGV4YW1wbGU=\x00"]
     )
     outputs = driver.pump(200.0)  # nothing torn down, no new keys: only the token is reported
-    assert [o.stage for o in outputs if isinstance(o, StateChange)] == [Stage.AUTH_TOKEN]
+    assert [o.stage for o in outputs if isinstance(o, SessionProgress)] == [Stage.AUTH_TOKEN]
     token = outputs[0].auth_token  # type: ignore[union-attr]
     assert token is not None
     assert (token.token, token.username) == ("SESS_ID_AT_c2VjcmV0", "bob@example")
@@ -331,7 +332,7 @@ def test_after_up_auth_token_update_and_restart() -> None:
     assert driver.core.has_auth_token
     server.send_texts([b"INFO,hello there\x00"])
     info = driver.pump(201.0)
-    assert [o.detail for o in info if isinstance(o, StateChange)] == ["server: hello there"]
+    assert [o.detail for o in info if isinstance(o, SessionProgress)] == ["server: hello there"]
     server.send_texts([b"RESTART,[N]server restarting\x00"])
     with pytest.raises(ServerHalted, match=r"reconnect.*server restarting"):
         driver.pump(202.0)
@@ -347,7 +348,7 @@ def test_several_messages_in_one_record() -> None:
     server = ScriptedServer(shared_pki(), push_script=[[b"INFO,one\x00" + PUSH_BASIC]])
     driver = start(server)
     assert driver.core.tunnel_up
-    assert "server: one" in [o.detail for o in driver.seen if isinstance(o, StateChange)]
+    assert "server: one" in [o.detail for o in driver.seen if isinstance(o, SessionProgress)]
 
 
 def test_server_reset_tlvs_are_parsed_and_unknown_ignored() -> None:

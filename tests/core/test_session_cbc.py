@@ -15,16 +15,18 @@ from tests.core.test_session import (
     expected_prf_key2,
 )
 from tests.core.tls_helpers import ScriptedServer, data_keys_after_handshake, shared_pki
-from vpnstack.core.tlssession.session import SessionCore, occ_cipher
+from vpnstack.core.tlssession.apply_push import occ_cipher
+from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.errors import CipherNegotiationFailed, ConfigError
 from vpnstack.messages import DataKeys
+from vpnstack.settings import session_settings
 
 CLIENT_SID = bytes.fromhex("c1c2c3c4c5c6c7c8")
 PUSH_NO_CIPHER = b"PUSH_REPLY,topology subnet,ifconfig 10.8.0.2 255.255.255.0,peer-id 1\x00"
 
 
 def run(server: ScriptedServer, **kw: object) -> tuple[DataKeys, ScriptedServer]:
-    core = SessionCore(config(**kw), local_session_id=CLIENT_SID)
+    core = SessionCore(session_settings(config(**kw)), local_session_id=CLIENT_SID)
     return data_keys_after_handshake(core, server), server
 
 

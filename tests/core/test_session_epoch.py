@@ -16,6 +16,7 @@ from vpnstack.core.datachannel.crypto import make_data_crypto
 from vpnstack.core.datachannel.epoch import EpochDataCrypto
 from vpnstack.core.tlssession.session import SessionCore
 from vpnstack.messages import DataKeys
+from vpnstack.settings import session_settings
 
 CLIENT_SID = bytes.fromhex("c1c2c3c4c5c6c7c8")
 
@@ -23,7 +24,9 @@ CLIENT_SID = bytes.fromhex("c1c2c3c4c5c6c7c8")
 def run(push: bytes) -> tuple[DataKeys, ScriptedServer]:
     server = ScriptedServer(shared_pki(), push_script=[[push]])
     ciphers = ("AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305", "AES-256-CBC")
-    core = SessionCore(config(data__ciphers=ciphers), local_session_id=CLIENT_SID)
+    core = SessionCore(
+        session_settings(config(data__ciphers=ciphers)), local_session_id=CLIENT_SID
+    )
     return data_keys_after_handshake(core, server), server
 
 

@@ -12,9 +12,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
 from tests.core.tls_helpers import PKI, Issued, TLSServer, client_config, make_leaf, make_pki
-from vpnstack.config import Config
+from vpnstack.core.tlssession.settings import TLSSettings
 from vpnstack.core.tlssession.tlsclient import TLSClient, openvpn_subject
 from vpnstack.errors import CertificateError, ConfigError, TLSError
+from vpnstack.settings import tls_settings
 
 
 @functools.cache
@@ -22,8 +23,8 @@ def pki(kind: str = "ec") -> PKI:
     return make_pki(kind)
 
 
-def config(p: PKI, **kw: object) -> Config:
-    return client_config(p, **kw)
+def config(p: PKI, **kw: object) -> TLSSettings:
+    return tls_settings(client_config(p, **kw))
 
 
 def server_for(p: PKI, leaf: Issued | None = None, **kw: object) -> TLSServer:
@@ -114,7 +115,7 @@ def test_tls_version_max_12_gives_tls12() -> None:
     assert client.protocol_version == "TLSv1.2"
 
 
-def refused(cfg: Config, server: TLSServer) -> str:
+def refused(cfg: TLSSettings, server: TLSServer) -> str:
     client = TLSClient(cfg)
     with pytest.raises(CertificateError) as info:
         handshake(client, server)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tests.core.tls_helpers import client_config
+from tests.core.tls_helpers import client_settings
 from vpnstack.core.controlchannel.channel import ControlChannelCore
 from vpnstack.core.controlchannel.tlscryptv2 import (
     V3_RESET_MAX_LEN,
@@ -308,7 +308,7 @@ def control_messages(outputs: list[object]) -> list[ControlMessage]:
 
 
 def test_session_starts_with_v3_and_answers_the_flag_with_an_empty_wkc_v1() -> None:
-    core = SessionCore(client_config(tls__crypt_v2_key=CLIENT_KEY), local_session_id=CLIENT_SID)
+    core = SessionCore(client_settings(tls__crypt_v2_key=CLIENT_KEY), local_session_id=CLIENT_SID)
     core.start(10.0)
     assert control_messages(core.outputs()) == [
         ControlMessage(opcodes.P_CONTROL_HARD_RESET_CLIENT_V3, 0)
@@ -329,7 +329,7 @@ def test_session_starts_with_v3_and_answers_the_flag_with_an_empty_wkc_v1() -> N
     ],
 )
 def test_no_wkc_v1_without_flag_or_without_v2(v2_key: bytes | None, payload: bytes) -> None:
-    core = SessionCore(client_config(tls__crypt_v2_key=v2_key), local_session_id=CLIENT_SID)
+    core = SessionCore(client_settings(tls__crypt_v2_key=v2_key), local_session_id=CLIENT_SID)
     core.start(10.0)
     reset = control_messages(core.outputs())[0].opcode
     assert reset == (opcodes.P_CONTROL_HARD_RESET_CLIENT_V3 if v2_key else 7)
@@ -339,7 +339,9 @@ def test_no_wkc_v1_without_flag_or_without_v2(v2_key: bytes | None, payload: byt
 
 def test_wire_sequence_through_reliable_and_controlchannel() -> None:
     """Session -> reliable -> controlchannel, with a test-side server reading the wire."""
-    session = SessionCore(client_config(tls__crypt_v2_key=CLIENT_KEY), local_session_id=CLIENT_SID)
+    session = SessionCore(
+        client_settings(tls__crypt_v2_key=CLIENT_KEY), local_session_id=CLIENT_SID
+    )
     reliable = ReliableCore(max_payload=1100)
     control = ControlChannelCore(
         wrap=TlsCryptV2Wrap(CLIENT_KEY, CLIENT_TIME), local_session_id=CLIENT_SID

@@ -20,7 +20,9 @@ from OpenSSL import SSL
 
 from vpnstack.config import Config, Remote, TLSConfig, TransportConfig
 from vpnstack.core.tlssession.session import SessionCore
+from vpnstack.core.tlssession.settings import SessionSettings
 from vpnstack.messages import ControlMessage, DataKeys
+from vpnstack.settings import session_settings
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -374,6 +376,11 @@ def client_config(pki: PKI | None = None, **fields: object) -> Config:
         tls=TLSConfig(ca=p.root.cert_pem, cert=p.client.cert_pem, key=p.client.key_pem),
     )
     return with_fields(config, **fields)
+
+
+def client_settings(pki: PKI | None = None, **overrides: object) -> SessionSettings:
+    """``session_settings`` of ``client_config(pki, **overrides)``: what a SessionCore takes."""
+    return session_settings(client_config(pki, **overrides))
 
 
 

@@ -9,9 +9,11 @@ import trio.testing
 from tests.core.tls_helpers import ScriptedServer, client_config, shared_pki
 from vpnstack.config import Config
 from vpnstack.core.shared import opcodes
+from vpnstack.core.tlssession.progress import SessionProgress
 from vpnstack.errors import AuthFailed, HandshakeTimeout
-from vpnstack.layers.tlssession import TLSSession
+from vpnstack.layers.tlssession import TLSSession, state_change
 from vpnstack.messages import (
+    AuthToken,
     ControlMessage,
     DataChannelCommand,
     DataKeys,
@@ -19,6 +21,7 @@ from vpnstack.messages import (
     Stage,
     StateChange,
 )
+from vpnstack.settings import session_settings
 
 CLIENT_SID = bytes.fromhex("0102030405060708")
 PUSH = (
@@ -40,7 +43,7 @@ class Harness:
         to_below, self.below_out = trio.open_memory_channel[ControlMessage](16)
         to_data, self.data_out = trio.open_memory_channel[DataChannelCommand](16)
         self.session = TLSSession(
-            config=config(**kw),
+            settings=session_settings(config(**kw)),
             local_session_id=CLIENT_SID,
             from_below=from_below,
             to_below=to_below,
@@ -124,3 +127,23 @@ async def test_auth_failed_ends_run(autojump_clock: trio.testing.MockClock) -> N
         async with trio.open_nursery() as nursery:
             nursery.start_soon(h.peer, server)
             await h.session.run()
+
+
+def test_each_core_progress_becomes_the_same_state_change() -> None:
+    token = AuthToken("SESS_ID_AT_x", "bob")
+    progress = SessionProgress(Stage.AUTH_TOKEN, "detail", None, token)
+    expected = StateChange("tlssession", Stage.AUTH_TOKEN, "detail", None, token)
+    assert state_change(progress) == expected
+    assert "SESS_ID" not in repr(progress) and "SESS_ID" not in repr(state_change(progress))
+
+
+async def test_every_notification_names_the_layer(autojump_clock: trio.testing.MockClock) -> None:
+    server = ScriptedServer(shared_pki(), push_script=[[PUSH]])
+    h = Harness()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(h.peer, server)
+        await nursery.start(h.session.run)
+        await h.data_out.receive()
+        await h.data_out.receive()
+        nursery.cancel_scope.cancel()
+    assert h.notes and {n.layer for n in h.notes} == {"tlssession"}

@@ -1,10 +1,13 @@
 """tlssession: TLS over the control channel, key-method 2, push and data keys, as a service.
 
-How this works: the protocol lives in ``core/tlssession/session.py`` (``SessionCore``); this
+How this works: the protocol lives in ``core/tlssession/session.py`` (``SessionCore``,
+configured by a ``SessionSettings`` record that ``vpnstack.settings.session_settings`` builds
+from the configuration); this
 service is one worker that feeds it the reliable layer's in-order ``ControlMessage``s and fires its
 timers (PUSH_REQUEST every 5 s, the hand-window deadline), and after every step delivers the
 core's outputs in order: ``ControlMessage`` down to reliabletransport, ``KeepaliveSettings``
-and ``DataKeys`` sideways to datachannel, ``StateChange`` to ``notify``.
+and ``DataKeys`` sideways to datachannel, each ``SessionProgress`` as a ``StateChange``
+(layer "tlssession") to ``notify``.
 
 A second worker takes the datachannel's ``RenegotiationRequest``s (reneg-bytes, reneg-pkts,
 packet id 0xFF000000) and asks the core to renegotiate (PROTOCOL.md §9); both workers call
@@ -28,9 +31,10 @@ import math
 import attrs
 import trio
 
-from vpnstack.config import Config
 from vpnstack.core.shared.drops import DropCounter
+from vpnstack.core.tlssession.progress import SessionProgress
 from vpnstack.core.tlssession.session import SessionCore
+from vpnstack.core.tlssession.settings import SessionSettings
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import (
@@ -75,6 +79,13 @@ class TLSSessionStatistics:
     """The newest key id (negotiated or being negotiated)."""
 
 
+def state_change(progress: SessionProgress) -> StateChange:
+    """The ``StateChange`` that reports one of the core's ``SessionProgress`` records."""
+    return StateChange(
+        TLSSession.name, progress.stage, progress.detail, progress.info, progress.auth_token
+    )
+
+
 class TLSSession:
     """The tlssession layer (see the module docstring)."""
 
@@ -83,7 +94,7 @@ class TLSSession:
     def __init__(
         self,
         *,
-        config: Config,
+        settings: SessionSettings,
         local_session_id: bytes,
         from_below: trio.MemoryReceiveChannel[ControlMessage],
         to_below: trio.MemorySendChannel[ControlMessage],
@@ -93,8 +104,7 @@ class TLSSession:
         from_app: trio.MemoryReceiveChannel[SendExitNotification] | None = None,
         to_control: trio.MemorySendChannel[DynamicTlsCryptKey] | None = None,
     ) -> None:
-        proto = config.transport.remotes[0].proto if config.transport.remotes else "udp"
-        self._core = SessionCore(config, local_session_id=local_session_id, proto=proto)
+        self._core = SessionCore(settings, local_session_id=local_session_id)
         self._from_below = from_below
         self._to_below = to_below
         self._to_data = to_data
@@ -204,7 +214,7 @@ class TLSSession:
             elif isinstance(output, KeepaliveSettings | DataKeys):
                 self._data_commands += 1
                 await self._to_data.send(output)
-            elif isinstance(output, StateChange):
-                self._notify(output)
+            elif isinstance(output, SessionProgress):
+                self._notify(state_change(output))
             elif isinstance(output, DynamicTlsCryptKey) and self._to_control is not None:
                 await self._to_control.send(output)

@@ -38,7 +38,7 @@ from types import TracebackType
 import trio
 
 from vpnstack.core.shared.drops import DropCounter
-from vpnstack.errors import ConfigError, VPNError
+from vpnstack.errors import ConfigError, DropReason, VPNError
 from vpnstack.layers.tun import BATCH_CAP
 from vpnstack.messages import Batch
 
@@ -222,10 +222,10 @@ class KernelTunEndpoint:
         fd = self.device.fd
         for packet in batch:
             if self.device.closed:
-                self._drops.drop("tun-closed")
+                self._drops.drop(DropReason.TUN_CLOSED)
                 continue
             if not packet:
-                self._drops.drop("empty-packet")
+                self._drops.drop(DropReason.EMPTY_PACKET)
                 continue
             while True:
                 try:
@@ -234,7 +234,7 @@ class KernelTunEndpoint:
                     try:
                         await trio.lowlevel.wait_writable(fd)
                     except trio.ClosedResourceError:
-                        self._drops.drop("tun-closed")
+                        self._drops.drop(DropReason.TUN_CLOSED)
                         break
                     continue
                 except OSError as exc:
@@ -251,13 +251,13 @@ class KernelTunEndpoint:
         self.device.close()
 
 
-def _write_drop_reason(exc: OSError) -> str:
+def _write_drop_reason(exc: OSError) -> DropReason | str:
     if exc.errno == errno.EINVAL:
-        return "refused-by-kernel"  # not an IPv4/IPv6 packet, or malformed
+        return DropReason.REFUSED_BY_KERNEL  # not an IPv4/IPv6 packet, or malformed
     if exc.errno == errno.EMSGSIZE:
-        return "too-large"
+        return DropReason.TOO_LARGE
     if exc.errno in (errno.ENOBUFS, errno.ENOMEM):
-        return "kernel-out-of-buffers"
+        return DropReason.KERNEL_OUT_OF_BUFFERS
     if exc.errno in (errno.EBADFD, errno.EIO):
-        return "tun-gone"
+        return DropReason.TUN_GONE
     return f"write-error-{errno.errorcode.get(exc.errno or 0, 'unknown').lower()}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from vpnstack.errors import RemoteProtocolError
+from vpnstack.errors import DropReason, RemoteProtocolError
 
 TLV_EARLY_NEG_FLAGS = 0x0001
 """Early-negotiation TLV type: flags, a uint16 value (§4.4.2)."""
@@ -27,11 +27,11 @@ def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
     offset = 0
     while offset < len(payload):
         if offset + 4 > len(payload):
-            raise RemoteProtocolError("truncated-early-negotiation-tlv")
+            raise RemoteProtocolError(DropReason.TRUNCATED_EARLY_NEGOTIATION_TLV)
         kind, length = struct.unpack_from("!HH", payload, offset)
         offset += 4
         if offset + length > len(payload):
-            raise RemoteProtocolError("truncated-early-negotiation-tlv", f"type {kind}")
+            raise RemoteProtocolError(DropReason.TRUNCATED_EARLY_NEGOTIATION_TLV, f"type {kind}")
         tlvs[kind] = payload[offset : offset + length]
         offset += length
     return tlvs
@@ -47,5 +47,7 @@ def resend_wkc_requested(tlvs: dict[int, bytes]) -> bool:
     if value is None:
         return False
     if len(value) != 2:
-        raise RemoteProtocolError("malformed-early-negotiation-flags", f"{len(value)} bytes")
+        raise RemoteProtocolError(
+            DropReason.MALFORMED_EARLY_NEGOTIATION_FLAGS, f"{len(value)} bytes"
+        )
     return bool(int.from_bytes(value, "big") & EARLY_NEG_FLAG_RESEND_WKC)

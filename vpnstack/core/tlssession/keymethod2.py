@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import attrs
 
-from vpnstack.errors import ConfigError, RemoteProtocolError
+from vpnstack.errors import ConfigError, DropReason, RemoteProtocolError
 
 KEY_METHOD_2 = 2
 PRE_MASTER_LEN = 48
@@ -119,17 +119,17 @@ def build_client_message(
 
 def _read_string(data: bytes, offset: int, what: str) -> tuple[str, int]:
     if offset + 2 > len(data):
-        raise RemoteProtocolError("key-method-2-truncated", f"no length for {what}")
+        raise RemoteProtocolError(DropReason.KEY_METHOD_2_TRUNCATED, f"no length for {what}")
     (length,) = struct.unpack_from("!H", data, offset)
     offset += 2
     if length == 0:
         return "", offset
     end = offset + length
     if end > len(data):
-        raise RemoteProtocolError("key-method-2-truncated", f"{what} needs {length} bytes")
+        raise RemoteProtocolError(DropReason.KEY_METHOD_2_TRUNCATED, f"{what} needs {length} bytes")
     raw = data[offset:end]
     if raw[-1] != 0:
-        raise RemoteProtocolError("key-method-2-string-not-nul-terminated", what)
+        raise RemoteProtocolError(DropReason.KEY_METHOD_2_STRING_NOT_NUL_TERMINATED, what)
     return raw[:-1].decode("utf-8", "replace"), end
 
 
@@ -139,9 +139,9 @@ def parse_server_message(data: bytes) -> ServerKeyMethod2:
     What follows the options string (three empty strings from a 2.6 server) is ignored.
     """
     if len(data) < 5 + 2 * RANDOM_LEN + 2:
-        raise RemoteProtocolError("key-method-2-truncated", f"{len(data)} bytes")
+        raise RemoteProtocolError(DropReason.KEY_METHOD_2_TRUNCATED, f"{len(data)} bytes")
     if data[4] & 0x0F != KEY_METHOD_2:  # §5.2: the receiver checks the low 4 bits
-        raise RemoteProtocolError("not-key-method-2", f"method byte {data[4]:#04x}")
+        raise RemoteProtocolError(DropReason.NOT_KEY_METHOD_2, f"method byte {data[4]:#04x}")
     random1 = data[5 : 5 + RANDOM_LEN]
     random2 = data[5 + RANDOM_LEN : 5 + 2 * RANDOM_LEN]
     options, _ = _read_string(data, 5 + 2 * RANDOM_LEN, "options")

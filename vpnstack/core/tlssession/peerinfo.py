@@ -6,7 +6,7 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
 * bit 1 DATA_V2 (2): P_DATA_V2 and peer-id; set whenever any other bit is set;
 * bit 2 REQUEST_PUSH (4): the server may push without waiting for our PUSH_REQUEST;
 * bit 3 TLS_KEY_EXPORT (8): we derive keys by EKM when the server pushes ``tls-ekm``
-  (left out when ``config.tls.ekm`` is False, so that the server picks the PRF);
+  (left out when ``settings.tls_ekm`` is False, so that the server picks the PRF);
 * bit 4 AUTH_PENDING_KW (16): we understand ``AUTH_PENDING,timeout N`` (keep pushing,
   extend the deadline);
 * bit 6 DNS_OPTION (64): push.py parses the pushed ``dns`` option;
@@ -20,7 +20,7 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
 * bit 9 DYN_TLS_CRYPT (512): when the server pushes ``protocol-flags dyn-tls-crypt``, every
   control packet with key id > 0 is wrapped with the dynamic tls-crypt key, whatever the
   original wrapping (§4.2, §11.25; session.py and core/controlchannel/channel.py). Needs EKM, which
-  pyOpenSSL always has, so it is announced even when ``config.tls.ekm`` is False.
+  pyOpenSSL always has, so it is announced even when ``settings.tls_ekm`` is False.
 
 Deliberately *not* set: bit 5 NCP_P2P (never in a pull client), bit 11 DNS v2, bit 12
 PUSH_UPDATE. So IV_PROTO = 2|4|8|16|64|128|256|512|1024 = 2014.
@@ -41,10 +41,10 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Sequence
 
-from vpnstack.config import Config
 from vpnstack.core.shared.ciphers import HMAC_DIGEST_LENGTHS
 from vpnstack.core.shared.framing import framing_of
 from vpnstack.core.tlssession.datakeys import IV_PROTO_DATA_EPOCH
+from vpnstack.core.tlssession.settings import SessionSettings
 
 IV_PROTO_DATA_V2 = 1 << 1
 IV_PROTO_REQUEST_PUSH = 1 << 2
@@ -93,22 +93,22 @@ def client_version() -> str:
     return f"vpnstack-{version}"
 
 
-def announced_iv_proto(config: Config) -> int:
+def announced_iv_proto(settings: SessionSettings) -> int:
     """IV_PROTO for this configuration: ``IV_PROTO``, less bit 3 if EKM is switched off."""
-    return IV_PROTO if config.tls.ekm else IV_PROTO & ~IV_PROTO_TLS_KEY_EXPORT
+    return IV_PROTO if settings.tls_ekm else IV_PROTO & ~IV_PROTO_TLS_KEY_EXPORT
 
 
-def build_peer_info(config: Config, *, ciphers: Sequence[str] | None = None) -> str:
+def build_peer_info(settings: SessionSettings, *, ciphers: Sequence[str] | None = None) -> str:
     """The peer-info block (§6.1), without the NUL (keymethod2 adds it).
 
-    ``ciphers`` (default ``config.data.ciphers``) is the IV_CIPHERS list; the session passes
+    ``ciphers`` (default ``settings.data_ciphers``) is the IV_CIPHERS list; the session passes
     only the ciphers vpnstack implements.
     """
-    ciphers = list(config.data.ciphers if ciphers is None else ciphers)
+    ciphers = list(settings.data_ciphers if ciphers is None else ciphers)
     lines = [
         f"IV_VER={client_version()}",
         "IV_PLAT=linux",
-        f"IV_PROTO={announced_iv_proto(config)}",
+        f"IV_PROTO={announced_iv_proto(settings)}",
         f"IV_CIPHERS={':'.join(ciphers)}",
     ]
     if "AES-128-GCM" in ciphers and "AES-256-GCM" in ciphers:
@@ -125,25 +125,26 @@ def _proto_name(proto: str) -> str:
     return "UDPv6" if proto.endswith("6") else "UDPv4"
 
 
-def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 1500) -> str:
+def occ_options_string(settings: SessionSettings, *, tun_mtu: int = 1500) -> str:
     """The OCC options string (§5.2), e.g. ``V4,dev-type tun,link-mtu 1549,...,tls-client``.
 
     The server only reads ``cipher`` from it (fallback for clients without NCP) and
     ``comp-lzo`` (compress migrate). The cipher described is the fallback one
     (``data-ciphers-fallback``, else ``cipher``, else the first of ``data-ciphers``); as a
     stock client, ``cipher X`` is only said when X is in ``data-ciphers``. ``link-mtu`` is
-    the stock client's figure for that cipher and framing.
+    the stock client's figure for that cipher and framing, over ``settings.proto``.
     """
+    proto = settings.proto
     cipher = (
-        config.data.ciphers_fallback
-        or config.data.cipher
-        or (config.data.ciphers[0] if config.data.ciphers else "AES-256-GCM")
+        settings.data_ciphers_fallback
+        or settings.cipher
+        or (settings.data_ciphers[0] if settings.data_ciphers else "AES-256-GCM")
     ).upper()
     aead = cipher.endswith(_AEAD)
     tcp = proto.startswith("tcp")
     # v1 framings (comp-lzo, compress stub/lz4) add a byte to every packet; stub-v2 none.
     framing = 0
-    if config.data.compression is not None and framing_of(config.data.compression) != "stub-v2":
+    if settings.compression is not None and framing_of(settings.compression) != "stub-v2":
         framing = 1
     if aead:
         # tun-mtu + opcode/peer-id 4 + packet id 4 + tag 16 + 25 of stock slack; TCP +2 length
@@ -151,8 +152,8 @@ def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 150
         link_mtu = tun_mtu + 49 + framing + (2 if tcp else 0)
     else:
         # opcode 1, packet id 4, IV 16, a block of padding 16, the HMAC (mtu.c, §7.7)
-        auth = config.data.auth
-        digest = HMAC_DIGEST_LENGTHS.get(config.data.auth, 20)
+        auth = settings.auth
+        digest = HMAC_DIGEST_LENGTHS.get(settings.auth, 20)
         link_mtu = tun_mtu + 1 + 4 + 16 + 16 + digest + framing + (2 if tcp else 0)
     keysize = _KEYSIZE.get(cipher, 256)
     parts = [
@@ -162,9 +163,9 @@ def occ_options_string(config: Config, *, proto: str = "udp", tun_mtu: int = 150
         f"tun-mtu {tun_mtu}",
         f"proto {_proto_name(proto)}",
     ]
-    if config.data.compression is not None:
+    if settings.compression is not None:
         parts.append("comp-lzo")  # §5.2, §11.24: only when a framing is configured
-    if cipher in config.data.ciphers:
+    if cipher in settings.data_ciphers:
         parts.append(f"cipher {cipher}")
     parts += [f"auth {auth}", f"keysize {keysize}", "key-method 2", "tls-client"]
     return ",".join(parts)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from vpnstack.errors import RemoteProtocolError, VPNError
+from vpnstack.errors import DropReason, RemoteProtocolError, VPNError
 from vpnstack.messages import Route, TunnelInfo
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -74,7 +74,7 @@ class ControlTextReader:
         *messages, self._pending = buffer.split(b"\x00")
         if len(self._pending) > MAX_PENDING_TEXT:
             self._pending = b""
-            raise RemoteProtocolError("control-message-too-long", "no NUL within 64 KiB")
+            raise RemoteProtocolError(DropReason.CONTROL_MESSAGE_TOO_LONG, "no NUL within 64 KiB")
         return messages
 
 
@@ -86,7 +86,7 @@ def classify(raw: bytes) -> ControlText:
     """
     raw = raw.rstrip(b"\r\n")
     if any(b < 0x20 or b > 0x7E for b in raw):
-        raise RemoteProtocolError("non-printable-control-message")
+        raise RemoteProtocolError(DropReason.NON_PRINTABLE_CONTROL_MESSAGE)
     text = raw.decode("ascii")
     for kind in _PREFIXES:
         if text.startswith(kind.value):

@@ -1,119 +1,125 @@
-"""The sans-I/O TLS session: reset, TLS, key-method 2, push, data keys (PROTOCOL.md §5, §6).
+"""The sans-I/O TLS session: reset, TLS, key-method 2, push, data keys (PROTOCOL.md §5, §6, §9).
 
-Theory of operation. One :class:`SessionCore` owns the control-channel conversation of an
-OpenVPN session above the reliable layer. It exchanges whole ``ControlMessage`` objects
-with that layer, never packets. State that lives for the whole session (session ids,
-negotiated cipher, key-derivation choice, auth-token) sits on the core; state that belongs
-to one TLS negotiation lives in a :class:`_KeyState` per key id: the current key and, after
-a renegotiation, the lame duck (§9).
+Read this module first; it coordinates the others. One :class:`SessionCore` owns the
+control-channel conversation of an OpenVPN session above the reliable layer. It exchanges
+whole ``ControlMessage`` objects with that layer, never packets, and its outputs (drained in
+order with :meth:`SessionCore.outputs`) are ``ControlMessage`` (down), ``KeepaliveSettings``
+and ``DataKeys`` (to the datachannel), ``DynamicTlsCryptKey`` (to the controlchannel) and
+``SessionProgress`` (for the user). Time is always passed in as ``now``.
 
-Key id 0 moves through these phases (each line: what moves it on, what it emits):
+What lives where:
 
-    INITIAL      start()                       -> HARD_RESET_CLIENT_V2 (V3    (none)
-                                                  with tls-crypt-v2, §4.4)
-    RESET_SENT   HARD_RESET_SERVER_V2 (sid)    -> [empty WKC_V1 if the TLV    TLS_HANDSHAKE
-                                                  asks, §4.4] ClientHello
-    TLS          handshake done, server ok     -> key-method-2 (one record)   TLS_ESTABLISHED
-    KEY_EXCHANGE server key-method-2 record    -> "PUSH_REQUEST\\0" (every 5s) KEY_EXCHANGED,
-                                                                              PUSH_REQUESTED
-    PUSHING      final PUSH_REPLY part         -> KeepaliveSettings, DataKeys PUSH_RECEIVED,
-                                                                              DATA_KEYS_READY,
-                                                                              TUNNEL_UP
-    ACTIVE       later control messages: auth-token refresh; RESTART/HALT/EXIT end it.
+* ``machine.py``: the phases of one key and what moves them on, as one table. This module
+  turns messages and timers into the table's events, fires them on the right key
+  (:meth:`SessionCore._fire`), and carries out the actions the rows name: each action
+  ``name`` is the method ``_do_<name>`` below, so the table reads as the outline of this file;
+* ``control.py``: what a control text (PUSH_REPLY, AUTH_FAILED, AUTH_PENDING, INFO,
+  RESTART, HALT, EXIT) means;
+* ``apply_push.py``: what key id 0's push decides (cipher, framing, keepalive, EKM/epoch,
+  dynamic tls-crypt, TunnelInfo); ``derivation.py``: how each key id's DataKeys are made;
+* ``renegotiation.py``: when the next key id is due and which id it is;
+* ``hints.py``: the words of the timeout and AUTH_FAILED errors.
 
-The whole negotiation must finish within ``hand-window`` of ``start`` (§3), or
-``HandshakeTimeout``.
+State that lives for the whole session (session ids, the data-channel choice, auth-token,
+the push collector) sits on the core; state that belongs to one TLS negotiation lives in a
+:class:`_Key` per key id: the current key and, after a renegotiation, the lame duck (§9).
 
-Renegotiation (§9, §11.26). Once the current key is ACTIVE, the next key id (1..7, then 1
-again, never 0: :func:`next_key_id`) is negotiated when
-
-* the server sends a SOFT_RESET for exactly that key id: we answer with our own SOFT_RESET
-  (id 0 of the new key id; the reliable layer acks theirs) and start TLS at once (we stay the
-  TLS client). A SOFT_RESET for any other key id, or while a key is still being negotiated,
-  is dropped and counted (``soft-reset-key-id-out-of-sync``); the session goes on;
-* ``reneg-sec`` seconds have passed since the current key's key-method 2 exchange (a client
-  uses exactly its ``reneg-sec``, default 3600; 0 turns it off), or the datachannel asks with
-  :meth:`SessionCore.request_renegotiation` (``reneg-bytes``, ``reneg-pkts``, data packet id
-  0xFF000000, §8): we send SOFT_RESET and start TLS when the server's SOFT_RESET answers.
-
-    RESET_SENT   server SOFT_RESET (we started)  -> ClientHello
-    TLS          handshake done                  -> key-method 2 (auth-token as password)
-    KEY_EXCHANGE server key-method-2 record      -> DataKeys for the new key id   ACTIVE
-
-Each new key has its own TLS session and new randoms; its ``DataKeys`` are derived as soon as
-the server's key-method 2 arrives, with key id 0's cipher and PRF/EKM choice, EKM running on
-the new key's own TLS session (§5.3, §11.22). The old key becomes the lame duck: messages on
-it are still read, and it is forgotten at the next renegotiation (the datachannel keeps
-decrypting with it for tran-window). A failed renegotiation (hand-window, a TLS error) raises
-``HandshakeTimeout``: the client lifecycle reconnects (§9 step 6 allows this simplification
-of stock's "keep the old key until it dies").
-
-Outputs are drained with :meth:`SessionCore.outputs` in order; time is always passed in as
-``now``.
+The whole negotiation of a key must finish within ``hand-window`` of its start (§3), or
+``HandshakeTimeout``. Each new key has its own TLS session and new randoms; its ``DataKeys``
+are derived as soon as the server's key-method 2 arrives, with key id 0's cipher and PRF/EKM
+choice. The lame duck's messages are still read; it is forgotten at the next renegotiation
+(the datachannel keeps decrypting with it for tran-window). A failed renegotiation
+(hand-window, a TLS error) raises ``HandshakeTimeout``: the client lifecycle reconnects (§9
+step 6 allows this simplification of stock's "keep the old key until it dies").
 """
 
 from __future__ import annotations
 
-import base64
-import enum
 import os
-import struct
 from collections import Counter
 from collections.abc import Callable
 
 import attrs
 
-from vpnstack.config import Config
 from vpnstack.core.shared import opcodes
-from vpnstack.core.shared.ciphers import DATA_CIPHERS, STATIC_KEY_LEN
-from vpnstack.core.shared.framing import framing_of
-from vpnstack.core.tlssession.datakeys import (
-    EKM_LABEL,
-    KEY2_LEN,
-    epoch_format_negotiated,
-    split_key2,
-    split_key2_epoch,
+from vpnstack.core.shared.ciphers import STATIC_KEY_LEN
+from vpnstack.core.tlssession.apply_push import (
+    choose_data_channel,
+    dynamic_tls_crypt_negotiated,
+    keepalive_settings,
+    negotiable_ciphers,
+    push_summary,
+    tunnel_up_info,
+    up_summary,
 )
+from vpnstack.core.tlssession.control import (
+    Fatal,
+    Pending,
+    PushPart,
+    Report,
+    auth_pending_deadline,
+    auth_token_of,
+    decode_token_user,
+    react,
+)
+from vpnstack.core.tlssession.derivation import DataChannelChoice, derive_data_keys
 from vpnstack.core.tlssession.dynamic_tls_crypt import (
     DYNAMIC_TLS_CRYPT_LABEL,
     dynamic_tls_crypt_key,
 )
-from vpnstack.core.tlssession.early_negotiation import resend_wkc_requested
+from vpnstack.core.tlssession.early_negotiation import (
+    parse_early_negotiation_tlvs,
+    resend_wkc_requested,
+)
+from vpnstack.core.tlssession.hints import renegotiation_failed_message, timeout_message
 from vpnstack.core.tlssession.keymethod2 import (
     KeySource,
     ServerKeyMethod2,
     build_client_message,
     parse_server_message,
 )
-from vpnstack.core.tlssession.peerinfo import (
-    IV_PROTO_DYN_TLS_CRYPT,
-    announced_iv_proto,
-    build_peer_info,
-    occ_options_string,
+from vpnstack.core.tlssession.machine import (
+    AuthPending,
+    ControlRecord,
+    Event,
+    ExitRequested,
+    HandWindowExpired,
+    KeyMachine,
+    KeyMethod2Received,
+    Phase,
+    PushComplete,
+    PushRequestDue,
+    RenegotiationDue,
+    ServerRenegotiates,
+    ServerReset,
+    ServerSoftReset,
+    Start,
+    TlsData,
+    TlsEstablished,
+    unhandled,
 )
-from vpnstack.core.tlssession.prf import derive_key2_prf
+from vpnstack.core.tlssession.peerinfo import build_peer_info, occ_options_string
+from vpnstack.core.tlssession.progress import SessionProgress
 from vpnstack.core.tlssession.push import (
-    ControlKind,
     ControlText,
     ControlTextReader,
     PushCollector,
     PushedOptions,
-    PushedRoute,
-    PushedRoute6,
     classify,
     client_pull_filters,
     is_auth_token_only,
-    parse_auth_failed_temp,
-    restart_flags,
-    tunnel_info,
-    with_local_options,
 )
+from vpnstack.core.tlssession.renegotiation import (
+    RENEG_SEC_DEFAULT,
+    next_key_id,
+    reneg_interval,
+    renegotiate_at,
+)
+from vpnstack.core.tlssession.settings import SessionSettings
 from vpnstack.core.tlssession.tlsclient import TLSClient
 from vpnstack.errors import (
-    AuthFailed,
     CertificateError,
-    CipherNegotiationFailed,
-    ConfigError,
+    DropReason,
     HandshakeTimeout,
     LocalError,
     RemoteProtocolError,
@@ -121,51 +127,52 @@ from vpnstack.errors import (
     TLSError,
 )
 from vpnstack.messages import (
-    AuthToken,
     ControlMessage,
     DataKeys,
     DynamicTlsCryptKey,
     KeepaliveSettings,
     Stage,
-    StateChange,
-    TunnelInfo,
 )
 
 PUSH_REQUEST_INTERVAL = 5.0
 """Seconds between PUSH_REQUESTs until the PUSH_REPLY arrives (§6.2)."""
-RENEG_SEC_DEFAULT = 3600.0
-"""``reneg-sec`` default; bounds the AUTH_PENDING timeout (§6.2)."""
-LAYER = "tlssession"
 
-Output = ControlMessage | KeepaliveSettings | DataKeys | StateChange | DynamicTlsCryptKey
+Output = ControlMessage | KeepaliveSettings | DataKeys | SessionProgress | DynamicTlsCryptKey
 """What the core asks its service to deliver: down, to the data channel, or to notify."""
 
 
-class Phase(enum.Enum):
-    """Phases of one key state (see the table at the top of the module)."""
-
-    INITIAL = "initial"
-    RESET_SENT = "reset sent"
-    TLS = "TLS handshake"
-    KEY_EXCHANGE = "key-method 2 exchange"
-    PUSHING = "waiting for PUSH_REPLY"
-    ACTIVE = "active"
-
-
 @attrs.define
-class _KeyState:
-    """One TLS negotiation for one key id."""
+class _Key:
+    """One TLS negotiation for one key id; its phase is its machine's."""
 
     key_id: int
+    """0, then 1..7 cycling (§9)."""
     started_at: float
+    """When the key was born: hand-window counts from here (§3)."""
     deadline: float
+    """When the negotiation fails (AUTH_PENDING may move it, §6.2)."""
     source: KeySource
-    phase: Phase = Phase.INITIAL
-    tls: TLSClient | None = None
+    """Our key-method 2 randoms (new for every key, §9)."""
+    machine: KeyMachine
+    """The key's phase (machine.py)."""
+    tls: TLSClient
+    """The key's own TLS session."""
     server_km2: ServerKeyMethod2 | None = None
+    """The server's key-method 2, once received."""
     next_push_request: float | None = None
-    established_at: float | None = None  # key-method 2 done: reneg-sec counts from here (§9)
-    renegotiation: bool = False  # a key id after 0, started by a SOFT_RESET
+    """When to write PUSH_REQUEST again (key id 0 in PUSH_WAIT only)."""
+    established_at: float | None = None
+    """Key-method 2 done: reneg-sec counts from here (§9)."""
+
+    @property
+    def phase(self) -> Phase:
+        """The key's phase."""
+        return self.machine.phase
+
+    @property
+    def negotiating(self) -> bool:
+        """Its hand-window deadline runs: the table has a HandWindowExpired row for it."""
+        return self.machine.accepts(HandWindowExpired)
 
 
 @attrs.frozen
@@ -182,151 +189,37 @@ class SessionCounters:
     """Key ids started after key id 0 (by either side)."""
 
 
-def next_key_id(key_id: int) -> int:
-    """The key id after ``key_id``: 0, 1, ..., 7, 1, 2, ... never back to 0 (§9, §11.26)."""
-    return 1 if key_id == opcodes.KEY_ID_MASK else key_id + 1
-
-
-def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
-    """The TLVs of the server's hard reset (§4.4): ``uint16 type, uint16 len, value``.
-
-    Unknown types are returned too (callers ignore what they do not know); a truncated
-    list raises ``RemoteProtocolError``.
-    """
-    tlvs: dict[int, bytes] = {}
-    offset = 0
-    while offset < len(payload):
-        if offset + 4 > len(payload):
-            raise RemoteProtocolError("truncated-early-negotiation-tlv")
-        kind, length = struct.unpack_from("!HH", payload, offset)
-        offset += 4
-        if offset + length > len(payload):
-            raise RemoteProtocolError("truncated-early-negotiation-tlv", f"type {kind}")
-        tlvs[kind] = payload[offset : offset + length]
-        offset += length
-    return tlvs
-
-
-def negotiable_ciphers(config: Config) -> tuple[str, ...]:
-    """The data ciphers we announce and accept: ``data-ciphers`` that vpnstack implements."""
-    ours = tuple(c.upper() for c in config.data.ciphers if c.upper() in DATA_CIPHERS)
-    if not ours:
-        raise ConfigError(
-            f"none of data-ciphers {':'.join(config.data.ciphers)} is implemented by vpnstack; "
-            f"use {', '.join(sorted(DATA_CIPHERS))}"
-        )
-    return ours
-
-
-def occ_cipher(options: str) -> str | None:
-    """The ``cipher X`` of a peer's OCC options string (§5.2), upper-cased, or None."""
-    for item in options.split(","):
-        name, _, value = item.strip().partition(" ")
-        if name == "cipher" and value.strip():
-            return value.strip().upper()
-    return None
-
-
-def negotiate_cipher(pushed: PushedOptions, config: Config, *, server_options: str = "") -> str:
-    """The data cipher to use (§6.3 ``cipher``), as a stock 2.6 client picks it.
-
-    A pushed cipher must be one of ours. A server that pushes none (no NCP, e.g. before 2.4)
-    uses the cipher of its OCC options string (``server_options``, §5.2), which we accept if
-    it is one of ours; a server whose OCC string names no cipher gets our
-    ``data-ciphers-fallback`` (or legacy ``cipher``). Anything else fails with
-    ``CipherNegotiationFailed`` naming both sides' ciphers.
-    """
-    ours = negotiable_ciphers(config)
-    if pushed.cipher is not None:
-        if pushed.cipher.upper() not in ours:
-            raise CipherNegotiationFailed(
-                f"the server chose data cipher {pushed.cipher}, which is not in our "
-                f"data-ciphers ({':'.join(ours)}); add it to data-ciphers, or allow one of "
-                f"ours in the server's data-ciphers"
-            )
-        return pushed.cipher.upper()
-    theirs = occ_cipher(server_options)
-    if theirs is not None:
-        if theirs not in ours:
-            fix = (
-                f"add {theirs} to data-ciphers"
-                if theirs in DATA_CIPHERS
-                else f"vpnstack does not implement {theirs}: the server must use one of "
-                f"{', '.join(sorted(DATA_CIPHERS))}"
-            )
-            raise CipherNegotiationFailed(
-                f"the server does not negotiate ciphers and uses data cipher {theirs}, which "
-                f"is not in our data-ciphers ({':'.join(ours)}); {fix}"
-            )
-        return theirs
-    fallback = config.data.ciphers_fallback or config.data.cipher
-    if fallback is None:
-        raise CipherNegotiationFailed(
-            f"the server pushed no data cipher and named none, and we offered "
-            f"{':'.join(ours)}; it may be too old for cipher negotiation: set "
-            "data-ciphers-fallback to the server's cipher"
-        )
-    if fallback.upper() not in DATA_CIPHERS:
-        raise CipherNegotiationFailed(
-            f"the server pushed no data cipher and the fallback {fallback} is not implemented "
-            f"by vpnstack (use one of {', '.join(sorted(DATA_CIPHERS))})"
-        )
-    return fallback.upper()
-
-
-def compression_framing(pushed: PushedOptions, config: Config) -> str | None:
-    """The framing of §7.4 for the data channel: the pushed option wins over the config's."""
-    directive = pushed.compression if pushed.compression is not None else config.data.compression
-    if directive is None:
-        return None
-    try:
-        return framing_of(directive)
-    except ValueError:
-        raise ConfigError(
-            f"the server pushed '{directive}', a compression option vpnstack does not know; "
-            "configure the server with 'compress stub-v2' or without compression"
-        ) from None
-
-
 class SessionCore:
-    """The TLS session state machine above the reliable layer (see the module docstring)."""
+    """The TLS session above the reliable layer (see the module docstring)."""
 
     def __init__(
         self,
-        config: Config,
+        settings: SessionSettings,
         *,
         local_session_id: bytes,
-        proto: str = "udp",
         randbytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
         if len(local_session_id) != opcodes.SESSION_ID_LEN:
             raise LocalError("local_session_id must be 8 bytes")
-        self._config = config
+        self._settings = settings
         self._local_session_id = local_session_id
-        self._proto = proto
         self._randbytes = randbytes
-        self._ciphers = negotiable_ciphers(config)
+        self._ciphers = negotiable_ciphers(settings)
+        self._reneg_interval = reneg_interval(settings.reneg_sec)
         self._server_session_id: bytes | None = None
-        self._keys: dict[int, _KeyState] = {}  # the current key and the lame duck
-        self._current: _KeyState | None = None  # the newest key state
-        reneg_sec = (
-            RENEG_SEC_DEFAULT if config.tls.reneg_sec is None else float(config.tls.reneg_sec)
-        )
-        self._reneg_sec = reneg_sec if reneg_sec > 0 else None
+        self._keys: dict[int, _Key] = {}  # the current key and the lame duck
+        self._current: _Key | None = None  # the newest key
         self._renegotiations = 0
         self._up = False
         self._outputs: list[Output] = []
         self._text_reader = ControlTextReader()
         self._push = PushCollector(
             filters=client_pull_filters(
-                pull_filters=config.routing.pull_filters, route_nopull=config.routing.nopull
+                pull_filters=settings.pull_filters, route_nopull=settings.route_nopull
             )
         )
         self._pushed: PushedOptions | None = None
-        self._cipher: str | None = None
-        self._compression: str | None = None
-        self._use_ekm: bool | None = None
-        self._epoch = False  # 2.7 epoch data format (§10), decided with key id 0
+        self._choice: DataChannelChoice | None = None  # decided with key id 0's push
         self._auth_token: str | None = None
         self._auth_token_user: str | None = None
         self._stage: Stage | None = None
@@ -358,8 +251,12 @@ class SessionCore:
 
     @property
     def current_key_id(self) -> int | None:
-        """The key id of the newest key state (negotiated or being negotiated)."""
+        """The key id of the newest key (negotiated or being negotiated)."""
         return self._current.key_id if self._current is not None else None
+
+    def phases(self) -> dict[int, Phase]:
+        """The phase of every key the session holds, by key id."""
+        return {key_id: key.phase for key_id, key in self._keys.items()}
 
     @property
     def has_auth_token(self) -> bool:
@@ -377,29 +274,13 @@ class SessionCore:
         out, self._outputs = self._outputs, []
         return out
 
-    # --- inputs -----------------------------------------------------------------------
+    # --- inputs: each becomes an event of machine.py ----------------------------------
 
     def start(self, now: float) -> None:
         """Begin key id 0: queue the client hard reset (§5.1)."""
         if 0 in self._keys:
             raise LocalError("SessionCore.start called twice")
-        key = _KeyState(
-            key_id=0,
-            started_at=now,
-            deadline=now + self._config.tls.hand_window,
-            source=KeySource.generate(self._randbytes),
-        )
-        self._keys[0] = key
-        self._current = key
-        # Built now so that a bad cert/key/ca surfaces as ConfigError before any traffic.
-        key.tls = TLSClient(self._config)
-        # The reliable layer reports RESET_SENT/RESET_ACKED when the reset actually goes out.
-        # PROTOCOL.md §4.4: a tls-crypt-v2 client starts with V3 (the wrap appends WKc).
-        reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V2
-        if self._config.tls.crypt_v2_key is not None:
-            reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V3
-        self._send(ControlMessage(reset, 0))
-        key.phase = Phase.RESET_SENT
+        self._new_key(0, Start(), now)
 
     def receive(self, message: ControlMessage, now: float) -> None:
         """Handle one in-order message from the reliable layer.
@@ -408,13 +289,15 @@ class SessionCore:
         subclasses for conditions that end the session.
         """
         if message.opcode == opcodes.P_CONTROL_SOFT_RESET_V1:
-            self._on_soft_reset(message, now)
+            self._on_soft_reset(message.key_id, now)
             return
         key = self._keys.get(message.key_id)
         if key is None:
-            raise RemoteProtocolError("unknown-key-id", str(message.key_id))
+            raise RemoteProtocolError(DropReason.UNKNOWN_KEY_ID, str(message.key_id))
         if message.opcode == opcodes.P_CONTROL_HARD_RESET_SERVER_V2:
-            self._on_server_reset(key, message)
+            if key.key_id != 0:
+                raise RemoteProtocolError(DropReason.HARD_RESET_NONZERO_KEY_ID)
+            self._fire(key, ServerReset(message.peer_session_id, message.payload))
         elif message.opcode == opcodes.P_CONTROL_V1:
             try:
                 self._on_tls_bytes(key, message.payload, now)
@@ -423,13 +306,10 @@ class SessionCore:
                     raise
                 # §9 step 6: a failed renegotiation (or a broken TLS session once the tunnel
                 # is up) ends the session; the client lifecycle reconnects on this error.
-                raise HandshakeTimeout(
-                    f"renegotiation of key id {key.key_id} failed ({exc}); a new session "
-                    "is needed"
-                ) from exc
+                raise HandshakeTimeout(renegotiation_failed_message(key.key_id, exc)) from exc
         else:
             name = opcodes.OPCODE_NAMES.get(message.opcode, str(message.opcode))
-            raise RemoteProtocolError("unexpected-control-opcode", name)
+            raise RemoteProtocolError(DropReason.UNEXPECTED_CONTROL_OPCODE, name)
 
     def request_renegotiation(self, key_id: int, reason: str, now: float) -> bool:
         """Renegotiate the current key ``key_id`` now (asked by the datachannel, §9).
@@ -438,11 +318,10 @@ class SessionCore:
         key is still being negotiated: a renegotiation is then already under way.
         """
         current = self._current
-        if current is None or current.key_id != key_id or current.phase is not Phase.ACTIVE:
-            self._ignored["stale-renegotiation-request"] += 1
+        if current is None or current.key_id != key_id:
+            self._ignored[DropReason.STALE_RENEGOTIATION_REQUEST] += 1
             return False
-        self._start_renegotiation(now, reason)
-        return True
+        return self._renegotiate(RenegotiationDue(reason), now)
 
     def send_exit(self) -> bool:
         """Write ``EXIT`` on the current key's control channel (cc-exit, PROTOCOL.md §7.6).
@@ -451,162 +330,115 @@ class SessionCore:
         packet is the only notification left).
         """
         current = self._current
-        if current is None or current.phase is not Phase.ACTIVE or current.tls is None:
-            return False
-        current.tls.write_application_data(b"EXIT\x00")  # §6.2: one record, NUL-terminated
-        self._flush_tls(current)
-        return True
+        return current is not None and self._fire(current, ExitRequested())
 
     def next_timer(self) -> float | None:
         """When :meth:`on_timer` must next be called, or None."""
         times: list[float] = []
-        renegotiate_at = self._renegotiate_at()
-        if renegotiate_at is not None:
-            times.append(renegotiate_at)
+        due = self._renegotiate_at()
+        if due is not None:
+            times.append(due)
         for key in self._keys.values():
-            if key.phase is not Phase.ACTIVE:
+            if key.negotiating:
                 times.append(key.deadline)
             if key.next_push_request is not None:
                 times.append(key.next_push_request)
         return min(times, default=None)
 
     def on_timer(self, now: float) -> None:
-        """Fire due timers: PUSH_REQUEST resend, hand-window deadline."""
-        for key in self._keys.values():
-            if key.phase is not Phase.ACTIVE and now >= key.deadline:
-                raise HandshakeTimeout(self._timeout_message(key))
+        """Fire due timers: hand-window deadline, PUSH_REQUEST resend, reneg-sec."""
+        for key in list(self._keys.values()):
+            if key.negotiating and now >= key.deadline:
+                self._fire(key, HandWindowExpired())
             if key.next_push_request is not None and now >= key.next_push_request:
-                self._send_push_request(key, now)
-        renegotiate_at = self._renegotiate_at()
-        if renegotiate_at is not None and now >= renegotiate_at:
-            assert self._reneg_sec is not None
-            self._start_renegotiation(now, f"reneg-sec {self._reneg_sec:g}")
+                self._fire(key, PushRequestDue(now))
+        due = self._renegotiate_at()
+        if due is not None and now >= due:
+            assert self._reneg_interval is not None
+            self._renegotiate(RenegotiationDue(f"reneg-sec {self._reneg_interval:g}"), now)
 
-    # --- renegotiation (§9) ---------------------------------------------------------------
+    # --- firing events ---------------------------------------------------------------
+
+    def _fire(self, key: _Key, event: Event) -> bool:
+        """Fire ``event`` on ``key``'s machine; False when it was ignored (and counted)."""
+        ignored = key.machine.fire(event, lambda action, ev: self._act(key, action, ev))
+        if ignored is None:
+            return True
+        if ignored.counter is not None:
+            self._ignored[ignored.counter] += 1
+        return False
+
+    def _act(self, key: _Key, action: str, event: Event) -> None:
+        """Carry out a table row's action: the method ``_do_<action>``."""
+        getattr(self, f"_do_{action}")(key, event)
+
+    def _new_key(self, key_id: int, event: Event, now: float) -> _Key:
+        """A key born from ``event`` (a None row of the table) becomes the current key."""
+        machine, action = KeyMachine.born(event)
+        key = _Key(
+            key_id=key_id,
+            started_at=now,
+            deadline=now + self._settings.hand_window,
+            source=KeySource.generate(self._randbytes),  # new randoms for every key (§9)
+            machine=machine,
+            # Built now so that a bad cert/key/ca surfaces as ConfigError before any traffic.
+            tls=TLSClient(self._settings.tls),
+        )
+        self._keys[key_id] = key
+        self._current = key
+        self._act(key, action, event)
+        return key
+
+    def _renegotiate(self, event: RenegotiationDue | ServerRenegotiates, now: float) -> bool:
+        """A new key id (§9): every key sees ``event`` (the current one becomes the lame duck,
+        the old lame duck is forgotten), then the next key id is born from it."""
+        current = self._current
+        assert current is not None
+        if not self._fire(current, event):
+            return False
+        for key in [k for k in self._keys.values() if k is not current]:
+            self._fire(key, event)
+        self._renegotiations += 1
+        self._new_key(next_key_id(current.key_id), event, now)
+        return True
 
     def _renegotiate_at(self) -> float | None:
         """reneg-sec: the current key's key-method 2 exchange + reneg-sec (§9)."""
         current = self._current
-        if self._reneg_sec is None or current is None or current.phase is not Phase.ACTIVE:
+        if current is None or not current.machine.accepts(RenegotiationDue):
             return None
-        assert current.established_at is not None
-        return current.established_at + self._reneg_sec
+        if current.established_at is None:
+            return None
+        return renegotiate_at(current.established_at, self._reneg_interval)
 
-    def _new_key(self, now: float) -> _KeyState:
-        """A new current key state with the next key id; the old one becomes the lame duck."""
-        old = self._current
-        assert old is not None
-        # The previous lame duck is forgotten (stock frees it at the soft reset, §9 step 1).
-        self._keys = {old.key_id: old}
-        key = _KeyState(
-            key_id=next_key_id(old.key_id),
-            started_at=now,
-            deadline=now + self._config.tls.hand_window,
-            source=KeySource.generate(self._randbytes),  # new randoms for every key (§9)
-            renegotiation=True,
-        )
-        key.tls = TLSClient(self._config)
-        self._keys[key.key_id] = key
-        self._current = key
-        self._renegotiations += 1
-        return key
-
-    def _start_renegotiation(self, now: float, reason: str) -> None:
-        """We initiate (§9 step 1): SOFT_RESET with the next key id, message id 0."""
-        key = self._new_key(now)
-        self._send(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, key.key_id))
-        key.phase = Phase.RESET_SENT
-        self._report(Stage.TLS_HANDSHAKE, f"renegotiating key id {key.key_id} ({reason})")
-
-    def _on_soft_reset(self, message: ControlMessage, now: float) -> None:
-        key_id = message.key_id
+    def _on_soft_reset(self, key_id: int, now: float) -> None:
         current = self._current
-        if current is not None and current.renegotiation and key_id == current.key_id:
-            if current.phase is Phase.RESET_SENT:
-                # The server's answer to our SOFT_RESET (§9 step 2): TLS can start.
-                self._start_tls(current)
-            else:
-                self._ignored["duplicate-soft-reset"] += 1
+        if current is not None and key_id == current.key_id != 0:
+            # The server's SOFT_RESET for the key id being renegotiated: its answer to ours.
+            self._fire(current, ServerSoftReset())
             return
-        if current is None or current.phase is not Phase.ACTIVE:
-            # §9 step 2: the responder must have keys for its current key first.
-            raise RemoteProtocolError("soft-reset-during-negotiation", f"key id {key_id}")
-        expected = next_key_id(current.key_id)
-        if key_id != expected:
-            # §11.26: only our "next" key id may start a renegotiation. Dropped and counted;
-            # the session goes on with its current key.
-            raise RemoteProtocolError(
-                "soft-reset-key-id-out-of-sync", f"key id {key_id}, expected {expected}"
-            )
-        key = self._new_key(now)
-        # §9 step 2: our own SOFT_RESET (id 0 of the new key id); theirs is acked below us.
-        self._send(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, key_id))
-        self._report(Stage.TLS_HANDSHAKE, f"renegotiating key id {key_id} (server-initiated)")
-        self._start_tls(key)
-
-    def _start_tls(self, key: _KeyState) -> None:
-        """A renegotiation's new TLS handshake: our ClientHello (§9 step 3)."""
-        assert key.tls is not None
-        key.tls.start()
-        key.phase = Phase.TLS
-        self._flush_tls(key)
-
-    def _finish_renegotiation(self, key: _KeyState) -> None:
-        """The new key's key-method 2 exchange is done: its DataKeys right away (§5.3)."""
-        keys = self._data_keys(key)
-        key.phase = Phase.ACTIVE
-        self._outputs.append(keys)
-        self._report(Stage.DATA_KEYS_READY, f"key id {key.key_id} renegotiated, {self._cipher}")
-
-    # --- the steps --------------------------------------------------------------------
-
-    def _on_server_reset(self, key: _KeyState, message: ControlMessage) -> None:
-        if key.key_id != 0:
-            raise RemoteProtocolError("hard-reset-key-id-not-0")
-        if key.phase is not Phase.RESET_SENT:
-            self._ignored["duplicate-server-reset"] += 1
+        event = ServerRenegotiates(key_id)
+        if current is None:
+            unhandled(event)
             return
-        sid = message.peer_session_id
-        if sid is None or len(sid) != opcodes.SESSION_ID_LEN:
-            raise RemoteProtocolError("server-reset-without-session-id")
-        # §4.4: the reset's payload is a TLV list; unknown types are ignored.
-        resend_wkc = False
-        try:
-            resend_wkc = resend_wkc_requested(parse_early_negotiation_tlvs(message.payload))
-        except RemoteProtocolError:
-            self._ignored["malformed-early-negotiation-tlvs"] += 1
-        self._server_session_id = sid
-        assert key.tls is not None
-        key.tls.start()
-        key.phase = Phase.TLS
-        self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
-        if resend_wkc and self._config.tls.crypt_v2_key is not None:
-            # §4.4.3/§11.9: our message id 1 must be P_CONTROL_WKC_V1 (the wrap appends WKc).
-            # An empty one, as OpenVPN sends when it has only an ack to give: it carries the
-            # ack of the server's reset, and the ClientHello follows as id 2, so the TLS
-            # bytes never have to share a packet with the WKc.
-            self._send(ControlMessage(opcodes.P_CONTROL_WKC_V1, 0))
-        self._flush_tls(key)
+        self._renegotiate(event, now)
 
-    def _on_tls_bytes(self, key: _KeyState, payload: bytes, now: float) -> None:
+    def _on_tls_bytes(self, key: _Key, payload: bytes, now: float) -> None:
         tls = key.tls
-        if tls is None or key.phase is Phase.RESET_SENT:
-            raise RemoteProtocolError("tls-data-before-server-reset")
         was_complete = tls.handshake_complete
-        tls.feed(payload)
+        self._fire(key, TlsData(payload))
         if tls.handshake_complete and not was_complete:
-            # A renegotiation reports its handshake without leaving the TUNNEL_UP stage.
-            report = self._report if key.renegotiation else self._notify
-            report(
-                Stage.TLS_ESTABLISHED,
-                f"{tls.protocol_version} {tls.cipher_name}, server {tls.server_subject}",
-            )
-            self._write_key_method_2(key)
+            description = f"{tls.protocol_version} {tls.cipher_name}, server {tls.server_subject}"
+            self._fire(key, TlsEstablished(description))
         self._flush_tls(key)
         errors: list[RemoteProtocolError] = []
         for record in tls.read_application_records():
             try:
-                self._on_record(key, record, now)
+                if key.machine.accepts(KeyMethod2Received):
+                    # The first record after the handshake is the server's key-method 2 (§5.2).
+                    self._fire(key, KeyMethod2Received(parse_server_message(record), now))
+                else:
+                    self._fire(key, ControlRecord(record))
             except RemoteProtocolError as exc:
                 errors.append(exc)
         self._flush_tls(key)
@@ -617,9 +449,92 @@ class SessionCore:
         if errors:
             raise errors[0]
 
-    def _write_key_method_2(self, key: _KeyState) -> None:
-        assert key.tls is not None
-        username, password = self._config.client.username, self._config.client.password
+    def _on_text(self, key: _Key, text: ControlText) -> None:
+        """One control text (§6.2): what it means is control.py's business."""
+        self._texts += 1
+        reaction = react(text, ciphers=self._ciphers)
+        if isinstance(reaction, PushPart):
+            self._on_push_part(key, reaction.argument)
+        elif isinstance(reaction, Pending):
+            self._fire(key, AuthPending(reaction.timeout))
+        elif isinstance(reaction, Report):
+            self._notify(self._stage or Stage.PUSH_REQUESTED, reaction.detail)
+        elif isinstance(reaction, Fatal):
+            raise reaction.error
+        else:
+            self._ignored[DropReason.UNKNOWN_CONTROL_MESSAGE] += 1
+
+    def _on_push_part(self, key: _Key, argument: str) -> None:
+        options = self._push.add(argument)
+        if options is None:
+            return  # §11.21: more parts follow; apply nothing yet
+        token = auth_token_of(options)
+        if token is not None:
+            self._auth_token = token.token
+            if options.auth_token_user is not None:
+                self._auth_token_user = decode_token_user(options.auth_token_user)
+            # Handed to the client lifecycle for reconnects, in a field that is never shown.
+            self._outputs.append(SessionProgress(Stage.AUTH_TOKEN, auth_token=token))
+        self._fire(key, PushComplete(options))
+
+    # --- the actions of the table (machine.py), in table order --------------------------
+
+    def _do_send_hard_reset(self, key: _Key, event: Start) -> None:
+        # The reliable layer reports RESET_SENT/RESET_ACKED when the reset actually goes out.
+        # PROTOCOL.md §4.4: a tls-crypt-v2 client starts with V3 (the wrap appends WKc).
+        reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V2
+        if self._settings.tls_crypt_v2:
+            reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V3
+        self._send(ControlMessage(reset, key.key_id))
+
+    def _do_send_soft_reset(self, key: _Key, event: RenegotiationDue) -> None:
+        """We initiate (§9 step 1): SOFT_RESET with the next key id, message id 0; TLS starts
+        when the server's SOFT_RESET answers."""
+        self._send(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, key.key_id))
+        self._report(Stage.TLS_HANDSHAKE, f"renegotiating key id {key.key_id} ({event.reason})")
+
+    def _do_answer_soft_reset(self, key: _Key, event: ServerRenegotiates) -> None:
+        """The server initiated: our own SOFT_RESET (id 0 of the new key id; theirs is acked
+        below us) and at once our ClientHello, as we stay the TLS client (§9 step 2)."""
+        self._send(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, key.key_id))
+        self._report(Stage.TLS_HANDSHAKE, f"renegotiating key id {key.key_id} (server-initiated)")
+        key.tls.start()
+        self._flush_tls(key)
+
+    def _do_begin_tls(self, key: _Key, event: ServerReset) -> None:
+        sid = event.peer_session_id
+        if sid is None or len(sid) != opcodes.SESSION_ID_LEN:
+            raise RemoteProtocolError(DropReason.SERVER_RESET_WITHOUT_SESSION_ID)
+        # §4.4: the reset's payload is a TLV list; unknown types are ignored.
+        resend_wkc = False
+        try:
+            resend_wkc = resend_wkc_requested(parse_early_negotiation_tlvs(event.payload))
+        except RemoteProtocolError:
+            self._ignored[DropReason.MALFORMED_EARLY_NEGOTIATION_TLVS] += 1
+        self._server_session_id = sid
+        key.tls.start()
+        self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
+        if resend_wkc and self._settings.tls_crypt_v2:
+            # §4.4.3/§11.9: our message id 1 must be P_CONTROL_WKC_V1 (the wrap appends WKc).
+            # An empty one, as OpenVPN sends when it has only an ack to give: it carries the
+            # ack of the server's reset, and the ClientHello follows as id 2, so the TLS
+            # bytes never have to share a packet with the WKc.
+            self._send(ControlMessage(opcodes.P_CONTROL_WKC_V1, 0))
+        self._flush_tls(key)
+
+    def _do_start_tls(self, key: _Key, event: ServerSoftReset) -> None:
+        """A renegotiation's new TLS handshake: our ClientHello (§9 step 3)."""
+        key.tls.start()
+        self._flush_tls(key)
+
+    def _do_feed_tls(self, key: _Key, event: TlsData) -> None:
+        key.tls.feed(event.payload)
+
+    def _do_send_key_method_2(self, key: _Key, event: TlsEstablished) -> None:
+        # A renegotiation reports its handshake without leaving the TUNNEL_UP stage.
+        report = self._report if key.key_id != 0 else self._notify
+        report(Stage.TLS_ESTABLISHED, event.description)
+        username, password = self._settings.username, self._settings.password
         if self._auth_token is not None:
             # §5.2: the auth-token replaces the password on renegotiation, with the user name
             # of auth-token-user if one was pushed; stock writes an empty name when there is
@@ -628,228 +543,139 @@ class SessionCore:
             password = self._auth_token
         message = build_client_message(
             key.source,
-            options=occ_options_string(self._config, proto=self._proto),
+            options=occ_options_string(self._settings),
             username=username,
             password=password,
-            peer_info=build_peer_info(self._config, ciphers=self._ciphers),
+            peer_info=build_peer_info(self._settings, ciphers=self._ciphers),
         )
         key.tls.write_application_data(message)  # §11.19: one TLS write
-        key.phase = Phase.KEY_EXCHANGE
 
-    def _on_record(self, key: _KeyState, record: bytes, now: float) -> None:
-        if key.phase is Phase.KEY_EXCHANGE:
-            # The first record after the handshake is the server's key-method 2 (§5.2).
-            key.server_km2 = parse_server_message(record)
-            key.established_at = now
-            if key.renegotiation:
-                self._finish_renegotiation(key)
-                return
-            self._notify(Stage.KEY_EXCHANGED)
-            key.phase = Phase.PUSHING
-            self._send_push_request(key, now)
-            self._notify(Stage.PUSH_REQUESTED)
-            return
-        if key.phase not in (Phase.PUSHING, Phase.ACTIVE):
-            raise RemoteProtocolError("app-data-before-key-method-2")
+    def _do_request_push(self, key: _Key, event: KeyMethod2Received) -> None:
+        key.server_km2 = event.message
+        key.established_at = event.now
+        self._notify(Stage.KEY_EXCHANGED)
+        self._send_push_request(key, event.now)
+        self._notify(Stage.PUSH_REQUESTED)
+
+    def _do_install_data_keys(self, key: _Key, event: KeyMethod2Received) -> None:
+        """A renegotiated key's key-method 2 exchange is done: its DataKeys right away (§5.3)."""
+        key.server_km2 = event.message
+        key.established_at = event.now
+        keys = self._data_keys(key)
+        self._outputs.append(keys)
+        self._report(Stage.DATA_KEYS_READY, f"key id {key.key_id} renegotiated, {keys.cipher}")
+
+    def _do_read_control_texts(self, key: _Key, event: ControlRecord) -> None:
         errors: list[RemoteProtocolError] = []
-        for raw in self._text_reader.feed(record):
+        for raw in self._text_reader.feed(event.record):
             if not raw:
                 continue
             try:
-                self._on_text(key, classify(raw), now)
+                self._on_text(key, classify(raw))
             except RemoteProtocolError as exc:
                 errors.append(exc)
         if errors:
             raise errors[0]
 
-    def _on_text(self, key: _KeyState, text: ControlText, now: float) -> None:
-        self._texts += 1
-        kind = text.kind
-        if kind is ControlKind.PUSH_REPLY:
-            self._on_push_reply(key, text.argument)
-        elif kind is ControlKind.AUTH_FAILED:
-            reason = text.argument
-            if "cipher negotiation failed" in reason.lower() or "no shared cipher" in reason:
-                # A 2.6 server reports a failed NCP as AUTH_FAILED (seen on the wire).
-                raise CipherNegotiationFailed(
-                    f"the server has no data cipher in common with our data-ciphers "
-                    f"({':'.join(self._ciphers)}) (AUTH_FAILED: {reason}); add one of the "
-                    "server's data-ciphers to ours"
-                )
-            temp = parse_auth_failed_temp(reason)
-            raise AuthFailed(
-                _auth_failed_message(reason),
-                reason=reason,
-                temporary=temp is not None,
-                backoff=temp.backoff if temp is not None else None,
-                advance=temp.advance if temp is not None else None,
-            )
-        elif kind is ControlKind.AUTH_PENDING:
-            if key.phase is Phase.PUSHING:
-                timeout = _auth_pending_timeout(text.argument)
-                limit = max(RENEG_SEC_DEFAULT / 2, self._config.tls.hand_window)
-                if timeout is not None:
-                    key.deadline = max(key.deadline, key.started_at + min(timeout, limit))
-                self._notify(Stage.PUSH_REQUESTED, "authentication pending on the server")
-        elif kind in (ControlKind.INFO, ControlKind.INFO_PRE):
-            self._notify(self._stage or Stage.PUSH_REQUESTED, f"server: {text.argument}")
-        elif kind is ControlKind.RESTART:
-            raise ServerHalted(
-                f"the server asked us to reconnect (RESTART{_suffix(text.argument)})",
-                reconnect=True,
-                next_remote="N" in restart_flags(text.argument),
-            )
-        elif kind is ControlKind.HALT:
-            raise ServerHalted(
-                f"the server ended the session and asked us not to reconnect "
-                f"(HALT{_suffix(text.argument)})",
-                reconnect=False,
-            )
-        elif kind is ControlKind.EXIT:
-            raise ServerHalted("the server is going away (EXIT); reconnect later", reconnect=True)
-        else:
-            self._ignored["unknown-control-message"] += 1
+    def _do_send_push_request(self, key: _Key, event: PushRequestDue) -> None:
+        self._send_push_request(key, event.now)
 
-    def _on_push_reply(self, key: _KeyState, argument: str) -> None:
-        options = self._push.add(argument)
-        if options is None:
-            return  # §11.21: more parts follow; apply nothing yet
-        if options.auth_token is not None:
-            self._auth_token = options.auth_token
-            if options.auth_token_user is not None:
-                self._auth_token_user = _decode_token_user(options.auth_token_user)
-            # Handed to the client lifecycle for reconnects, in a field that is never shown.
-            token = AuthToken(options.auth_token, _decode_token_user(options.auth_token_user))
-            self._outputs.append(StateChange(LAYER, Stage.AUTH_TOKEN, auth_token=token))
-        if key.phase is Phase.ACTIVE:
-            # §6.2: a later PUSH_REPLY (e.g. an auth-token refresh) must not tear down
-            # the tunnel; other changes would need a reconnect and are not applied.
-            if not is_auth_token_only(options):
-                self._ignored["push-reply-after-tunnel-up"] += 1
-            return
-        self._pushed = options
+    def _do_extend_hand_window(self, key: _Key, event: AuthPending) -> None:
+        key.deadline = auth_pending_deadline(
+            deadline=key.deadline,
+            started_at=key.started_at,
+            timeout=event.timeout,
+            limit=max(RENEG_SEC_DEFAULT / 2, self._settings.hand_window),
+        )
+        self._notify(Stage.PUSH_REQUESTED, "authentication pending on the server")
+
+    def _do_activate(self, key: _Key, event: PushComplete) -> None:
+        """Key id 0's data keys, now that cipher and EKM flags are known (§11.22)."""
+        assert key.server_km2 is not None
+        pushed = event.options
+        self._pushed = pushed
         key.next_push_request = None
-        self._notify(Stage.PUSH_RECEIVED, _push_summary(options))
-        self._activate(key, options)
-
-    def _activate(self, key: _KeyState, pushed: PushedOptions) -> None:
-        """Derive key id 0's data keys, now that cipher and EKM flags are known (§11.22)."""
-        assert key.tls is not None and key.server_km2 is not None
-        # §7.4, §11.24: even "comp-lzo no" changes the data framing; it holds for every key.
-        self._compression = compression_framing(pushed, self._config)
-        self._cipher = negotiate_cipher(pushed, self._config, server_options=key.server_km2.options)
-        # §5.3/§11.14: EKM only when we announced bit 3 *and* the server pushed tls-ekm.
-        self._use_ekm = pushed.uses_ekm and self._config.tls.ekm
-        # §10: epoch format only with our bit 10, AEAD, P_DATA_V2 and the pushed aead-epoch.
-        self._epoch = epoch_format_negotiated(
-            iv_proto=announced_iv_proto(self._config),
-            cipher=self._cipher,
-            peer_id=pushed.peer_id,
-            protocol_flags=pushed.protocol_flags,
-        )
+        self._notify(Stage.PUSH_RECEIVED, push_summary(pushed))
+        choice = choose_data_channel(pushed, self._settings, server_options=key.server_km2.options)
+        self._choice = choice
         keys = self._data_keys(key)
-        self._outputs.append(
-            KeepaliveSettings(
-                ping=_seconds(pushed.ping if pushed.ping is not None else self._config.data.ping),
-                ping_restart=_seconds(
-                    pushed.ping_restart
-                    if pushed.ping_restart is not None
-                    else self._config.data.ping_restart
-                ),
-            )
-        )
+        self._outputs.append(keepalive_settings(pushed, self._settings))
         self._outputs.append(keys)
-        if self._dynamic_tls_crypt_negotiated(pushed):
+        if dynamic_tls_crypt_negotiated(pushed, self._settings):
             # §4.2 step 1: exported from key id 0's TLS session when its keys are made; the
             # controlchannel wraps every key id > 0 with it from now on.
             ekm = key.tls.export_keying_material(DYNAMIC_TLS_CRYPT_LABEL, STATIC_KEY_LEN)
-            self._outputs.append(DynamicTlsCryptKey(dynamic_tls_crypt_key(ekm, self._wrap_key())))
-        derivation = "tls-ekm" if self._use_ekm else "prf"
-        self._notify(Stage.DATA_KEYS_READY, f"{self._cipher}, key derivation {derivation}")
-        key.phase = Phase.ACTIVE
-        local = with_local_options(
-            pushed,
-            # the config's own route records carry the same fields as the pushed ones
-            routes=[
-                PushedRoute(r.network, r.gateway, r.gateway_keyword, r.metric)
-                for r in self._config.routing.routes
-            ],
-            routes_ipv6=[
-                PushedRoute6(r.network, r.gateway, r.metric)
-                for r in self._config.routing.routes_ipv6
-            ],
-            redirect_gateway=self._config.routing.redirect_gateway,
-            dhcp_options=self._config.routing.dhcp_options,
-            tun_mtu=self._config.routing.tun_mtu,
+            dynamic = dynamic_tls_crypt_key(ekm, self._settings.wrap_key)
+            self._outputs.append(DynamicTlsCryptKey(dynamic))
+        self._notify(
+            Stage.DATA_KEYS_READY, f"{choice.cipher}, key derivation {choice.key_derivation}"
         )
-        info = tunnel_info(local, cipher=self._cipher, key_derivation=derivation)
-        self._outputs.append(StateChange(LAYER, Stage.TUNNEL_UP, _up_summary(info), info))
+        info = tunnel_up_info(pushed, self._settings, choice)
+        self._outputs.append(SessionProgress(Stage.TUNNEL_UP, up_summary(info), info))
         self._stage = Stage.TUNNEL_UP
         self._up = True
 
-    def _dynamic_tls_crypt_negotiated(self, pushed: PushedOptions) -> bool:
-        """Our IV_PROTO bit 9 and the server's ``protocol-flags dyn-tls-crypt`` (§4.2, §6.3)."""
-        announced = announced_iv_proto(self._config) & IV_PROTO_DYN_TLS_CRYPT
-        return bool(announced) and "dyn-tls-crypt" in pushed.protocol_flags
-
-    def _wrap_key(self) -> bytes | None:
-        """The original wrapping's 256-byte key that dynamic tls-crypt XORs in (§4.2 step 2)."""
-        config = self._config
-        if config.tls.crypt_v2_key is not None:
-            return config.tls.crypt_v2_key[:STATIC_KEY_LEN]  # Kc
-        return config.tls.crypt_key if config.tls.crypt_key is not None else config.tls.auth_key
-
-    def _data_keys(self, key: _KeyState) -> DataKeys:
-        """The DataKeys of one key id: key id 0 and every renegotiated key come from here.
-
-        The cipher and the PRF/EKM choice are key id 0's (§9 step 3); EKM runs on the TLS
-        session of *this* key id and the PRF uses its randoms (§5.3, §11.22).
-        """
-        assert key.tls is not None and key.server_km2 is not None
-        assert self._cipher is not None and self._pushed is not None
-        if self._use_ekm:
-            key2 = key.tls.export_keying_material(EKM_LABEL, KEY2_LEN)
-        else:
-            assert self._server_session_id is not None
-            key2 = derive_key2_prf(
-                pre_master=key.source.pre_master,
-                client_random1=key.source.random1,
-                server_random1=key.server_km2.random1,
-                client_random2=key.source.random2,
-                server_random2=key.server_km2.random2,
-                client_session_id=self._local_session_id,
-                server_session_id=self._server_session_id,
-            )
-        if self._epoch:
-            assert self._pushed.peer_id is not None
-            return split_key2_epoch(
-                key2,
-                cipher=self._cipher,
+    def _do_fail_hand_window(self, key: _Key, event: HandWindowExpired) -> None:
+        raise HandshakeTimeout(
+            timeout_message(
+                phase=key.phase,
                 key_id=key.key_id,
-                peer_id=self._pushed.peer_id,
-                compression=self._compression,
+                hand_window=self._settings.hand_window,
+                server_answered=self._server_session_id is not None,
+                tls_crypt_v2=self._settings.tls_crypt_v2,
             )
-        return split_key2(
-            key2,
-            cipher=self._cipher,
-            key_id=key.key_id,
-            peer_id=self._pushed.peer_id,
-            auth=self._config.data.auth,
-            compression=self._compression,
         )
+
+    def _do_apply_later_push(self, key: _Key, event: PushComplete) -> None:
+        # §6.2: a later PUSH_REPLY (e.g. an auth-token refresh) must not tear down the
+        # tunnel; other changes would need a reconnect and are not applied.
+        if not is_auth_token_only(event.options):
+            self._ignored[DropReason.PUSH_REPLY_AFTER_TUNNEL_UP] += 1
+
+    def _do_send_exit(self, key: _Key, event: ExitRequested) -> None:
+        key.tls.write_application_data(b"EXIT\x00")  # §6.2: one record, NUL-terminated
+        self._flush_tls(key)
+
+    def _do_hand_over(self, key: _Key, event: RenegotiationDue) -> None:
+        """The active key becomes the lame duck: still read, no longer renegotiated."""
+
+    def _do_accept_server_renegotiation(self, key: _Key, event: ServerRenegotiates) -> None:
+        expected = next_key_id(key.key_id)
+        if event.key_id != expected:
+            # §11.26: only our "next" key id may start a renegotiation. Dropped and counted;
+            # the session goes on with its current key.
+            raise RemoteProtocolError(
+                DropReason.SOFT_RESET_KEY_ID_OUT_OF_SYNC,
+                f"key id {event.key_id}, expected {expected}",
+            )
+
+    def _do_forget(self, key: _Key, event: Event) -> None:
+        """The previous lame duck is forgotten (stock frees it at the soft reset, §9 step 1)."""
+        del self._keys[key.key_id]
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _send_push_request(self, key: _KeyState, now: float) -> None:
-        assert key.tls is not None
+    def _data_keys(self, key: _Key) -> DataKeys:
+        """The DataKeys of one key id, with key id 0's choices (§9 step 3, §5.3, §11.22)."""
+        assert key.server_km2 is not None and self._choice is not None
+        assert self._server_session_id is not None
+        return derive_data_keys(
+            self._choice,
+            key.key_id,
+            tls=key.tls,
+            source=key.source,
+            server_km2=key.server_km2,
+            client_session_id=self._local_session_id,
+            server_session_id=self._server_session_id,
+        )
+
+    def _send_push_request(self, key: _Key, now: float) -> None:
         key.tls.write_application_data(b"PUSH_REQUEST\x00")  # §6.2, §11.20: one record
         self._flush_tls(key)
         self._push_requests += 1
         key.next_push_request = now + PUSH_REQUEST_INTERVAL
 
-    def _flush_tls(self, key: _KeyState) -> None:
-        if key.tls is None:
-            return
+    def _flush_tls(self, key: _Key) -> None:
         data = key.tls.outgoing()
         if data:
             self._send(ControlMessage(opcodes.P_CONTROL_V1, key.key_id, data))
@@ -860,94 +686,8 @@ class SessionCore:
     def _notify(self, stage: Stage, detail: str = "") -> None:
         """Record a new stage of the handshake and report it."""
         self._stage = stage
-        self._outputs.append(StateChange(LAYER, stage, detail))
+        self._outputs.append(SessionProgress(stage, detail))
 
     def _report(self, stage: Stage, detail: str) -> None:
         """Report a renegotiation step without changing the session's stage."""
-        self._outputs.append(StateChange(LAYER, stage, detail))
-
-    def _timeout_message(self, key: _KeyState) -> str:
-        window = self._config.tls.hand_window
-        if key.renegotiation:
-            return (
-                f"the renegotiation of data-channel key id {key.key_id} did not complete "
-                f"within {window:g} s (hand-window, stuck in phase {key.phase.value}); a new "
-                "session is needed"
-            )
-        if self._server_session_id is None and self._config.tls.crypt_v2_key is not None:
-            # §4.3: a server that cannot unwrap our WKc drops the reset without a word.
-            return (
-                f"no answer from the server at all within {window:g} s (hand-window): check "
-                "the remote address and port, the firewall, and that the tls-crypt-v2 client "
-                "key was made for this server's tls-crypt-v2 server key"
-            )
-        if self._server_session_id is None:
-            return (
-                f"no answer from the server at all within {window:g} s (hand-window): check "
-                "the remote address and port, the firewall, and that the tls-auth/tls-crypt "
-                "key (and key-direction) match the server's"
-            )
-        hint = {
-            Phase.TLS: "the TLS handshake did not finish (check tls-version-min/max and the "
-            "server's log for TLS errors)",
-            Phase.KEY_EXCHANGE: "the server did not answer our key-method 2 message (check "
-            "the server's log: our certificate or user/password may have been refused)",
-            Phase.PUSHING: "the server did not send its PUSH_REPLY (check the server's log: "
-            "authentication and client-connect scripts may be failing or pending)",
-        }.get(key.phase, f"stuck in phase {key.phase.value}")
-        return (
-            f"handshake started but did not complete within {window:g} s (hand-window): {hint}"
-        )
-
-
-def _seconds(value: int | None) -> float | None:
-    return None if value is None or value <= 0 else float(value)
-
-
-def _suffix(argument: str) -> str:
-    return f": {argument}" if argument else ""
-
-
-def _auth_failed_message(reason: str) -> str:
-    base = "the server refused our credentials (AUTH_FAILED"
-    base += f": {reason})" if reason else ")"
-    if reason.startswith("TEMP"):
-        return base + "; the failure is temporary, try again later"
-    if reason.startswith("CRV1"):
-        return base + "; the server asks a dynamic challenge, which vpnstack does not support"
-    return base + "; check the username and password of auth-user-pass and the client certificate"
-
-
-def _auth_pending_timeout(argument: str) -> float | None:
-    """``AUTH_PENDING,timeout N`` -> N (§6.2)."""
-    for item in argument.split(","):
-        tokens = item.split()
-        if len(tokens) == 2 and tokens[0] == "timeout" and tokens[1].isdigit():
-            return float(tokens[1])
-    return None
-
-
-def _push_summary(options: PushedOptions) -> str:
-    parts = []
-    if options.ifconfig is not None:
-        parts.append(f"ifconfig {options.ifconfig[0]} {options.ifconfig[1]}")
-    if options.cipher:
-        parts.append(f"cipher {options.cipher}")
-    if options.peer_id is not None:
-        parts.append(f"peer-id {options.peer_id}")
-    parts.append(f"{len(options.routes) + len(options.routes_ipv6)} routes")
-    return ", ".join(parts)
-
-
-def _up_summary(info: TunnelInfo) -> str:
-    return f"address {info.address}" if info.address is not None else ""
-
-
-def _decode_token_user(encoded: str | None) -> str | None:
-    """``auth-token-user`` is base64 (§5.2); an undecodable one is ignored."""
-    if encoded is None:
-        return None
-    try:
-        return base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
+        self._outputs.append(SessionProgress(stage, detail))

@@ -9,7 +9,7 @@ Server verification (PROTOCOL.md §5.1) happens *inside* the handshake, in OpenS
 callback, so a refused server gets a TLS alert and no key material is ever exported:
 
 * the chain is built by OpenSSL from the certificates the server sent (its intermediates)
-  and the trust store, which holds only the certificates of ``config.tls.ca``;
+  and the trust store, which holds only the certificates of ``settings.ca``;
 * OpenSSL's own errors (unknown issuer, expiry, purpose...) are turned into a
   ``CertificateError`` whose message says what is wrong;
 * on the leaf (depth 0) we add what OpenVPN adds: ``remote-cert-tls server`` (key usage
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL, crypto
 
-from vpnstack.config import Config
+from vpnstack.core.tlssession.settings import TLSSettings
 from vpnstack.errors import CertificateError, ConfigError, LocalError, TLSError
 
 # tls-version-min / tls-version-max values (OpenVPN accepts these spellings).
@@ -123,14 +123,14 @@ def _common_name(cert: x509.Certificate) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def check_server_leaf(cert: x509.Certificate, config: Config) -> str | None:
+def check_server_leaf(cert: x509.Certificate, settings: TLSSettings) -> str | None:
     """The reason ``cert`` must be refused as the server leaf, or None if it is acceptable.
 
     Implements ``remote-cert-tls server`` and ``verify-x509-name`` (PROTOCOL.md §5.1).
     """
-    if config.tls.remote_cert_tls is not None:
-        if config.tls.remote_cert_tls != "server":
-            return f"remote-cert-tls {config.tls.remote_cert_tls!r} is not valid for a client"
+    if settings.remote_cert_tls is not None:
+        if settings.remote_cert_tls != "server":
+            return f"remote-cert-tls {settings.remote_cert_tls!r} is not valid for a client"
         # OpenVPN's remote-cert-tls server = remote-cert-ku (present) + remote-cert-eku serverAuth.
         try:
             cert.extensions.get_extension_for_class(x509.KeyUsage)
@@ -148,8 +148,8 @@ def check_server_leaf(cert: x509.Certificate, config: Config) -> str | None:
                 "server certificate lacks EKU serverAuth required by remote-cert-tls server "
                 "(reissue it as a server certificate, or remove remote-cert-tls)"
             )
-    if config.tls.verify_x509_name is not None:
-        wanted, kind = config.tls.verify_x509_name
+    if settings.verify_x509_name is not None:
+        wanted, kind = settings.verify_x509_name
         if kind == "subject":
             actual = openvpn_subject(cert.subject)
             if actual != wanted:
@@ -181,7 +181,7 @@ class _VerifyFailure:
 
 
 class TLSClient:
-    """A TLS 1.2/1.3 client over memory BIOs, configured from a ``Config``.
+    """A TLS 1.2/1.3 client over memory BIOs, configured from ``TLSSettings``.
 
     Call :meth:`start` once, then alternate :meth:`feed` (server ciphertext in) and
     :meth:`outgoing` (ciphertext out). After :attr:`handshake_complete`, use
@@ -189,26 +189,26 @@ class TLSClient:
     :meth:`read_application_data`.
     """
 
-    def __init__(self, config: Config) -> None:
-        self._config = config
+    def __init__(self, settings: TLSSettings) -> None:
+        self._settings = settings
         self._failure: _VerifyFailure | None = None
         self._handshake_complete = False
         self._closed = False
         self.server_subject: str | None = None
         """The server leaf's subject as OpenVPN prints it (set once verified)."""
-        self._conn = SSL.Connection(self._make_context(config), None)
+        self._conn = SSL.Connection(self._make_context(settings), None)
         self._conn.set_connect_state()
 
     # --- setup ---------------------------------------------------------------------------
 
-    def _make_context(self, config: Config) -> SSL.Context:
+    def _make_context(self, settings: TLSSettings) -> SSL.Context:
         ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-        minimum = config.tls.version_min or "1.2"  # OpenVPN 2.6 default (§5.1)
+        minimum = settings.tls_version_min or "1.2"  # OpenVPN 2.6 default (§5.1)
         if minimum == "or-highest":
             minimum = "1.3"
         for value, setter in (
             (minimum, ctx.set_min_proto_version),
-            (config.tls.version_max, ctx.set_max_proto_version),
+            (settings.tls_version_max, ctx.set_max_proto_version),
         ):
             if value is None:
                 continue
@@ -217,19 +217,19 @@ class TLSClient:
             setter(_TLS_VERSIONS[value])
         ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_NO_RENEGOTIATION)
 
-        cas = _load_certs(config.tls.ca, "ca")
+        cas = _load_certs(settings.ca, "ca")
         store = ctx.get_cert_store()
         if store is None:  # pragma: no cover - OpenSSL always gives a context a store
             raise LocalError("SSL context has no certificate store")
         for ca in cas:
             store.add_cert(crypto.X509.from_cryptography(ca))
 
-        if (config.tls.cert is None) != (config.tls.key is None):
+        if (settings.cert is None) != (settings.key is None):
             raise ConfigError("cert and key must be given together")
-        if config.tls.cert is not None and config.tls.key is not None:
-            chain = _load_certs(config.tls.cert, "cert")
+        if settings.cert is not None and settings.key is not None:
+            chain = _load_certs(settings.cert, "cert")
             try:
-                key = serialization.load_pem_private_key(config.tls.key, password=None)
+                key = serialization.load_pem_private_key(settings.key, password=None)
             except (ValueError, TypeError) as exc:
                 raise ConfigError(
                     f"key: the private key cannot be read (it must be an unencrypted PEM key): "
@@ -244,8 +244,8 @@ class TLSClient:
                     f"key does not match cert, or is of an unusable type: {exc}"
                 ) from None
             extra = list(chain[1:])
-            if config.tls.extra_certs is not None:
-                extra += _load_certs(config.tls.extra_certs, "extra-certs")
+            if settings.extra_certs is not None:
+                extra += _load_certs(settings.extra_certs, "extra-certs")
             for cert in extra:
                 ctx.add_extra_chain_cert(cert)
 
@@ -274,7 +274,7 @@ class TLSClient:
             self._failure = _VerifyFailure(message)
             return False
         if depth == 0:
-            reason = check_server_leaf(crypto_cert, self._config)
+            reason = check_server_leaf(crypto_cert, self._settings)
             if reason is not None:
                 self._failure = _VerifyFailure(reason)
                 return False
