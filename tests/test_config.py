@@ -23,7 +23,9 @@ from vpnstack.config import (
     ConfiguredRoute,
     ConfiguredRoute6,
     Remote,
+    argv_directives,
     load_config,
+    parse_argv,
     parse_config,
     require_supported,
     split_line,
@@ -881,6 +883,46 @@ def test_bad_overrides_name_the_option(lab_pki: Pki, override: list[str], messag
     assert info.value.path == "command line" and info.value.line is None
     assert info.value.message.startswith(message)
     assert str(info.value).startswith("command line: ")
+
+
+def test_config_files_nest_and_name_their_own_file_and_line(lab_pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "ta.key").write_text(STATIC_KEY)
+    inner = tmp_path / "parts" / "tls.ovpn"
+    inner.write_text("tls-auth ta.key 1\nnobind\n")  # relative to its own folder
+    outer = tmp_path / "main.ovpn"
+    outer.write_text(minimal(lab_pki, "config parts/tls.ovpn", "verb 4"))
+    cfg = load_config(str(outer))
+    assert (cfg.tls.auth_key, cfg.tls.key_direction, cfg.client.verb) == (KEY_BYTES, 1, 4)
+    assert cfg.source == str(outer)
+    assert cfg.warnings == (
+        f"{inner}:2: 'nobind' is ignored (vpnstack always uses a fresh local port)",
+    )
+    # a check of the whole points at the line of the file that gave the value
+    inner.write_text(f"key {lab_pki.server.key}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(outer))
+    assert (info.value.path, info.value.line) == (str(inner), 1)
+    assert "does not belong to the certificate" in info.value.message
+    # and an error inside it names it too
+    inner.write_text("verb 4\nfrobnicate\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(outer))
+    assert (info.value.path, info.value.line) == (str(inner), 2)
+
+
+def test_parse_argv_is_the_command_line_grammar(lab_pki: Pki, tmp_path: Path) -> None:
+    path = tmp_path / "c.ovpn"
+    path.write_text(minimal(lab_pki, "verb 3"))
+    assert parse_argv([str(path), "--verb", "5"]).client.verb == 5
+    assert parse_argv(["--verb", "5", "--config", str(path)]).client.verb == 3
+    assert [(d.name, d.args) for d in argv_directives([str(path), "--verb", "5", "--mlock"])] == [
+        ("config", (str(path),)),
+        ("verb", ("5",)),
+        ("mlock", ()),
+    ]
+    with pytest.raises(ConfigError, match="'---verb' is not an option"):
+        argv_directives(["---verb", "5"])
 
 
 # --- remotes and <connection> blocks -------------------------------------------------------------
