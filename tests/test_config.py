@@ -23,7 +23,9 @@ from vpnstack.config import (
     ConfiguredRoute,
     ConfiguredRoute6,
     Remote,
+    argv_directives,
     load_config,
+    parse_argv,
     parse_config,
     require_supported,
     split_line,
@@ -487,7 +489,7 @@ def test_directive_table_is_consistent() -> None:
     # one declaration per directive: exactly the implemented ones name a parse function
     with_parse = {n for n, s in DIRECTIVES.items() if s.parse is not None}
     implemented = {n for n, s in DIRECTIVES.items() if s.kind == "implemented"}
-    assert with_parse == implemented and len(implemented) == 74
+    assert with_parse == implemented and len(implemented) == 75
     for name, spec in DIRECTIVES.items():
         assert spec.name == name and spec.topic in TOPICS and spec.help
         assert spec.max_args is None or spec.min_args <= spec.max_args
@@ -495,7 +497,8 @@ def test_directive_table_is_consistent() -> None:
         "ca", "cert", "key", "extra-certs", "tls-auth", "tls-crypt", "tls-crypt-v2",
         "auth-user-pass", "pkcs12", "connection",
     } <= INLINE_TAGS  # fmt: skip
-    assert not DIRECTIVES["cd"].command_line and DIRECTIVES["verb"].command_line
+    # openvpn: only inline data is file-only (check_inline_file runs for files only)
+    assert {n for n, s in DIRECTIVES.items() if not s.command_line} == {"connection"}
     assert DIRECTIVES["auth-user-pass"].min_args == 0 and DIRECTIVES["auth-user-pass"].max_args == 1
     assert DIRECTIVES["remote"].connection and not DIRECTIVES["ca"].connection
 
@@ -843,12 +846,15 @@ def test_overrides_win_over_the_file(
     )
 
 
-def test_remote_overrides_replace_the_files_remotes(lab_pki: Pki) -> None:
+def test_remote_overrides_are_more_remotes_after_the_files(lab_pki: Pki) -> None:
+    # openvpn (options.c "remote"): every remote, from argv or a file, joins one list in order
     text = minimal(lab_pki, "remote second.example.com 1195", "port 1300")
     cfg = parse_config(
         text, overrides=[["remote", "a.example"], ["remote", "b.example", "53", "udp6"]]
     )
     assert cfg.transport.remotes == (
+        Remote("vpn.example.com", 1300, "udp"),
+        Remote("second.example.com", 1195, "udp"),
         Remote("a.example", 1300, "udp"),
         Remote("b.example", 53, "udp6"),
     )
@@ -859,11 +865,15 @@ def test_remote_overrides_replace_the_files_remotes(lab_pki: Pki) -> None:
     [
         (["verb", "x"], "--verb: bad number 'x', use 0..11"),
         (["verb"], "--verb takes 1 argument(s), got 0"),
-        (["frobnicate"], "unknown directive --frobnicate: vpnstack does not implement it; drop it"),
+        (["frobnicate"], "unknown option --frobnicate: vpnstack does not implement it; drop it"),
         (["comp-lzo", "maybe"], "--comp-lzo takes yes, no or adaptive"),
         (["ca", "/nonexistent/ca.pem"], "--ca: cannot read the 'ca' file '/nonexistent/ca.pem'"),
         (["remote", "h", "0"], "--remote: bad port '0'"),
-        (["cd", "/"], "--cd cannot be an override"),
+        (["cd", "/nonexistent"], "--cd: '/nonexistent' is not a directory"),
+        (["connection", "x"], "--connection can only be given in a config file"),
+        (["ca", "[inline]"], "--ca [inline]: inline data can only come from a <ca> block"),
+        (["tls-auth", "inline", "1"], "--tls-auth inline: inline data can only come"),
+        (["config", "/nonexistent/x.ovpn"], "--config: cannot read the config file"),
         ([], "an override must be a directive and its arguments"),
     ],
 )
@@ -873,6 +883,46 @@ def test_bad_overrides_name_the_option(lab_pki: Pki, override: list[str], messag
     assert info.value.path == "command line" and info.value.line is None
     assert info.value.message.startswith(message)
     assert str(info.value).startswith("command line: ")
+
+
+def test_config_files_nest_and_name_their_own_file_and_line(lab_pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "ta.key").write_text(STATIC_KEY)
+    inner = tmp_path / "parts" / "tls.ovpn"
+    inner.write_text("tls-auth ta.key 1\nnobind\n")  # relative to its own folder
+    outer = tmp_path / "main.ovpn"
+    outer.write_text(minimal(lab_pki, "config parts/tls.ovpn", "verb 4"))
+    cfg = load_config(str(outer))
+    assert (cfg.tls.auth_key, cfg.tls.key_direction, cfg.client.verb) == (KEY_BYTES, 1, 4)
+    assert cfg.source == str(outer)
+    assert cfg.warnings == (
+        f"{inner}:2: 'nobind' is ignored (vpnstack always uses a fresh local port)",
+    )
+    # a check of the whole points at the line of the file that gave the value
+    inner.write_text(f"key {lab_pki.server.key}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(outer))
+    assert (info.value.path, info.value.line) == (str(inner), 1)
+    assert "does not belong to the certificate" in info.value.message
+    # and an error inside it names it too
+    inner.write_text("verb 4\nfrobnicate\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(outer))
+    assert (info.value.path, info.value.line) == (str(inner), 2)
+
+
+def test_parse_argv_is_the_command_line_grammar(lab_pki: Pki, tmp_path: Path) -> None:
+    path = tmp_path / "c.ovpn"
+    path.write_text(minimal(lab_pki, "verb 3"))
+    assert parse_argv([str(path), "--verb", "5"]).client.verb == 5
+    assert parse_argv(["--verb", "5", "--config", str(path)]).client.verb == 3
+    assert [(d.name, d.args) for d in argv_directives([str(path), "--verb", "5", "--mlock"])] == [
+        ("config", (str(path),)),
+        ("verb", ("5",)),
+        ("mlock", ()),
+    ]
+    with pytest.raises(ConfigError, match="'---verb' is not an option"):
+        argv_directives(["---verb", "5"])
 
 
 # --- remotes and <connection> blocks -------------------------------------------------------------

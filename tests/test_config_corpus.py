@@ -422,7 +422,12 @@ def test_overrides_on_a_corpus_profile(corpus: Corpus) -> None:
         1,
         ("AES-128-GCM",),
     )
-    assert cfg.transport.remotes == (Remote("198.51.100.9", 1200, "udp"),)
+    # as in openvpn, a --remote after the file is one more remote, tried after the file's
+    file_only = load_config(corpus.path("nordish-udp.ovpn"))
+    assert cfg.transport.remotes == (
+        *file_only.transport.remotes,
+        Remote("198.51.100.9", 1200, "udp"),
+    )
     # the refused line of a corpus file stays refused whatever the command line says
     with pytest.raises(ConfigError, match=r"compress-migrate\.ovpn:8: "):
         load_config(corpus.path("refused/compress-migrate.ovpn"), overrides=[["verb", "3"]])

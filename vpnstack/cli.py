@@ -1,24 +1,39 @@
 """``vpnstack-client``: a drop-in OpenVPN client for .ovpn files, on a kernel TUN device.
 
-How this works: the command line is parsed with option names taken from openvpn(8); each
-option given becomes one config directive applied *after* the file (so it overrides it), by
-the same parser that reads the file. Credentials are asked for up front when the config says
-``auth-user-pass`` without a file. Then the TUN device is opened, and the client lifecycle
-(``client/lifecycle.py``) runs sessions until a signal or a fatal error. Whatever happens, the
-host's routes, addresses and DNS are put back and the TUN is closed before exiting.
+How this works: the command line is the config grammar, as with openvpn(8). Every directive
+of a config file is an option ``--name args`` with the same arity, kind (implemented, ignored
+with a warning, refused) and messages naming ``--name``; the options are applied left to
+right and ``--config FILE`` (several are allowed; a bare first argument is one) reads the
+file where it stands, so a later value wins: options before a ``--config`` are overridden by
+the file where it sets them, options after it override the file. No file is needed at all:
+``vpnstack-client --client --remote H 1194 udp --dev tun --ca ca.crt --cert c.crt --key
+c.key`` (NetworkManager runs openvpn like that). Relative paths on the command line are
+relative to the current directory, which ``--cd DIR`` changes. The splitting and the
+directives are the config package's (``argv_directives``, ``load_directives``); this module
+only takes out its own options (``--help``, ``--version``, ``--dns-mode``), which are not
+config directives.
 
-Exit status: 0 after SIGINT/SIGTERM; 1 with one line on stderr for a fatal error (AUTH_FAILED,
-certificate rejected, no shared cipher, TUN not permitted, ...); 2 for a bad command line or
-configuration (the line names file:line and what to change).
+Credentials are asked for up front when the config says ``auth-user-pass`` without a file.
+Then the TUN device is opened, and the client lifecycle (``client/lifecycle.py``) runs sessions
+until a signal or a fatal error; SIGHUP re-reads the same command line and files. Whatever
+happens, the host's routes, addresses and DNS are put back and the TUN is closed before
+exiting.
+
+Exit status: 0 after SIGINT/SIGTERM, ``--help`` and ``--version``; 1 with one line on stderr
+for a fatal error (AUTH_FAILED, certificate rejected, no shared cipher, TUN not permitted,
+...); 2 for a bad command line or configuration (the line names ``--option`` or file:line and
+what to change).
 """
 
 from __future__ import annotations
 
-import argparse
 import getpass
+import importlib.metadata
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
+from typing import Literal
 
 import attrs
 import trio
@@ -27,121 +42,145 @@ from vpnstack.client.hostnet import DNS_MODES, HostNetworkConfig
 from vpnstack.client.lifecycle import ClientLifecycle, StatusFile
 from vpnstack.client.output import DEFAULT_VERB, Reporter
 from vpnstack.client.policy import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from vpnstack.config import Config, load_config, require_supported
+from vpnstack.config import (
+    COMMAND_LINE,
+    DIRECTIVES,
+    TOPICS,
+    Config,
+    Directive,
+    argv_directives,
+    load_directives,
+    require_supported,
+)
 from vpnstack.errors import ConfigError, VPNError
+from vpnstack.system.dns import DnsMode
 from vpnstack.system.tundev import KernelTunEndpoint, open_tun
 
 PROG = "vpnstack-client"
 
-# Options that map 1:1 onto config directives: (flag, nargs, metavar, help), by topic.
-_DIRECTIVE_OPTIONS: dict[str, list[tuple[str, str | int | None, str | tuple[str, ...], str]]] = {
-    "connection": [
-        ("--remote", "+", "HOST [PORT [PROTO]]", "server to connect to (replaces the file's)"),
-        ("--port", 1, "PORT", "default port for remotes without one"),
-        ("--proto", 1, "PROTO", "udp, udp4 or udp6"),
-        ("--remote-random", 0, "", "try the remotes in random order"),
-        ("--connect-retry", "+", "N [MAX]", "seconds between attempts (doubling, capped at MAX)"),
-        ("--connect-retry-max", 1, "N", "give up after N failed attempts in a row"),
-        ("--hand-window", 1, "SECONDS", "time allowed for a handshake (default 60)"),
-        ("--explicit-exit-notify", "?", "N", "tell the server when we leave"),
-    ],
-    "TLS and keys": [
-        ("--ca", 1, "FILE", "CA certificate(s) to trust"),
-        ("--cert", 1, "FILE", "client certificate"),
-        ("--key", 1, "FILE", "client private key"),
-        ("--tls-auth", "+", "FILE [DIR]", "HMAC firewall key"),
-        ("--tls-crypt", 1, "FILE", "control channel encryption key"),
-        ("--key-direction", 1, "0|1", "direction of the tls-auth key"),
-        ("--remote-cert-tls", 1, "server", "require the server certificate's EKU"),
-        ("--verify-x509-name", "+", "NAME [TYPE]", "require this server name"),
-        ("--tls-version-min", "+", "1.2|1.3", "lowest TLS version"),
-        ("--tls-version-max", 1, "1.2|1.3", "highest TLS version"),
-    ],
-    "data channel": [
-        ("--data-ciphers", 1, "LIST", "colon-separated ciphers to negotiate"),
-        ("--cipher", 1, "NAME", "legacy cipher (fallback)"),
-        ("--auth", 1, "DIGEST", "HMAC digest for tls-auth"),
-    ],
-    "tunnel and routes": [
-        ("--dev", 1, "NAME", "TUN device name (default tun, i.e. the first free tunN)"),
-        ("--route-nopull", 0, "", "do not install pushed routes"),
-        ("--pull-filter", 2, ("ACTION", "TEXT"), "accept|ignore|reject pushed options by prefix"),
-    ],
-    "authentication": [
-        ("--auth-user-pass", "?", "FILE", "user name and password (file, or asked for)"),
-        ("--auth-retry", 1, "none|nointeract|interact", "what to do after AUTH_FAILED"),
-    ],
-    "logging": [
-        ("--verb", 1, "N", "verbosity: 1-3 stages, 4 every layer event, 5 counters"),
-        ("--status", "+", "FILE [SECONDS]", "write a traffic summary to FILE every SECONDS"),
-    ],
+PROTOCOL_LEVEL = "implements the OpenVPN 2.6 client protocol, with the 2.7 data-channel epochs"
+"""What ``--version`` says vpnstack speaks (PROTOCOL.md; IV_PROTO in tlssession/peerinfo.py)."""
+
+OWN_OPTIONS: dict[str, tuple[int, str, str]] = {
+    "help": (0, "", "show this help and exit"),
+    "version": (0, "", "show the version and the OpenVPN protocol level, and exit"),
+    "dns-mode": (
+        1,
+        "|".join(DNS_MODES),
+        "how pushed DNS is applied: systemd-resolved, /etc/resolv.conf, or not at all (default "
+        "auto: resolved when it runs)",
+    ),
 }
+"""vpnstack-client's options that are not config directives: name -> (arity, metavar, help)."""
+
+Action = Literal["run", "help", "version"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, options grouped by topic for ``--help``."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Connect to an OpenVPN server using an .ovpn file, on a kernel TUN device. "
-        "Needs root (or CAP_NET_ADMIN). Options override the file's directives of the same "
-        "name. SIGINT/SIGTERM disconnect, SIGUSR1 reconnects, SIGHUP re-reads the "
-        "config, SIGUSR2 prints traffic counters.",
-    )
-    parser.add_argument("config_file", nargs="?", metavar="FILE", help="the .ovpn file")
-    parser.add_argument("--config", metavar="FILE", help="the .ovpn file")
-    for topic, options in _DIRECTIVE_OPTIONS.items():
-        group = parser.add_argument_group(topic)
-        for flag, nargs, metavar, help_text in options:
-            dest = "d_" + flag[2:].replace("-", "_")
-            if nargs == 0:
-                group.add_argument(flag, dest=dest, action="store_const", const=[], help=help_text)
-            elif flag == "--pull-filter":
-                group.add_argument(
-                    flag, dest=dest, nargs=2, metavar=metavar, action="append", help=help_text
-                )
-            elif nargs == "?":  # given alone, the directive has no argument: const [] marks it
-                group.add_argument(
-                    flag, dest=dest, nargs=nargs, const=[], metavar=metavar, help=help_text
-                )
-            else:
-                group.add_argument(flag, dest=dest, nargs=nargs, metavar=metavar, help=help_text)
-        if topic == "tunnel and routes":
-            group.add_argument(
-                "--dns-mode",
-                choices=DNS_MODES,
-                default="auto",
-                help="how pushed DNS is applied: systemd-resolved, /etc/resolv.conf, or not at "
-                "all (default auto: resolved when it runs)",
+@attrs.frozen
+class CommandLine:
+    """The command line, split: the config directives in order and vpnstack-client's own."""
+
+    directives: tuple[Directive, ...]
+    """The config directives (``--config FILE`` included), in argv order."""
+    cwd: str
+    """The directory relative paths on the command line are relative to (before ``--cd``)."""
+    dns_mode: DnsMode = "auto"
+    """``--dns-mode``."""
+    action: Action = "run"
+    """``help`` or ``version`` when asked for (first one given), else ``run``."""
+
+    def load(self) -> Config:
+        """The ``Config`` the directives make (files read now: also what SIGHUP calls)."""
+        return load_directives(self.directives, cwd=self.cwd)
+
+
+def read_command_line(argv: Sequence[str]) -> CommandLine:
+    """Split ``argv`` (without the program name) like openvpn; ``ConfigError`` when bad."""
+    if not argv:
+        raise ConfigError(
+            f"give a config file ({PROG} FILE or --config FILE) or the options on the command"
+            " line (see --help)",
+            path=COMMAND_LINE,
+        )
+    directives: list[Directive] = []
+    action: Action = "run"
+    dns_mode: DnsMode = "auto"
+    for d in argv_directives(argv):
+        own = OWN_OPTIONS.get(d.name)
+        if own is None:
+            directives.append(d)
+            continue
+        if len(d.args) != own[0]:
+            raise ConfigError(
+                f"{d.label} takes {own[0]} argument(s), got {len(d.args)}", path=COMMAND_LINE
             )
-    return parser
+        if d.name == "dns-mode":
+            mode = next((m for m in DNS_MODES if m == d.args[0]), None)
+            if mode is None:
+                raise ConfigError(
+                    f"--dns-mode {d.args[0]}: use one of {', '.join(DNS_MODES)}",
+                    path=COMMAND_LINE,
+                )
+            dns_mode = mode
+        elif action == "run":
+            action = "help" if d.name == "help" else "version"
+    return CommandLine(tuple(directives), os.getcwd(), dns_mode, action)
 
 
-def overrides_from(args: argparse.Namespace) -> list[list[str]]:
-    """The config directives the command line adds, in the order of the option table."""
-    directives: list[list[str]] = []
-    for options in _DIRECTIVE_OPTIONS.values():
-        for flag, nargs, _, _ in options:
-            value = getattr(args, "d_" + flag[2:].replace("-", "_"))
-            name = flag[2:]
-            if value is None:
+def version_text() -> str:
+    """What ``--version`` prints: vpnstack's version and the protocol level it implements."""
+    try:
+        version = importlib.metadata.version("vpnstack")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a tree
+        version = "unknown"
+    return f"{PROG} (vpnstack) {version}\n{PROTOCOL_LEVEL}\n"
+
+
+def _option_lines(name: str, metavar: str, text: str) -> list[str]:
+    """One option of ``--help``: ``--name METAVAR`` then its help, wrapped in a column."""
+    left = f"  --{name}" + (f" {metavar}" if metavar else "")
+    indent = " " * 30
+    lines = textwrap.wrap(
+        text, 96, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+    )
+    if len(left) < len(indent) - 1:
+        return [left.ljust(len(indent)) + lines[0].lstrip(), *lines[1:]]
+    return [left, *lines]
+
+
+def help_text() -> str:
+    """``--help``: usage, vpnstack-client's own options, then every directive by topic."""
+    out = [
+        f"usage: {PROG} [FILE] [--config FILE] [--OPTION [ARGS...]]...",
+        "",
+        *textwrap.wrap(
+            "Connect to an OpenVPN server, as openvpn(8) does for a client, on a kernel TUN "
+            "device; needs root (or CAP_NET_ADMIN). Every config-file directive is also an "
+            "option --NAME ARGS, applied left to right with the --config files where they "
+            "stand (a later value wins); a bare first argument is a config file. "
+            "SIGINT/SIGTERM disconnect, SIGUSR1 reconnects, SIGHUP re-reads the config, "
+            "SIGUSR2 prints traffic counters.",
+            96,
+        ),
+        "",
+        f"{PROG}:",
+    ]
+    for name, (_, metavar, text) in OWN_OPTIONS.items():
+        out.extend(_option_lines(name, metavar, text))
+    for topic in TOPICS:
+        out.extend(["", f"{topic}:"])
+        for name, spec in DIRECTIVES.items():
+            if spec.topic != topic:
                 continue
-            if flag == "--pull-filter":
-                directives.extend([name, *pair] for pair in value)
-            elif nargs == "?" and isinstance(value, str):
-                directives.append([name, value])
-            else:
-                directives.append([name, *value])
-    return directives
-
-
-def config_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
-    """The one config file named by ``--config`` or the positional FILE."""
-    if args.config and args.config_file and args.config != args.config_file:
-        parser.error("give the config file once: --config FILE or FILE")
-    path = args.config or args.config_file
-    if not path:
-        parser.error("a config file is needed: vpnstack-client --config FILE")
-    return str(path)
+            text = spec.help
+            if spec.kind == "ignored":
+                text = f"[ignored: {text}]"
+            elif spec.kind == "refused":
+                text = f"[refused: {text}]"
+            elif not spec.command_line:
+                text = f"{text} [config file only]"
+            out.extend(_option_lines(name, spec.metavar, text))
+    return "\n".join(out) + "\n"
 
 
 def ask_credentials_now(config: Config) -> Config:
@@ -174,14 +213,17 @@ def fail(message: str, status: int = EXIT_FAILURE) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Everything ``main`` does, returning the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    path = config_path(parser, args)
-    overrides = overrides_from(args)
-
-    def reload_config() -> Config:
-        return load_config(path, overrides=overrides)
-
+    try:
+        command_line = read_command_line(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    if command_line.action == "help":
+        sys.stdout.write(help_text())
+        return EXIT_OK
+    if command_line.action == "version":
+        sys.stdout.write(version_text())
+        return EXIT_OK
+    reload_config = command_line.load
     try:
         config = reload_config()
         require_supported(config)
@@ -199,7 +241,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     status_file = None
     if config.client.status_file is not None:
         status_file = StatusFile(config.client.status_file, config.client.status_interval)
-    host = HostNetworkConfig(dns_mode=args.dns_mode)
+    host = HostNetworkConfig(dns_mode=command_line.dns_mode)
     try:
         device = open_tun(config.routing.dev if config.routing.dev != "tun" else "tun%d")
     except VPNError as exc:

@@ -14,8 +14,13 @@ How this works, module by module:
 * ``model.py`` is the result: ``Config(source, warnings, transport, tls, data, routing,
   client)``, frozen, with one-line docstrings on every field.
 
+The command line is the same grammar: ``parse_argv(argv)`` (``argv_directives`` then
+``load_directives``) handles ``--name args`` in order, reading a ``--config FILE`` where it
+stands, so later values win as in openvpn; ``load_config(path, overrides=...)`` is
+``--config path`` followed by the overrides.
+
 Errors carry file:line (``ConfigError.path``/``.line``), or ``path="command line"`` for
-overrides. ``repr(Config)``, the warnings and every ``ConfigError`` leave out keys, passwords
+the command line. ``repr(Config)``, the warnings and every ``ConfigError`` leave out keys, passwords
 and inline data. ``require_supported(config)`` is the hook for parsed features the stack cannot
 speak yet (none at present).
 
@@ -30,7 +35,7 @@ from vpnstack.config.directives import (
     DirectiveSpec,
     Kind,
 )
-from vpnstack.config.lexer import COMMAND_LINE, split_line
+from vpnstack.config.lexer import COMMAND_LINE, Directive, argv_directives, split_line
 from vpnstack.config.model import (
     DEFAULT_DATA_CIPHERS,
     ClientConfig,
@@ -44,19 +49,28 @@ from vpnstack.config.model import (
     TransportConfig,
     require_supported,
 )
-from vpnstack.config.parser import Overrides, load_config, parse_config
+from vpnstack.config.parser import (
+    MAX_CONFIG_DEPTH,
+    Overrides,
+    load_config,
+    load_directives,
+    parse_argv,
+    parse_config,
+)
 
 __all__ = [
     "COMMAND_LINE",
     "DEFAULT_DATA_CIPHERS",
     "DIRECTIVES",
     "INLINE_TAGS",
+    "MAX_CONFIG_DEPTH",
     "TOPICS",
     "ClientConfig",
     "Config",
     "ConfiguredRoute",
     "ConfiguredRoute6",
     "DataChannelConfig",
+    "Directive",
     "DirectiveSpec",
     "Kind",
     "Overrides",
@@ -64,7 +78,10 @@ __all__ = [
     "RoutingConfig",
     "TLSConfig",
     "TransportConfig",
+    "argv_directives",
     "load_config",
+    "load_directives",
+    "parse_argv",
     "parse_config",
     "require_supported",
     "split_line",

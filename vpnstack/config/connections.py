@@ -14,8 +14,10 @@ parser restores the saved one. ``finish_connections`` then compares the blocks f
 ("not given" differs from any value, as in OpenVPN where each block has its own copy).
 
 Remotes keep their transport: ``proto``/``remote ... PROTO`` may be UDP or TCP, and
-``tcp-client`` is stored as ``tcp`` (a client's TCP is always the connecting side). The
-command line's ``--remote`` replaces the file's remotes and blocks.
+``tcp-client`` is stored as ``tcp`` (a client's TCP is always the connecting side). As in
+openvpn, ``--remote`` on the command line is one more remote in argv order (before a
+``--config``'s remotes when given before it, after them when given after it), and like any
+``remote`` line it is ignored when there are ``<connection>`` blocks.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from vpnstack.config.lexer import Directive, read_directives
+from vpnstack.config.lexer import COMMAND_LINE, Directive, read_directives
 from vpnstack.config.model import Remote
 from vpnstack.errors import ConfigError
 
@@ -100,6 +102,7 @@ class RemoteEntry:
     line: int | None
     proto_line: int | None
     cli: bool = False
+    source: str = "<string>"
 
 
 @attrs.define
@@ -121,6 +124,7 @@ class DoneBlock:
     remote: RemoteEntry
     options: ConnectionOptions
     has_own_tls_key: bool
+    source: str = "<string>"
 
 
 @attrs.define
@@ -131,8 +135,6 @@ class Remotes:
     proto: str = "udp"
     proto_line: int | None = None
     port: int = 1194
-    cli_replace: bool = False
-    """The command line gave a ``--remote`` (it replaced the file's)."""
     block: Block | None = None
     """The ``<connection>`` block being parsed, if any."""
     blocks: list[DoneBlock] = attrs.Factory(list)
@@ -181,12 +183,10 @@ def connection(p: Parser, d: Directive) -> None:
     r = p.remotes
     if r.block is not None:
         raise p.error(d, "a <connection> block cannot contain another one")
-    if p.in_overrides:
-        raise p.error(d, "<connection> blocks cannot come from the command line")
     saved, saved_lines = p.conn, dict(p.lines)
     r.block = Block(d.line, proto=r.proto, proto_line=r.proto_line, port=r.port)
     try:
-        for inner in read_directives(d.inline, p.source, first_line=d.line + 1):
+        for inner in read_directives(d.inline, d.source, first_line=d.line + 1):
             p.handle(inner)
         block = r.block
     finally:
@@ -197,7 +197,7 @@ def connection(p: Parser, d: Directive) -> None:
         block.remote.proto, block.remote.proto_line = block.proto, block.proto_line
     if block.remote.port is None:
         block.remote.port = block.port
-    r.blocks.append(DoneBlock(d.line, block.remote, p.conn, p.conn.has_tls_key()))
+    r.blocks.append(DoneBlock(d.line, block.remote, p.conn, p.conn.has_tls_key(), d.source))
     p.conn, p.lines = saved, saved_lines
 
 
@@ -219,18 +219,15 @@ def remote(p: Parser, d: Directive) -> None:
     """``remote HOST [PORT] [PROTO]``."""
     port_ = parse_port(p, d, d.args[1]) if len(d.args) > 1 else None
     proto_ = check_proto(p, d, d.args[2]) if len(d.args) > 2 else None
-    entry = RemoteEntry(d.args[0], port_, proto_, d.line, d.line if proto_ else None, d.cli)
+    entry = RemoteEntry(
+        d.args[0], port_, proto_, d.line, d.line if proto_ else None, d.cli, d.source
+    )
     r = p.remotes
     if r.block is not None:
         if r.block.remote is not None:
             raise p.error(d, "a <connection> block holds exactly one 'remote' line")
         r.block.remote = entry
         return
-    if d.cli and not r.cli_replace:
-        # the command line's remotes replace the file's (and its <connection> blocks)
-        r.cli_replace = True
-        r.entries.clear()
-        r.blocks.clear()
     r.entries.append(entry)
 
 
@@ -275,9 +272,14 @@ def finish_connections(p: Parser) -> ConnectionOptions:
     if not r.blocks:
         return p.conn
     for entry in r.entries:
-        if not entry.cli:
+        if entry.cli:
             p.warnings.append(
-                f"{p.source}:{entry.line}: 'remote {entry.host}' is ignored because the"
+                f"{COMMAND_LINE}: --remote {entry.host} is ignored because the config has"
+                " <connection> blocks (put it in a block of its own)"
+            )
+        else:
+            p.warnings.append(
+                f"{entry.source}:{entry.line}: 'remote {entry.host}' is ignored because the"
                 " file has <connection> blocks (put it in a block of its own)"
             )
     r.entries = [b.remote for b in r.blocks]
@@ -296,7 +298,7 @@ def finish_connections(p: Parser) -> ConnectionOptions:
                     f"'{field.metadata['directive']}' differs between the <connection> blocks"
                     f" at lines {agreed_line} and {block.line}; vpnstack uses one value"
                     " for all connections: give it once, outside the blocks",
-                    path=p.source,
+                    path=block.source,
                     line=block.line,
                 )
     assert agreed is not None
@@ -307,7 +309,11 @@ def finish_remotes(p: Parser) -> tuple[Remote, ...]:
     """The ``Remote`` records, with the global ``proto``/``port`` filled in."""
     r = p.remotes
     if not r.entries:
-        raise ConfigError("no 'remote' line: add 'remote HOST [PORT]'", path=p.source)
+        raise p.error_at(
+            None,
+            f"no {p.say('remote')}{' line' if p.files_read else ''}:"
+            f" add {p.say('remote HOST [PORT]')}",
+        )
     remotes: list[Remote] = []
     for entry in r.entries:
         proto_ = entry.proto if entry.proto is not None else r.proto

@@ -2,7 +2,7 @@
 
 How this works: every directive name is declared once below, with its arity, the metavar and
 help group for the CLI's ``--help``, one line of help, its flags (may be an inline block, is a
-per-connection option, makes sense on the command line) and one of three kinds:
+per-connection option, may be given on the command line) and one of three kinds:
 
 * ``implemented`` (``_impl``): the value is checked and stored in the ``Config`` by the parse
   function the declaration names (in ``handlers.py``, ``files.py`` or ``connections.py``);
@@ -77,7 +77,8 @@ class DirectiveSpec:
     connection: bool = False
     """It is a per-connection option, allowed inside ``<connection>`` blocks."""
     command_line: bool = True
-    """It makes sense as a command-line option (False: only in a file, e.g. ``cd``)."""
+    """It may be given on the command line (False: only in a config file, ``<connection>``;
+    openvpn has no other file-only directive, the rest of the file-only data is inline)."""
     parse: Parse | None = attrs.field(default=None, repr=False, eq=False)
     """How an ``implemented`` directive's value is checked and stored (None otherwise)."""
 
@@ -142,14 +143,13 @@ _TABLE = [
      h.pull),
     _impl("tls-client", 0, 0, "", "general", "be the TLS client (part of client)", h.tls_client),
     _impl("mode", 1, 1, "p2p", "general", "only 'mode p2p' (a client) is accepted", h.mode),
-    _impl("cd", 1, 1, "DIR", "general", "resolve later relative paths against DIR", h.cd,
-     command_line=False),
+    _impl("cd", 1, 1, "DIR", "general", "resolve later relative paths against DIR", h.cd),
     _impl("setenv", 1, MANY, "NAME VALUE | opt DIRECTIVE...", "general", "set a variable; 'setenv "
      "opt X ...' applies X but ignores it if unknown", h.setenv),
     _impl("ignore-unknown-option", 1, MANY, "NAME...", "general", "treat these directives as "
-     "warnings if vpnstack does not know them", h.ignore_unknown_option, command_line=False),
-    _refused("config", 1, 1, "FILE", "general", "including another config file is not supported; "
-     "paste its contents into this one", command_line=False),
+     "warnings if vpnstack does not know them", h.ignore_unknown_option),
+    _impl("config", 1, 1, "FILE", "general", "read FILE's directives here (later ones win)",
+     h.config),
     _refused("daemon", 0, 1, "[NAME]", "general", "vpnstack-client does not fork into the "
      "background; run it as a systemd service or with nohup instead"),
     _refused("management", 2, 3, "IP PORT [PW]", "general", "the management interface is not "
@@ -392,6 +392,8 @@ _TABLE = [
      "tunnel is up"),
     _refused("route-noexec", 0, 0, "", "routing", "not supported: vpnstack-client always installs "
      "its routes (use route-nopull)"),
+    _refused("ifconfig-noexec", 0, 0, "", "tun", "not supported: vpnstack-client always sets the "
+     "address the server pushes on its tun device"),
     _ignored("max-routes", 1, 1, "N", "routing", "obsolete: there is no limit"),
     _ignored("allow-pull-fqdn", 0, 0, "", "routing", "pushed names are not resolved"),
     # dns

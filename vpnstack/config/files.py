@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12 as pkcs12_format
 
 from vpnstack.config.lexer import Directive
 from vpnstack.core.controlchannel.statickey import parse_static_key
-from vpnstack.errors import ConfigError
 
 if TYPE_CHECKING:
     from vpnstack.config.parser import Parser
@@ -46,9 +45,22 @@ def is_inline_name(arg: str) -> bool:
     return arg.lower() in ("inline", "[inline]", "[[inline]]")
 
 
+def inline_name(p: Parser, d: Directive, arg: str) -> bool:
+    """``arg`` is ``[inline]`` (the data comes from a block); refused on the command line."""
+    if not is_inline_name(arg):
+        return False
+    if d.cli:
+        raise p.error(
+            d,
+            f"{d.label} {arg}: inline data can only come from a <{d.name}> block in a config"
+            " file; give a file name",
+        )
+    return True
+
+
 def path_of(p: Parser, d: Directive, name: str) -> str:
     """The absolute path of a file argument of ``d``."""
-    base = os.getcwd() if d.cli else p.base_dir
+    base = p.cwd if d.cli else p.base_dir
     return os.path.normpath(os.path.join(base, os.path.expanduser(name)))
 
 
@@ -78,7 +90,7 @@ def file_or_inline(p: Parser, d: Directive) -> tuple[str, str]:
     """The data of a file-or-inline directive and a description of where it came from."""
     if d.inline is not None:
         return d.inline, f"inline <{d.name}> block"
-    if is_inline_name(d.args[0]):
+    if inline_name(p, d, d.args[0]):
         raise p.error(d, f"{d.label} {d.args[0]} needs an inline <{d.name}> block")
     return read_text(p, d, d.args[0]), f"file {path_of(p, d, d.args[0])!r}"
 
@@ -147,7 +159,7 @@ def _pem_certificates(p: Parser, d: Directive) -> tuple[bytes, list[x509.Certifi
         certs = []
     if not certs:
         raise p.error(d, f"{d.label}: {where} holds no readable PEM certificate; check the file")
-    p.lines[d.name] = d.line
+    p.remember(d)
     return data, certs
 
 
@@ -190,7 +202,7 @@ def key(p: Parser, d: Directive) -> None:
         raise p.error(
             d, f"{d.label}: {where} holds no readable PEM private key; check the file"
         ) from None
-    p.lines["key"] = d.line
+    p.remember(d)
     p.creds.key_obj = private_key
     p.creds.key = data
 
@@ -204,7 +216,7 @@ def pkcs12(p: Parser, d: Directive) -> None:
         except (binascii.Error, ValueError):
             raise p.error(d, f"{d.label}: the {where} is not base64 text") from None
     else:
-        if is_inline_name(d.args[0]):
+        if inline_name(p, d, d.args[0]):
             raise p.error(d, f"{d.label} {d.args[0]} needs an inline <pkcs12> block")
         data = read_bytes(p, d, d.args[0])
         where = f"file {path_of(p, d, d.args[0])!r}"
@@ -237,7 +249,7 @@ def pkcs12(p: Parser, d: Directive) -> None:
         cert=certificate,
         others=tuple(others),
     )
-    p.lines["pkcs12"] = d.line
+    p.remember(d)
 
 
 def _looks_like_pkcs12(data: bytes) -> bool:
@@ -270,12 +282,12 @@ def tls_auth(p: Parser, d: Directive) -> None:
     if d.inline is None:
         if len(d.args) == 2:
             p.conn = attrs.evolve(p.conn, key_direction=_direction(p, d, d.args[1]))
-        if is_inline_name(d.args[0]):
+        if inline_name(p, d, d.args[0]):
             # "tls-auth [inline] 1": the key comes from a <tls-auth> block
-            p.tls_auth_inline_line = d.line
+            p.tls_auth_inline_at = d
             return
     p.conn = attrs.evolve(p.conn, tls_auth_key=_static_key(p, d))
-    p.lines["tls-auth"] = d.line
+    p.remember(d)
 
 
 def key_direction(p: Parser, d: Directive) -> None:
@@ -286,7 +298,7 @@ def key_direction(p: Parser, d: Directive) -> None:
 def tls_crypt(p: Parser, d: Directive) -> None:
     """``tls-crypt FILE`` / ``<tls-crypt>``: the encrypt-and-sign static key."""
     p.conn = attrs.evolve(p.conn, tls_crypt_key=_static_key(p, d))
-    p.lines["tls-crypt"] = d.line
+    p.remember(d)
 
 
 def tls_crypt_v2(p: Parser, d: Directive) -> None:
@@ -319,7 +331,7 @@ def tls_crypt_v2(p: Parser, d: Directive) -> None:
     if problem is not None:
         raise p.error(d, f"{d.label}: {where} {problem}; check the file")
     p.conn = attrs.evolve(p.conn, tls_crypt_v2_key=data)
-    p.lines["tls-crypt-v2"] = d.line
+    p.remember(d)
 
 
 # --- the whole -------------------------------------------------------------------------------
@@ -327,32 +339,30 @@ def tls_crypt_v2(p: Parser, d: Directive) -> None:
 
 def finish_credentials(p: Parser) -> LoadedCredentials:
     """Combine ``pkcs12``/``cert``/``key``/``ca``/``extra-certs`` and check them together."""
-    src = p.source
     c = p.creds
     ca_pem, cert_pem, key_pem, extra = c.ca, c.cert, c.key, c.extra_certs
     cert_obj, key_obj = c.cert_obj, c.key_obj
-    key_line = p.lines.get("key")
+    key_at = p.lines.get("key")
+    say = p.say
     if c.pkcs12 is not None:
         for name, value in (("cert", c.cert), ("key", c.key)):
             if value is not None:
-                raise ConfigError(
-                    f"'{name}' cannot be used together with 'pkcs12'; keep one of them",
-                    path=src,
-                    line=p.lines.get(name),
+                raise p.error_at(
+                    p.lines.get(name),
+                    f"{say(name)} cannot be used together with {say('pkcs12')}; keep one of them",
                 )
         cert_pem, key_pem = c.pkcs12.cert_pem, c.pkcs12.key_pem
         cert_obj, key_obj = c.pkcs12.cert, c.pkcs12.key
-        key_line = p.lines["pkcs12"]
+        key_at = p.lines["pkcs12"]
         others = c.pkcs12.others
         pem = serialization.Encoding.PEM
         # OpenVPN (tls_ctx_load_pkcs12): without 'ca' the PKCS#12 CAs are trusted (and
         # complete our chain); with 'ca' they are only sent as our chain
         if ca_pem is None:
             if not others:
-                raise ConfigError(
-                    "the 'pkcs12' file holds no CA certificate: add 'ca FILE'",
-                    path=src,
-                    line=p.lines["pkcs12"],
+                raise p.error_at(
+                    p.lines["pkcs12"],
+                    f"the {say('pkcs12')} file holds no CA certificate: add {say('ca FILE')}",
                 )
             ca_pem = b"".join(o.public_bytes(pem) for o in others)
             chain = [o for o in others if o.issuer != o.subject]
@@ -363,26 +373,24 @@ def finish_credentials(p: Parser) -> LoadedCredentials:
     has_cert = cert_pem is not None
     has_key = key_pem is not None
     if has_cert != has_key:
-        missing = "key" if has_cert else "cert"
-        raise ConfigError(
-            f"'{'cert' if has_cert else 'key'}' without '{missing}': add the {missing}",
-            path=src,
-            line=p.lines.get("cert") if has_cert else key_line,
+        given, missing = ("cert", "key") if has_cert else ("key", "cert")
+        raise p.error_at(
+            p.lines.get("cert") if has_cert else key_at,
+            f"{say(given)} without {say(missing)}: add the {missing}",
         )
     if not has_cert and not p.client.auth_user_pass_required:
-        raise ConfigError(
-            "no client certificate: add 'cert' and 'key', or 'auth-user-pass' if the server"
-            " accepts passwords only",
-            path=src,
+        raise p.error_at(
+            None,
+            f"no client certificate: add {say('cert')} and {say('key')}, or"
+            f" {say('auth-user-pass')} if the server accepts passwords only",
         )
     if cert_obj is not None and key_obj is not None:
         spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         if cert_obj.public_key().public_bytes(*spki) != key_obj.public_key().public_bytes(*spki):
-            raise ConfigError(
-                "the private key ('key') does not belong to the certificate ('cert');"
-                " use the matching pair",
-                path=src,
-                line=key_line,
+            raise p.error_at(
+                key_at,
+                f"the private key ({say('key')}) does not belong to the certificate"
+                f" ({say('cert')}); use the matching pair",
             )
     if c.chain_from_cert is not None and extra is None:
         extra = c.chain_from_cert

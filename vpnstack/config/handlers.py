@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from vpnstack.config.files import file_or_inline, is_inline_name, path_of
+from vpnstack.config.files import file_or_inline, inline_name, is_inline_name, path_of
 from vpnstack.config.lexer import NEWLINE, Directive
 from vpnstack.config.model import ConfiguredRoute, ConfiguredRoute6
 from vpnstack.core.shared.framing import compresses, framing_of
@@ -90,20 +90,30 @@ def mode(p: Parser, d: Directive) -> None:
 
 
 def cd(p: Parser, d: Directive) -> None:
-    """``cd DIR``: later relative paths are relative to DIR."""
-    if d.cli:
-        raise p.error(d, "--cd cannot be an override; change directory before starting")
+    """``cd DIR``: later relative paths (of this file, or of the command line) are in DIR."""
     path = path_of(p, d, d.args[0])
     if not os.path.isdir(path):
-        raise p.error(d, f"'cd': {path!r} is not a directory")
-    p.base_dir = path
+        raise p.error(d, f"{d.label}: {path!r} is not a directory")
+    if d.cli:  # like openvpn's chdir, for the options and --config files after it
+        p.cwd = path
+    else:
+        p.base_dir = path
+
+
+def config(p: Parser, d: Directive) -> None:
+    """``config FILE``: read FILE's directives here (``--config`` on the command line)."""
+    if is_inline_name(d.args[0]) or d.inline is not None:
+        raise p.error(d, f"{d.label} takes a file name")
+    p.include(d, path_of(p, d, d.args[0]))
 
 
 def setenv(p: Parser, d: Directive) -> None:
     """``setenv NAME VALUE`` or ``setenv opt DIRECTIVE ...`` (apply it; ignore if unknown)."""
     if d.args[0] == "opt":
         p.nargs(d, 2, None)
-        inner = Directive(d.args[1].removeprefix("--"), d.args[2:], d.line, cli=d.cli)
+        inner = Directive(
+            d.args[1].removeprefix("--"), d.args[2:], d.line, cli=d.cli, source=d.source
+        )
         added = inner.name not in p.ignorable
         p.ignorable.add(inner.name)
         try:
@@ -180,7 +190,7 @@ def dev(p: Parser, d: Directive) -> None:
         raise p.error(d, f"'dev {name}' is not supported; vpnstack only supports 'dev tun'")
     if len(name) > 15 or "/" in name or not name.isprintable() or " " in name:
         raise p.error(d, f"'dev {name}' is not a valid interface name (at most 15 chars)")
-    p.dev_line = d.line
+    p.dev_at = d
     p.routing = attrs.evolve(p.routing, dev=name)
 
 
@@ -374,7 +384,7 @@ def auth_user_pass(p: Parser, d: Directive) -> None:
     p.client = attrs.evolve(p.client, auth_user_pass_required=True, username=None, password=None)
     if d.inline is None and not d.args:
         return  # the user name and password must come from the caller
-    if d.inline is None and is_inline_name(d.args[0]):
+    if d.inline is None and inline_name(p, d, d.args[0]):
         return  # "auth-user-pass [inline]": a later <auth-user-pass> block fills it
     text, where = file_or_inline(p, d)
     lines = NEWLINE.split(text)

@@ -7,8 +7,14 @@ argument could start; an optional leading ``--``; double quotes with the backsla
 is almost always an unescaped Windows path); single quotes taken literally; and a line whose
 only token is ``<tag>`` opens an inline block that runs to ``</tag>`` and counts as the
 directive ``tag`` with inline data (``<connection>`` blocks are lexed again, recursively, by
-``connections.py``). Command-line overrides become the same ``Directive`` records with
-``cli=True``, so every later stage handles both alike and only the messages differ.
+``connections.py``).
+
+The command line is the same grammar (``argv_directives``, openvpn's ``parse_argv`` in
+options_parse.c): every ``--name`` starts a directive and the arguments after it that do not
+start with ``--`` are its arguments; a bare first argument is a config file
+(``--config FILE``). Those directives are the same ``Directive`` records with ``cli=True``, so
+every later stage handles both alike and only the messages differ (``--name`` instead of
+``'name'``, ``command line`` instead of file:line).
 
 Nothing here knows what a directive means; errors are ``ConfigError`` with file:line.
 """
@@ -42,7 +48,9 @@ class Directive:
     inline: str | None = attrs.field(default=None, repr=False)
     """The body of an inline ``<name>...</name>`` block (may be key material: not shown)."""
     cli: bool = False
-    """It comes from the command line (an override)."""
+    """It comes from the command line."""
+    source: str = "<string>"
+    """The file it was read from (``COMMAND_LINE`` for the command line), for messages."""
 
     @property
     def label(self) -> str:
@@ -148,11 +156,11 @@ def read_directives(text: str, source: str, first_line: int = 1) -> list[Directi
                     f"inline block <{tag}> has no closing {end_tag}", path=source, line=lineno
                 )
             i += 1
-            result.append(Directive(tag, (), lineno, "\n".join(body) + "\n"))
+            result.append(Directive(tag, (), lineno, "\n".join(body) + "\n", source=source))
             continue
         if first.startswith("</"):
             raise ConfigError(f"{first} without a matching opening tag", path=source, line=lineno)
-        result.append(Directive(first, tuple(tokens[1:]), lineno))
+        result.append(Directive(first, tuple(tokens[1:]), lineno, source=source))
     return result
 
 
@@ -164,4 +172,37 @@ def override_directive(override: Sequence[str]) -> Directive:
             path=COMMAND_LINE,
         )
     name = override[0].removeprefix("--")
-    return Directive(name, tuple(override[1:]), None, cli=True)
+    return Directive(name, tuple(override[1:]), None, cli=True, source=COMMAND_LINE)
+
+
+def argv_directives(argv: Sequence[str]) -> list[Directive]:
+    """The command line's directives, split as openvpn's ``parse_argv`` does.
+
+    Each ``--name`` starts a directive; the arguments up to the next one starting with ``--``
+    are its arguments (so an argument can never start with ``--``, as in openvpn). A bare
+    first argument is the config file: ``vpnstack-client FILE`` is ``--config FILE`` (openvpn
+    accepts that form only when the file is the only argument; vpnstack also when options
+    follow). Nothing here knows what a name means: ``--help``, unknown names and arity are
+    for the caller.
+    """
+    result: list[Directive] = []
+    i = 0
+    if argv and not argv[0].startswith("-"):
+        result.append(Directive("config", (argv[0],), None, cli=True, source=COMMAND_LINE))
+        i = 1
+    while i < len(argv):
+        token = argv[i]
+        name = token[2:]
+        if not token.startswith("--") or not name or name.startswith("-"):
+            # only possible first ("-h") or as "--"/"---x": other bare words are arguments
+            raise ConfigError(
+                f"'{token}' is not an option: options are --NAME followed by their arguments,"
+                " e.g. --verb 4 (see --help)",
+                path=COMMAND_LINE,
+            )
+        j = i + 1
+        while j < len(argv) and not argv[j].startswith("--"):
+            j += 1
+        result.append(Directive(name, tuple(argv[i + 1 : j]), None, cli=True, source=COMMAND_LINE))
+        i = j
+    return result

@@ -262,7 +262,8 @@ class Config:
     """A parsed client configuration. ``repr`` hides key material and credentials."""
 
     source: str
-    """Path of the file it came from (or ``<string>``)."""
+    """Path of the (first) config file it came from, ``<string>``, or ``command line`` when
+    everything was given as options."""
     transport: TransportConfig
     """Servers and retry timing."""
     tls: TLSConfig
