@@ -1142,7 +1142,7 @@ def test_pkcs12_errors(lab_pki: Pki, tmp_path: Path, setup: str, fragment: str) 
 
 
 def tls_crypt_v2_pem(kc: bytes, wkc_body: bytes, length_error: int = 0) -> str:
-    """PROTOCOL.md §4.3 written out: base64(Kc || WKc), WKc ending in its own uint16 length."""
+    """docs §3.8 written out: base64(Kc || WKc), WKc ending in its own uint16 length."""
     wkc = wkc_body + (len(wkc_body) + 2 + length_error).to_bytes(2, "big")
     b64 = base64.b64encode(kc + wkc).decode()
     lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]

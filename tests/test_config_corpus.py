@@ -4,7 +4,7 @@ The corpus holds placeholders instead of keys (see ``tests/configs/README.md``):
 copies it to a temporary folder and fills them with a freshly generated PKI and static keys,
 then every config is loaded from there with ``load_config`` and its fields are checked against
 values derived here, independently of the parser (static keys decoded from their hex, the
-tls-crypt-v2 key assembled byte by byte as PROTOCOL.md §4.3 lays it out).
+tls-crypt-v2 key assembled byte by byte as docs §3.8 lays it out).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, lab_pki: Pki) -> Corpus:
     shutil.copytree(CORPUS, folder)
     tls_auth_text = new_static_key_text()
     tls_crypt_text = new_static_key_text()
-    # tls-crypt-v2 client key: Kc (256) || WKc, WKc ending in its own length (PROTOCOL.md §4.3)
+    # tls-crypt-v2 client key: Kc (256) || WKc, WKc ending in its own length (docs §3.8)
     kc, wkc_body = os.urandom(256), os.urandom(297)
     v2 = kc + wkc_body + (len(wkc_body) + 2).to_bytes(2, "big")
     b64 = base64.b64encode(v2).decode()

@@ -1,4 +1,4 @@
-"""settings.py: per-layer records, stock defaults applied once, the §3 payload arithmetic."""
+"""settings.py: per-layer records, stock defaults applied once, the §4 payload arithmetic."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_reneg_sec_default_is_applied_here_once() -> None:
 
 
 def test_tls_payload_reserves_dynamic_tls_crypt_room_and_an_ipv6_header() -> None:
-    # PROTOCOL.md §3: min(2048, 1250) - [1 + 8 + ACK_SIZE(4) 25 + 4 + wrap + 48 (IPv6)].
+    # docs §4: min(2048, 1250) - [1 + 8 + ACK_SIZE(4) 25 + 4 + wrap + 48 (IPv6)].
     plain = reliable_settings(CONFIG, wrap_reserve=0)
     assert plain.max_payload == 1250 - (1 + 8 + 25 + 4 + 56 + 48)  # at least tls-crypt's 56
     tls_auth_sha512 = reliable_settings(CONFIG, wrap_reserve=64 + 8)

@@ -59,7 +59,7 @@ from vpnstack.system.tundev import KernelTunEndpoint, open_tun
 PROG = "vpnstack-client"
 
 PROTOCOL_LEVEL = "implements the OpenVPN 2.6 client protocol, with the 2.7 data-channel epochs"
-"""What ``--version`` says vpnstack speaks (PROTOCOL.md; IV_PROTO in tlssession/peerinfo.py)."""
+"""What ``--version`` says vpnstack speaks (docs/; IV_PROTO in tlssession/peerinfo.py)."""
 
 OWN_OPTIONS: dict[str, tuple[int, str, str]] = {
     "help": (0, "", "show this help and exit"),

@@ -24,41 +24,41 @@ import enum
 class DropReason(enum.StrEnum):
     """Why a packet or message from the peer (or for the application) was dropped or ignored."""
 
-    # --- packetmuxer: the first byte and the length (PROTOCOL.md §1)
+    # --- packetmuxer: the first byte and the length (docs §2)
     EMPTY = "empty"
     DATA_TOO_SHORT = "data-too-short"
     UNEXPECTED_OPCODE = "unexpected-opcode"
     CONTROL_TOO_SHORT = "control-too-short"
     HARD_RESET_NONZERO_KEY_ID = "hard-reset-nonzero-key-id"
-    """A hard reset with a key id other than 0 (§1); counted under this one name everywhere."""
-    # --- the control packet codec (core/shared/packets.py, §2.1, §2.2)
+    """A hard reset with a key id other than 0 (§2.5.1); counted under this one name everywhere."""
+    # --- the control packet codec (core/shared/packets.py, §3.2, §3.3)
     DATA_OPCODE_ON_CONTROL_PATH = "data-opcode-on-control-path"
     UNKNOWN_CONTROL_OPCODE = "unknown-control-opcode"
     TOO_MANY_ACKS = "too-many-acks"
     TRUNCATED_ACK_SECTION = "truncated-ack-section"
     TRUNCATED_MESSAGE_ID = "truncated-message-id"
     TRAILING_BYTES_AFTER_ACK = "trailing-bytes-after-ack"
-    # --- controlchannel: wrapping and session ids (§2.3-§2.5, §4, §5.1)
+    # --- controlchannel: wrapping and session ids (§3.6-§3.4, §3.5, §5.1)
     TOO_SHORT = "too-short"
     HMAC_MISMATCH = "hmac-mismatch"
     BAD_WKC_LENGTH = "bad-wkc-length"
     BEFORE_SERVER_RESET = "before-server-reset"
     FOREIGN_SESSION = "foreign-session"
     ACK_FOR_OTHER_SESSION = "ack-for-other-session"
-    # --- the replay window (core/shared/replay.py, §8)
+    # --- the replay window (core/shared/replay.py, §6.8)
     REPLAY_ZERO_ID = "replay-zero-id"
     REPLAY_TIME_BACKWARDS = "replay-time-backwards"
     REPLAY_TOO_OLD = "replay-too-old"
     REPLAY_DUPLICATE = "replay-duplicate"
     REPLAY_EXPIRED = "replay-expired"
-    # --- reliabletransport (§3)
+    # --- reliabletransport (§4)
     NOT_A_CONTROL_PACKET = "not-a-control-packet"
     MESSAGE_ID_PRESENCE = "message-id-presence"
     RESET_WITH_NONZERO_MESSAGE_ID = "reset-with-nonzero-message-id"
     UNKNOWN_KEY_ID = "unknown-key-id"
     """A packet or message for a key id with no state (reliable, datachannel, tlssession)."""
     OUT_OF_RECEIVE_WINDOW = "out-of-receive-window"
-    # --- datachannel (§7, §8, §10)
+    # --- datachannel (§6, §6.8, §6.9)
     NOT_DATA = "not-data"
     WRONG_KEY_ID = "wrong-key-id"
     AUTH_FAILED = "auth-failed"
@@ -87,7 +87,7 @@ class DropReason(enum.StrEnum):
     TOO_LARGE = "too-large"
     KERNEL_OUT_OF_BUFFERS = "kernel-out-of-buffers"
     TUN_GONE = "tun-gone"
-    # --- tlssession: early negotiation, key-method 2, control messages (§4.4, §5, §6, §9)
+    # --- tlssession: early negotiation, key-method 2, control messages (§3.9, §5, §5.5, §5.7)
     TRUNCATED_EARLY_NEGOTIATION_TLV = "truncated-early-negotiation-tlv"
     MALFORMED_EARLY_NEGOTIATION_FLAGS = "malformed-early-negotiation-flags"
     MALFORMED_EARLY_NEGOTIATION_TLVS = "malformed-early-negotiation-tlvs"
@@ -144,7 +144,7 @@ class AuthFailed(VPNError):
     ) -> None:
         self.reason = reason
         self.temporary = temporary
-        """``AUTH_FAILED,TEMP``: try again later (PROTOCOL.md §6.2)."""
+        """``AUTH_FAILED,TEMP``: try again later (docs §5.5)."""
         self.backoff = backoff
         """TEMP ``backoff N``: wait at least N seconds."""
         self.advance = advance

@@ -24,14 +24,14 @@ Batch = list[bytes]
 
 @attrs.frozen
 class ReliablePacket:
-    """A control packet without its wrapping and session ids (PROTOCOL.md §2.1).
+    """A control packet without its wrapping and session ids (docs §3.2).
 
     The controlchannel owns both session ids and the wrapping; the reliable layer sees only
     what it needs: the opcode and key id, the acks, the message id and the payload.
     """
 
     opcode: int
-    """One of the control opcodes of §1."""
+    """One of the control opcodes of §2.2."""
     key_id: int
     """Low 3 bits of the first byte."""
     acks: tuple[int, ...] = ()
@@ -73,7 +73,7 @@ class ControlMessage:
 
 @attrs.frozen(repr=False)
 class DataKeys:
-    """Keys for one key id of the data channel (PROTOCOL.md §5.3, §7).
+    """Keys for one key id of the data channel (docs §5.3, §6).
 
     ``repr`` is deliberately opaque: key material must never reach a log line.
     """
@@ -95,13 +95,13 @@ class DataKeys:
     auth: str | None = None
     """HMAC digest of a CBC cipher (``auth``: SHA1/SHA256/SHA512); None for AEAD."""
     encrypt_hmac_key: bytes = b""
-    """CBC only: client->server HMAC key (key2 slot 0 hmac prefix, §7.3)."""
+    """CBC only: client->server HMAC key (key2 slot 0 hmac prefix, §6.3)."""
     decrypt_hmac_key: bytes = b""
-    """CBC only: server->client HMAC key (key2 slot 1 hmac prefix, §7.3)."""
+    """CBC only: server->client HMAC key (key2 slot 1 hmac prefix, §6.3)."""
     compression: str | None = None
-    """Compression framing (§7.4): None, ``comp-lzo``, ``stub`` or ``stub-v2``."""
+    """Compression framing (§6.4): None, ``comp-lzo``, ``stub`` or ``stub-v2``."""
     epoch: bool = False
-    """2.7 epoch data format (§10) negotiated (``protocol-flags aead-epoch``)."""
+    """2.7 epoch data format (§6.9) negotiated (``protocol-flags aead-epoch``)."""
 
     def __repr__(self) -> str:
         return (
@@ -112,7 +112,7 @@ class DataKeys:
 
 @attrs.frozen
 class KeepaliveSettings:
-    """Pushed ``ping`` / ``ping-restart`` for the data channel (PROTOCOL.md §6.3, §11.29)."""
+    """Pushed ``ping`` / ``ping-restart`` for the data channel (docs §5.6, §6.10.7)."""
 
     ping: float | None
     """Send a keepalive ping after this many seconds without sending; None = never."""
@@ -128,7 +128,7 @@ DataChannelCommand = DataKeys | KeepaliveSettings
 
 @attrs.frozen
 class RenegotiationRequest:
-    """datachannel -> tlssession: the data channel wants a new key (PROTOCOL.md §8, §9)."""
+    """datachannel -> tlssession: the data channel wants a new key (docs §6.8, §5.7)."""
 
     key_id: int
     """The key whose counters reached a limit; stale if it is no longer the session's newest."""
@@ -139,7 +139,7 @@ class RenegotiationRequest:
 @attrs.frozen(repr=False)
 class DynamicTlsCryptKey:
     """tlssession -> controlchannel: the tls-crypt key for every control packet with key id
-    > 0 (PROTOCOL.md §4.2). ``repr`` hides the key."""
+    > 0 (docs §3.10). ``repr`` hides the key."""
 
     key: bytes
     """256 bytes in static-key-file layout, used like a tls-crypt key (client = INVERSE)."""
@@ -153,13 +153,13 @@ class DynamicTlsCryptKey:
 
 @attrs.frozen
 class SendExitNotification:
-    """Tell the server we are leaving with ``EXIT`` on the control channel (cc-exit, §7.6)."""
+    """Tell the server we are leaving with ``EXIT`` on the control channel (cc-exit, §6.6)."""
 
 
 @attrs.frozen
 class SendOccExit:
     """application -> datachannel: tell the server we are leaving with an OCC EXIT data
-    packet (explicit-exit-notify without cc-exit, §7.5, §7.6)."""
+    packet (explicit-exit-notify without cc-exit, §6.5, §6.6)."""
 
 
 @attrs.frozen
@@ -215,7 +215,7 @@ class TunnelInfo:
     topology: str = "net30"
     """``net30``, ``p2p`` or ``subnet``."""
     key_derivation: str = "prf"
-    """``prf`` or ``tls-ekm`` (PROTOCOL.md §5.3)."""
+    """``prf`` or ``tls-ekm`` (docs §5.3)."""
     cc_exit: bool = False
     """The server pushed ``protocol-flags cc-exit``: leave with EXIT on the control channel."""
 
@@ -243,7 +243,7 @@ class Stage(enum.Enum):
 
 @attrs.frozen(repr=False)
 class AuthToken:
-    """A pushed ``auth-token`` (PROTOCOL.md §6.3): the password to use on reconnects.
+    """A pushed ``auth-token`` (docs §5.6): the password to use on reconnects.
 
     It is a credential: ``repr`` hides it, and it never goes into a ``detail`` string.
     """

@@ -4,7 +4,7 @@ How this works: each layer that takes several values from the configuration take
 settings record, built here from a ``Config`` by a function named after the layer; the wiring
 calls these functions and hands the records on. Stock defaults that the configuration leaves
 open (``reneg-sec``) and the arithmetic that turns configuration values into the numbers a
-layer works with (the TLS bytes per control packet, PROTOCOL.md §3) are applied here and
+layer works with (the TLS bytes per control packet, docs §4) are applied here and
 nowhere else. The cores never import this module (it reads the configuration): they take
 plain values, which the layer services unpack from these records.
 
@@ -35,16 +35,16 @@ class ReliableSettings:
     """What the reliable transport takes from the configuration."""
 
     max_payload: int
-    """TLS bytes per control packet (§3; ``max_tls_payload``)."""
+    """TLS bytes per control packet (§4; ``max_tls_payload``)."""
     tls_timeout: float
-    """``tls-timeout``: the first retransmission timeout, doubled on each retry (§3)."""
+    """``tls-timeout``: the first retransmission timeout, doubled on each retry (§4)."""
 
 
 def reliable_settings(config: Config, *, wrap_reserve: int) -> ReliableSettings:
-    """The reliable transport's settings; ``wrap_reserve`` is the wrapping's §3 "wrap" term."""
-    # PROTOCOL.md §3: TLS bytes per control packet. The remote's address family is known only
+    """The reliable transport's settings; ``wrap_reserve`` is the wrapping's §4 "wrap" term."""
+    # docs §4: TLS bytes per control packet. The remote's address family is known only
     # after networkio resolves it, so assume the larger IPv6 header: 20 bytes of slack at
-    # most. Renegotiations may be wrapped with dynamic tls-crypt (§4.2), so reserve at least
+    # most. Renegotiations may be wrapped with dynamic tls-crypt (§3.10), so reserve at least
     # its room.
     max_payload = max_tls_payload(
         tls_mtu=config.tls.mtu,
@@ -57,19 +57,19 @@ def reliable_settings(config: Config, *, wrap_reserve: int) -> ReliableSettings:
 # --- datachannel
 
 TRAN_WINDOW_DEFAULT = 3600.0
-"""Stock ``tran-window``: the lame-duck key decrypts for an hour after a renegotiation (§9)."""
+"""Stock ``tran-window``: the lame-duck key decrypts for an hour after a renegotiation (§5.7)."""
 HAND_WINDOW_DEFAULT = 60.0
-"""Stock ``hand-window``: a key negotiation must finish within a minute (§9)."""
+"""Stock ``hand-window``: a key negotiation must finish within a minute (§5.7)."""
 
 
 @attrs.frozen
 class DataChannelSettings:
-    """What the datachannel's key ring takes from the configuration (PROTOCOL.md §9)."""
+    """What the datachannel's key ring takes from the configuration (docs §5.7)."""
 
     tran_window: float = TRAN_WINDOW_DEFAULT
     """``tran-window``: how long the lame-duck key still decrypts after a newer key arrives."""
     hand_window: float = HAND_WINDOW_DEFAULT
-    """``hand-window``: bounds the deferred-auth window of a new key (§9 step 5)."""
+    """``hand-window``: bounds the deferred-auth window of a new key (§5.7 step 5)."""
     reneg_sec: float | None = RENEG_SEC_DEFAULT
     """``reneg-sec`` with the stock default applied; 0 or None: no time-based renegotiation."""
     reneg_bytes: int | None = None
@@ -79,7 +79,7 @@ class DataChannelSettings:
 
 
 def reneg_sec(config: Config) -> float:
-    """``reneg-sec`` as a client uses it: the configured value, or the stock default (§9)."""
+    """``reneg-sec`` as a client uses it: the configured value, or the stock default (§5.7)."""
     return RENEG_SEC_DEFAULT if config.tls.reneg_sec is None else float(config.tls.reneg_sec)
 
 

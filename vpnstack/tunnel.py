@@ -66,10 +66,10 @@ class Stack:
         return self._manager.statistics()
 
     async def send_exit_notification(self) -> None:
-        """Tell the server we are leaving, so it frees our address at once (PROTOCOL.md §7.6).
+        """Tell the server we are leaving, so it frees our address at once (docs §6.6).
 
         With cc-exit negotiated (``protocol-flags cc-exit``), ``EXIT`` goes on the control
-        channel, reliably; otherwise the datachannel sends an OCC EXIT data packet (§7.5), an
+        channel, reliably; otherwise the datachannel sends an OCC EXIT data packet (§6.5), an
         ordinary encrypted data payload, and answers once it has handed it down. Bounded and
         shielded: it is sent while the stack is being closed.
         """

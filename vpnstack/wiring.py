@@ -20,7 +20,7 @@ Wire order (bottom to top)::
 
 The controlchannel sits *below* the reliable layer (ARCHITECTURE.md draws it above): tls-auth
 and tls-crypt authenticate the acks and message ids, so the wrapping has to come off before the
-reliable layer may read them, and the one replay counter of the wrapping (PROTOCOL.md §2.5)
+reliable layer may read them, and the one replay counter of the wrapping (docs §3.4)
 then has exactly one owner.
 
 What a layer takes from the configuration, with the stock defaults and the arithmetic applied
@@ -204,7 +204,7 @@ class Channels:
             "tlssession",
             "controlchannel",
             "DynamicTlsCryptKey",
-            # One per session at most (PROTOCOL.md §4.2).
+            # One per session at most (docs §3.10).
             math.inf,
         )
 
@@ -318,7 +318,7 @@ def build_layers(
 
 
 def new_session_id() -> bytes:
-    """8 random bytes, never all zero (PROTOCOL.md §5.1, appendix)."""
+    """8 random bytes, never all zero (docs §3.1)."""
     while True:
         sid = secrets.token_bytes(8)
         if any(sid):

@@ -1,4 +1,4 @@
-"""Compression framing without compression (PROTOCOL.md §7.4, §11.24), and its place in the
+"""Compression framing without compression (docs §6.4, §6.10.6), and its place in the
 datachannel core: framed before encryption, unframed after decryption and before the ping
 check; a compressed packet from the server is never passed up."""
 

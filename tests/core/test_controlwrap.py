@@ -1,6 +1,6 @@
-"""Control-channel wrapping (PROTOCOL.md §2.2-2.5, §4.1).
+"""Control-channel wrapping (docs §3.3-3.7, §3.5).
 
-Expected wire bytes are built here from the PROTOCOL.md layouts with ``hmac``/``hashlib`` and
+Expected wire bytes are built here from the docs/ layouts with ``hmac``/``hashlib`` and
 raw AES (ECB to make the CTR key stream by hand), never from the code under test.
 """
 
@@ -30,9 +30,9 @@ SERVER_SID = bytes.fromhex("a1a2a3a4a5a6a7a8")
 CLIENT_TIME = 0x5F5E1000
 SERVER_TIME = 0x5F5E1003
 
-# A client HARD_RESET_CLIENT_V2 (§2.2 example): 38 <sid> 00 00000000, 14 bytes.
+# A client HARD_RESET_CLIENT_V2 (§3.3 example): 38 <sid> 00 00000000, 14 bytes.
 HARD_RESET = bytes([0x38]) + CLIENT_SID + b"\x00" + b"\x00\x00\x00\x00"
-# A SOFT_RESET for key id 1 without acks, and one with one ack (§2.1, §2.4).
+# A SOFT_RESET for key id 1 without acks, and one with one ack (§3.2, §3.7).
 SOFT_RESET = bytes([3 << 3 | 1]) + CLIENT_SID + b"\x00" + b"\x00\x00\x00\x00"
 SOFT_RESET_ACK = (
     bytes([3 << 3 | 1]) + CLIENT_SID + b"\x01" + b"\x00\x00\x00\x00" + SERVER_SID + b"\x00" * 4
@@ -75,7 +75,7 @@ def test_nowrap_is_identity() -> None:
 
 
 def tls_auth_expected(plain: bytes, hmac_key: bytes, digest: str, counter: int, time: int) -> bytes:
-    """§2.3: [op|kid][sid][HMAC L][replay 8][reliable]; HMAC over replay || op || sid || rest."""
+    """§3.6: [op|kid][sid][HMAC L][replay 8][reliable]; HMAC over replay || op || sid || rest."""
     replay = replay_field(counter, time)
     mac = hmac.new(hmac_key, replay + plain[:1] + plain[1:9] + plain[9:], digest).digest()
     return plain[:1] + plain[1:9] + mac + replay + plain[9:]
@@ -83,7 +83,7 @@ def tls_auth_expected(plain: bytes, hmac_key: bytes, digest: str, counter: int, 
 
 def test_tls_auth_sha256_direction_1_wire_bytes() -> None:
     wrap = TlsAuthWrap(KEY, 1, "SHA256", CLIENT_TIME)
-    # key-direction 1 sends with hmac slot keys[1] = [192..), first 32 bytes (§4.1).
+    # key-direction 1 sends with hmac slot keys[1] = [192..), first 32 bytes (§3.5).
     expected = tls_auth_expected(HARD_RESET, KEY[192:224], "sha256", 1, CLIENT_TIME)
     wire = wrap.wrap(HARD_RESET)
     assert wire == expected
@@ -94,7 +94,7 @@ def test_tls_auth_sha256_direction_1_wire_bytes() -> None:
 
 
 def test_tls_auth_hmac_input_is_not_wire_order() -> None:
-    """The HMAC must cover replay first (§11.5); a wire-order HMAC would differ."""
+    """The HMAC must cover replay first (§3.11.4); a wire-order HMAC would differ."""
     wire = TlsAuthWrap(KEY, 1, "SHA256", CLIENT_TIME).wrap(HARD_RESET)
     replay = replay_field(1, CLIENT_TIME)
     wire_order = hmac.new(KEY[192:224], HARD_RESET[:9] + replay + HARD_RESET[9:], "sha256")
@@ -183,7 +183,7 @@ def test_tls_auth_unknown_digest_is_a_config_error() -> None:
 
 
 def ctr_by_hand(key: bytes, iv: bytes, data: bytes) -> bytes:
-    """AES-256-CTR from AES-ECB: counter blocks iv, iv+1, ... as 128-bit big-endian (§2.4)."""
+    """AES-256-CTR from AES-ECB: counter blocks iv, iv+1, ... as 128-bit big-endian (§3.7)."""
     ecb = Cipher(algorithms.AES256(key), modes.ECB()).encryptor()
     start = int.from_bytes(iv, "big")
     blocks = (len(data) + 15) // 16
@@ -193,13 +193,13 @@ def ctr_by_hand(key: bytes, iv: bytes, data: bytes) -> bytes:
 
 
 def tls_crypt_expected(plain: bytes, ke: bytes, ka: bytes, counter: int, time: int) -> bytes:
-    """§2.4: [op|kid][sid][replay 8][tag 32][CTR(reliable)], tag over header || plaintext."""
+    """§3.7: [op|kid][sid][replay 8][tag 32][CTR(reliable)], tag over header || plaintext."""
     header = plain[:9] + replay_field(counter, time)
     tag = hmac.new(ka, header + plain[9:], hashlib.sha256).digest()
     return header + tag + ctr_by_hand(ke, tag[:16], plain[9:])
 
 
-# The client sends with keys[1] (INVERSE): Ke [128..160), Ka [192..224) (§4.1).
+# The client sends with keys[1] (INVERSE): Ke [128..160), Ka [192..224) (§3.5).
 CLIENT_KE, CLIENT_KA = KEY[128:160], KEY[192:224]
 SERVER_KE, SERVER_KA = KEY[0:32], KEY[64:96]
 

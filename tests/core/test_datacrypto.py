@@ -1,6 +1,6 @@
-"""Data-channel keys and AEAD packets (PROTOCOL.md §5.3, §7.1, §7.2, §7.5, §8).
+"""Data-channel keys and AEAD packets (docs §5.3, §6.1, §6.2, §6.5, §6.8).
 
-Expected packets are assembled here from the §7.2 layout with the raw ``cryptography`` AEAD
+Expected packets are assembled here from the §6.2 layout with the raw ``cryptography`` AEAD
 primitives (which append the tag; the layout puts it before the ciphertext).
 """
 
@@ -44,7 +44,7 @@ def test_constants() -> None:
     }
     assert {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "CHACHA20-POLY1305"} == AEAD_CIPHERS
     assert frozenset(CIPHER_KEY_LENGTHS) == AEAD_CIPHERS | CBC_CIPHERS
-    # §7.5, as printed in PROTOCOL.md.
+    # §6.5, as printed in docs/.
     assert PING_PAYLOAD.hex(" ") == "2a 18 7b f3 64 1e b4 cb 07 ed 2d 0a 98 1f c7 48"
     assert OCC_MAGIC.hex(" ") == "28 7f 34 6b d4 ef 7a 81 2d 56 b8 d3 af c5 45 9c"
     assert OCC_EXIT == OCC_MAGIC + b"\x06"
@@ -61,7 +61,7 @@ def test_split_key2_client_normal_direction(cipher: str, klen: int) -> None:
     assert keys.peer_id == 7
     assert keys.encrypt_key == KEY2[0:klen]
     assert keys.decrypt_key == KEY2[128 : 128 + klen]
-    # Implicit IVs come from the hmac slots (§11.15).
+    # Implicit IVs come from the hmac slots (§6.10.1).
     assert keys.encrypt_implicit_iv == KEY2[64:72]
     assert keys.decrypt_implicit_iv == KEY2[192:200]
 
@@ -95,7 +95,7 @@ def test_data_keys_repr_hides_material() -> None:
     assert "\\x" not in repr(keys)
 
 
-# --- packet layout (§7.1, §7.2) -------------------------------------------------------------
+# --- packet layout (§6.1, §6.2) -------------------------------------------------------------
 
 
 def keys_for(cipher: str = "AES-256-GCM", key_id: int = 0, peer_id: int | None = None) -> DataKeys:
@@ -118,7 +118,7 @@ def expected_v2(
 
 
 def expected_v1(keys: DataKeys, key: bytes, iv: bytes, packet_id: int, payload: bytes) -> bytes:
-    """[0x30|kid][pid 4][tag 16][ct]; AD = pid only (opcode not authenticated, §11.16)."""
+    """[0x30|kid][pid 4][tag 16][ct]; AD = pid only (opcode not authenticated, §6.10.2)."""
     pid = struct.pack(">I", packet_id)
     sealed = aead(keys.cipher, key).encrypt(pid + iv, payload, pid)
     return bytes([0x30 | keys.key_id]) + pid + sealed[-16:] + sealed[:-16]

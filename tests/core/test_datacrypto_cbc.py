@@ -1,6 +1,6 @@
-"""CBC + HMAC data packets (PROTOCOL.md §5.3, §7.1, §7.3, §8, §11.17).
+"""CBC + HMAC data packets (docs §5.3, §6.1, §6.3, §6.8, §6.10.3).
 
-Expected packets are taken apart (and built) here from the §7.3 layout with the stdlib
+Expected packets are taken apart (and built) here from the §6.3 layout with the stdlib
 ``hmac`` module and a fresh ``cryptography`` AES-CBC context per packet, so nothing in the
 checks comes from the code under test:
 
@@ -85,7 +85,7 @@ def test_split_key2_rejects_an_unknown_digest() -> None:
 
 
 def open_packet(packet: bytes, header_len: int, cipher: str, auth: str, direction: str) -> bytes:
-    """Verify and decrypt per §7.3 with fresh primitives; returns packet_id || payload."""
+    """Verify and decrypt per §6.3 with fresh primitives; returns packet_id || payload."""
     klen, hlen = KLEN[cipher], DIGEST_LEN[auth]
     base = 0 if direction == "client->server" else 128
     cipher_key, hmac_key = KEY2[base : base + klen], KEY2[base + 64 : base + 64 + hlen]
@@ -111,7 +111,7 @@ def build_packet(
     direction: str = "server->client",
     pad: bytes | None = None,
 ) -> bytes:
-    """A §7.3 packet built from scratch (default: as the server sends to the client)."""
+    """A §6.3 packet built from scratch (default: as the server sends to the client)."""
     klen, hlen = KLEN[cipher], DIGEST_LEN[auth]
     base = 128 if direction == "server->client" else 0
     cipher_key, hmac_key = KEY2[base : base + klen], KEY2[base + 64 : base + 64 + hlen]
@@ -147,7 +147,7 @@ def test_encrypt_v1_layout_and_overhead() -> None:
         packet = crypto.encrypt(b"x" * size)
         assert packet[0] == 0x30 | 1
         assert open_packet(packet, 1, "AES-128-CBC", "SHA1", "client->server")[4:] == b"x" * size
-        # 1 + 20 + 16 + 4 + 1..16 padding (§7.7, minus the V2 header difference)
+        # 1 + 20 + 16 + 4 + 1..16 padding (§6.7, minus the V2 header difference)
         assert crypto.overhead - 15 <= len(packet) - size <= crypto.overhead
     assert crypto.overhead == 1 + 20 + 16 + 4 + 16
 
@@ -181,7 +181,7 @@ def test_decrypt_a_server_packet_built_from_the_layout(header: bytes) -> None:
 
 
 def test_the_header_is_not_authenticated() -> None:
-    # §11.17: the HMAC covers IV || ciphertext only; a peer-id rewritten in transit
+    # §6.10.3: the HMAC covers IV || ciphertext only; a peer-id rewritten in transit
     # (the server echoes ours, the client ignores it) does not fail the packet.
     crypto = CbcHmacCrypto(keys_for())
     packet = build_packet(b"\x48\x00\x00\x07", 1, b"abc")

@@ -1,4 +1,4 @@
-"""Dynamic tls-crypt (PROTOCOL.md §4.2, §11.25): the key, and which packets it wraps.
+"""Dynamic tls-crypt (docs §3.10, §5.8.9): the key, and which packets it wraps.
 
 Expected wire bytes come from ``tls_crypt_expected`` (tls-crypt written out with hmac and
 AES-ECB in tests/core/test_controlwrap.py); the expected key from the scripted server's own
@@ -45,7 +45,7 @@ def dynamic_keys(outputs: list[object]) -> list[bytes]:
 def test_key_is_the_export_xor_the_tls_auth_key_file() -> None:
     tls_auth = os.urandom(256)
     driver, outputs = session_up(PUSH, tls__auth_key=tls_auth, tls__key_direction=1)
-    export = driver.server.tls.export(LABEL, 256)  # key id 0's TLS session (§4.2 step 1)
+    export = driver.server.tls.export(LABEL, 256)  # key id 0's TLS session (§3.10 step 1)
     assert dynamic_keys(outputs) == [bytes(a ^ b for a, b in zip(export, tls_auth, strict=True))]
     # It is sent once, with key id 0's data keys, not again on a renegotiation.
     driver.core.receive(driver.server.soft_reset(1), 200.0)  # type: ignore[attr-defined]
@@ -77,7 +77,7 @@ def test_xor_with_the_original_key() -> None:
 
 
 def plain(opcode: int, key_id: int, sid: bytes, message_id: int, payload: bytes = b"") -> bytes:
-    """§2.2 layout without acks: [op|kid][sid][ack_count 0][message id][payload]."""
+    """§3.3 layout without acks: [op|kid][sid][ack_count 0][message id][payload]."""
     return bytes([opcode << 3 | key_id]) + sid + b"\x00" + message_id.to_bytes(4, "big") + payload
 
 
@@ -113,6 +113,6 @@ def test_original_tls_auth_counter_and_dynamic_counter_are_separate() -> None:
         core.encode(ReliablePacket(7, 0, message_id=0))
     core.install_dynamic_tls_crypt(key)
     wire = core.encode(ReliablePacket(3, 1, message_id=0))
-    assert wire[9:13] == (1).to_bytes(4, "big")  # dynamic counter starts at 1 (§4.2 step 4)
+    assert wire[9:13] == (1).to_bytes(4, "big")  # dynamic counter starts at 1 (§3.10 step 4)
     wire0 = core.encode(ReliablePacket(7, 0, message_id=0))
     assert wire0[9 + 32 : 9 + 32 + 4] == (4).to_bytes(4, "big")  # tls-auth goes on at 4

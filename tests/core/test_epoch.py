@@ -1,4 +1,4 @@
-"""Epoch data keys: key schedule, packet layout, epoch changes (PROTOCOL.md §8, §10).
+"""Epoch data keys: key schedule, packet layout, epoch changes (docs §6.8, §6.9).
 
 Expected values come from three independent places:
 
@@ -7,7 +7,7 @@ Expected values come from three independent places:
   ``crypto_test_hkdf_expand_test_ovpn``, ``epoch_test_derive_data_key``) and RFC 5869
   appendix A for HKDF-Expand;
 * the key schedule written out here step by step with ``cryptography``'s ``HKDFExpand``;
-* packets assembled here from the §10 layout with the raw ``AESGCM`` / ``ChaCha20Poly1305``.
+* packets assembled here from the §6.9 layout with the raw ``AESGCM`` / ``ChaCha20Poly1305``.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ from vpnstack.core.tlssession.datakeys import (
 from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolError
 from vpnstack.messages import DataKeys
 
-# --- independent reference: §10 written out with cryptography's HKDFExpand -----------------
+# --- independent reference: §6.9 written out with cryptography's HKDFExpand -----------------
 
 
 def ref_expand_label(secret: bytes, label: bytes, length: int) -> bytes:
-    """OVPN-Expand-Label as §10 prints it: TLS 1.3 HkdfLabel with the prefix "ovpn "."""
+    """OVPN-Expand-Label as §6.9 prints it: TLS 1.3 HkdfLabel with the prefix "ovpn "."""
     info = (
         struct.pack(">H", length)  # uint16 output length
         + bytes([5 + len(label)])  # uint8 label length, prefix included
@@ -75,14 +75,14 @@ def ref_packet(
     cipher: str, e1: bytes, *, key_id: int, peer_id: int, epoch: int, counter: int,
     payload: bytes,
 ) -> bytes:
-    """An epoch-format packet assembled from the §10 layout."""
+    """An epoch-format packet assembled from the §6.9 layout."""
     key_len = 16 if cipher == "AES-128-GCM" else 24 if cipher == "AES-192-GCM" else 32
     key, iv = ref_epoch(e1, epoch, key_len)
     header = struct.pack(">I", (9 << 3 | key_id) << 24 | peer_id)  # P_DATA_V2
     packet_id = struct.pack(">HHI", epoch, counter >> 32, counter & 0xFFFFFFFF)
     nonce = bytes(a ^ b for a, b in zip(iv, packet_id + b"\x00" * 4, strict=True))
     aead = ChaCha20Poly1305(key) if cipher == "CHACHA20-POLY1305" else AESGCM(key)
-    # cryptography appends the tag, which is where §10 wants it.
+    # cryptography appends the tag, which is where §6.9 wants it.
     return header + packet_id + aead.encrypt(nonce, payload, header + packet_id)
 
 
@@ -101,7 +101,7 @@ def epoch_keys(
 
 
 def pid_of(packet: bytes) -> tuple[int, int]:
-    """(epoch, counter) of a packet, read straight from the §10 layout."""
+    """(epoch, counter) of a packet, read straight from the §6.9 layout."""
     value = int.from_bytes(packet[4:12], "big")
     return value >> 48, value & (2**48 - 1)
 
@@ -195,7 +195,7 @@ def test_e1_is_the_first_32_bytes_of_each_cipher_slot(cipher: str) -> None:
     keys = split_key2_epoch(KEY2, cipher=cipher, key_id=2, peer_id=9, compression="stub-v2")
     assert (keys.cipher, keys.key_id, keys.peer_id, keys.epoch) == (cipher.upper(), 2, 9, True)
     assert keys.compression == "stub-v2"
-    # §10: E1_send = key2[0..32), E1_recv = key2[128..160), even for 16-byte AES keys.
+    # §6.9: E1_send = key2[0..32), E1_recv = key2[128..160), even for 16-byte AES keys.
     assert keys.encrypt_key == KEY2[0:32]
     assert keys.decrypt_key == KEY2[128:160]
     crypto = EpochDataCrypto(keys)
@@ -501,7 +501,7 @@ def test_make_data_crypto_picks_the_epoch_format_when_negotiated() -> None:
 
 
 def test_epoch_format_needs_bit_10_an_aead_cipher_a_peer_id_and_the_pushed_flag() -> None:
-    assert IV_PROTO_DATA_EPOCH == 1024  # §6.1
+    assert IV_PROTO_DATA_EPOCH == 1024  # §5.4
 
     def negotiated(
         iv_proto: int = 2 | 4 | 1024, cipher: str = "AES-256-GCM", peer_id: int | None = 3,

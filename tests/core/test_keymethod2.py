@@ -1,4 +1,4 @@
-"""Key-method 2 byte layout (PROTOCOL.md §5.2) and the peer-info/OCC strings (§6.1)."""
+"""Key-method 2 byte layout (docs §5.2) and the peer-info/OCC strings (§5.4)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ SOURCE = KeySource(bytes(range(48)), b"\xaa" * 32, b"\xbb" * 32)
 
 def test_string_encoding() -> None:
     assert encode_string(None) == b"\x00\x00"
-    # None is absent: 00 00, no NUL (§11.19, openvpn's write_empty_string). "" is present but
+    # None is absent: 00 00, no NUL (§5.8.5, openvpn's write_empty_string). "" is present but
     # empty: openvpn's write_string writes 00 01 00, which the server counts as "provided".
     assert encode_string("") == b"\x00\x01\x00"
     assert encode_string("ab") == b"\x00\x03ab\x00"  # length counts the NUL
@@ -129,10 +129,10 @@ def test_peer_info_bits_and_ciphers() -> None:
     info = peer_info_dict(build_peer_info(cfg()))
     proto = int(info["IV_PROTO"])
     assert proto == IV_PROTO
-    # 128: cc-exit, 256: AUTH_FAILED,TEMP, 512: dynamic tls-crypt (§4.2), 1024: epoch data
+    # 128: cc-exit, 256: AUTH_FAILED,TEMP, 512: dynamic tls-crypt (§3.10), 1024: epoch data
     assert proto == 2 | 4 | 8 | 16 | 64 | 128 | 256 | 512 | 1024
     assert proto & 1 == 0  # reserved
-    assert proto & 2  # DATA_V2 must be set when any other bit is (§11.25)
+    assert proto & 2  # DATA_V2 must be set when any other bit is (§5.8.9)
     for unimplemented in (32, 2048, 4096):
         assert not proto & unimplemented
     assert info["IV_CIPHERS"] == "AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305"
@@ -141,7 +141,7 @@ def test_peer_info_bits_and_ciphers() -> None:
     assert info["IV_MTU"] == "1600"
     assert info["IV_TCPNL"] == "1"
     assert info["IV_VER"]
-    assert "ID" not in info  # no 2.7 asymmetric peer-id (§11.30)
+    assert "ID" not in info  # no 2.7 asymmetric peer-id (§5.8.12)
 
 
 def test_peer_info_without_ekm_drops_only_bit_3() -> None:

@@ -1,4 +1,4 @@
-"""KeyRing with literal ``now``: lame duck, the stock sending rule, triggers (PROTOCOL.md §9)."""
+"""KeyRing with literal ``now``: lame duck, the stock sending rule, triggers (docs §5.7)."""
 
 from __future__ import annotations
 
@@ -107,8 +107,8 @@ def test_packet_id_trigger_and_zero_limits_are_off() -> None:
     ring.install(3, 0.0, "k3")
     ring.count(3, 10**9, 10**12)
     assert ring.take_requests() == []
-    ring.count(3, 1, 100, near_wrap=True)  # §8: send id reached 0xFF000000
-    reason = "packet ids or epochs near their end (§8, §10)"
+    ring.count(3, 1, 100, near_wrap=True)  # §6.8: send id reached 0xFF000000
+    reason = "packet ids or epochs near their end (§6.8, §6.9)"
     assert ring.take_requests() == [RenegotiationRequest(3, reason)]
 
 

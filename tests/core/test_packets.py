@@ -1,4 +1,4 @@
-"""The plain control packet codec against hand-written byte vectors (PROTOCOL.md §2.1, §2.2)."""
+"""The plain control packet codec against hand-written byte vectors (docs §3.2, §3.3)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_ack_size_formula() -> None:
 
 
 def test_client_hard_reset_is_14_bytes() -> None:
-    # §2.2: "a client HARD_RESET is 14 bytes: 38 <sid x 8> 00 00000000"
+    # §3.3: "a client HARD_RESET is 14 bytes: 38 <sid x 8> 00 00000000"
     wire = encode_control(
         opcode=op.P_CONTROL_HARD_RESET_CLIENT_V2, key_id=0, session_id=CLIENT_SID, message_id=0
     )
@@ -97,7 +97,7 @@ def test_control_with_several_acks_key_id_and_payload() -> None:
 
 
 def test_ack_v1_has_no_message_id() -> None:
-    # §11.2
+    # §3.11.2
     wire = encode_control(
         opcode=op.P_ACK_V1,
         key_id=0,
@@ -187,13 +187,13 @@ def test_decode_malformed_raises_remote_protocol_error(wire: bytes, reason: str)
 
 
 def test_decode_soft_reset_with_key_id() -> None:
-    # §9: SOFT_RESET with the new key id, message id 0, no payload.
+    # §5.7: SOFT_RESET with the new key id, message id 0, no payload.
     d = decode_control(bytes.fromhex("1a" "0102030405060708" "00" "00000000"))
     assert (d.opcode, d.key_id, d.message_id, d.acks) == (op.P_CONTROL_SOFT_RESET_V1, 2, 0, ())
 
 
 def test_max_tls_payload_matches_protocol_example() -> None:
-    # §3: tls-crypt over IPv4 with 4 acks: 1250 - 122 = 1128
+    # §4: tls-crypt over IPv4 with 4 acks: 1250 - 122 = 1128
     assert max_tls_payload(tls_mtu=1250, wrap_reserve=56, ipv6=False) == 1128
     # the same over IPv6: 20 bytes less
     assert max_tls_payload(tls_mtu=1250, wrap_reserve=56, ipv6=True) == 1108

@@ -1,4 +1,4 @@
-"""OpenVPN PRF and key2 derivation (PROTOCOL.md §5.3 A, §11.13)."""
+"""OpenVPN PRF and key2 derivation (docs §5.3 A, §5.8.3)."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def test_derive_key2_layout_step_by_step() -> None:
     assert len(key2) == 256
     assert key2 == expected
 
-    # The classic mistakes of §11.13 all give different keys.
+    # The classic mistakes of §5.8.3 all give different keys.
     wrong = [
         # trailing space in the label (the draft's version)
         reference_prf(

@@ -1,4 +1,4 @@
-"""Control text messages and pushed options (PROTOCOL.md §6.2, §6.3, §11.20-21)."""
+"""Control text messages and pushed options (docs §5.5, §5.6, §5.8.6-7)."""
 
 from __future__ import annotations
 

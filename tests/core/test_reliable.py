@@ -1,4 +1,4 @@
-"""ReliableCore driven with literal ``now`` values (PROTOCOL.md §3, §5.1, §11.3, §11.11)."""
+"""ReliableCore driven with literal ``now`` values (docs §4, §5.1, §4.12.1, §5.8.2)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_nothing_after_the_reset_until_the_reset_is_acked() -> None:
     core.receive(peer_ack(0), 3.0)
     out = core.packets_to_send(3.0)
     assert ids(out) == [1, 2, 3]
-    # §3 rule 7: cut with no regard for records, exactly max_payload bytes each
+    # §4 rule 7: cut with no regard for records, exactly max_payload bytes each
     assert [p.payload for p in out] == [
         bytes(range(100)),
         bytes(range(100, 200)),
@@ -179,7 +179,7 @@ def test_receive_in_order_delivery_and_buffering() -> None:
     # every received id is acked, in arrival order
     out = core.packets_to_send(1.0)
     assert [(p.opcode, p.acks) for p in out] == [(op.P_ACK_V1, (3, 2, 1))]
-    assert core.packets_to_send(1.0) == []  # no new ids: no P_ACK_V1 (§3 rule 4)
+    assert core.packets_to_send(1.0) == []  # no new ids: no P_ACK_V1 (§4 rule 4)
 
 
 def test_receive_window_of_twelve() -> None:
@@ -284,7 +284,7 @@ def test_peer_reset_triggers_a_burst_of_unacked_packets() -> None:
     core.send(ControlMessage(op.P_CONTROL_SOFT_RESET_V1, 1), 10.0)
     assert ids(core.packets_to_send(10.0)) == [0]
     assert core.next_timer() == 12.0
-    # the peer's soft reset arrives without acking ours: ours goes out again at once (§3 rule 5)
+    # the peer's soft reset arrives without acking ours: ours goes out again at once (§4 rule 5)
     core.receive(peer(0, opcode=op.P_CONTROL_SOFT_RESET_V1, key_id=1), 11.0)
     out = core.packets_to_send(11.0)
     assert [(p.opcode, p.message_id, p.acks) for p in out] == [
@@ -394,7 +394,7 @@ def test_next_timer_backlog_and_queue_statistics() -> None:
 
 
 def test_empty_wkc_message_is_one_reliable_packet() -> None:
-    # §4.4: message id 1 may have to be an empty P_CONTROL_WKC_V1 carrying the ack.
+    # §3.9: message id 1 may have to be an empty P_CONTROL_WKC_V1 carrying the ack.
     core = established()
     core.send(ControlMessage(op.P_CONTROL_WKC_V1, 0, b""), 1.0)
     out = core.packets_to_send(1.0)
@@ -411,7 +411,7 @@ def test_new_client_hard_reset_starts_a_new_session() -> None:
 
 
 def test_after_a_v3_reset_the_server_reset_ack_rides_on_our_next_packet() -> None:
-    # §4.4: a stateless tls-crypt-v2 server cannot authenticate a lone P_ACK_V1 before it has
+    # §3.9: a stateless tls-crypt-v2 server cannot authenticate a lone P_ACK_V1 before it has
     # our WKc, so the ack of its reset must ride on our P_CONTROL_WKC_V1 (issue 7: core rule).
     core = make_core()
     core.send(ControlMessage(op.P_CONTROL_HARD_RESET_CLIENT_V3, 0), 0.0)

@@ -1,4 +1,4 @@
-"""SessionCore renegotiation (PROTOCOL.md §9, §11.22, §11.26) with literal ``now`` values.
+"""SessionCore renegotiation (docs §5.7, §5.8.8, §5.8.10) with literal ``now`` values.
 
 The peer is ``RenegotiatingServer``: a real pyOpenSSL TLS server per key id, so every new key
 really runs a fresh TLS handshake and key-method 2 exchange; the expected data keys are
@@ -92,7 +92,7 @@ def test_server_initiated_renegotiation_derives_ekm_keys_from_the_new_tls_sessio
     server = server_of(driver)
     driver.core.receive(server.soft_reset(1), 200.0)
     first = driver.core.outputs()
-    # §9 step 2: our own SOFT_RESET (id 0 of key id 1) first, then the new ClientHello.
+    # §5.7 step 2: our own SOFT_RESET (id 0 of key id 1) first, then the new ClientHello.
     assert first[0] == ControlMessage(SOFT_RESET, 1)
     hello = [o for o in first if isinstance(o, ControlMessage) and o.opcode == opcodes.P_CONTROL_V1]
     assert len(hello) == 1 and hello[0].key_id == 1 and hello[0].payload[0] == 0x16
@@ -102,7 +102,7 @@ def test_server_initiated_renegotiation_derives_ekm_keys_from_the_new_tls_sessio
     [keys] = data_keys(outputs)
     session = server.sessions[1]
     assert keys.key_id == 1 and keys.cipher == "AES-256-GCM" and keys.peer_id == 3
-    # §11.22: EKM from key id 1's TLS session, not key id 0's.
+    # §5.8.8: EKM from key id 1's TLS session, not key id 0's.
     assert_keys(keys, session.tls.export(EKM_LABEL, 256))
     assert keys.encrypt_key != server.tls.export(EKM_LABEL, 256)[0:32]
     # A new key-method 2 with new randoms and the auth-token as password (§5.2).
@@ -135,7 +135,7 @@ def test_client_initiated_at_reneg_sec_exactly() -> None:
     driver = up(now=100.0, tls__reneg_sec=50)
     server = server_of(driver)
     # reneg-sec counts from key id 0's key-method 2 exchange (at 100.0); the client uses
-    # exactly its reneg-sec (no randomisation, §9 table).
+    # exactly its reneg-sec (no randomisation, §5.7 table).
     assert driver.core.next_timer() == 150.0
     driver.core.on_timer(149.999)
     assert driver.core.outputs() == []

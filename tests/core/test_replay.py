@@ -1,4 +1,4 @@
-"""Replay window edges (PROTOCOL.md §8)."""
+"""Replay window edges (docs §6.8)."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def test_all_reasons_start_with_replay() -> None:
 
 @given(st.lists(st.integers(min_value=1, max_value=300), max_size=300))
 def test_matches_a_reference_model_without_expiry(ids: list[int]) -> None:
-    """Against a plain set-based model of §8 steps 1 and 3 (no time involved)."""
+    """Against a plain set-based model of §6.8 steps 1 and 3 (no time involved)."""
     window = ReplayWindow()
     seen: set[int] = set()
     highest = 0

@@ -144,7 +144,7 @@ def test_happy_path_prf() -> None:
     assert driver.core.tunnel_up
     assert driver.core.server_session_id == server.session_id
     assert server.push_requests == 1
-    # The server's key-method 2 check: what our client sent (§5.2, §6.1).
+    # The server's key-method 2 check: what our client sent (§5.2, §5.4).
     km2 = server.client_km2
     assert km2 is not None
     options, username, password, peer_info = km2.strings
@@ -152,7 +152,7 @@ def test_happy_path_prf() -> None:
     assert username is None and password is None
     assert peer_info is not None and b"IV_PROTO=2014\n" in peer_info
     assert b"IV_CIPHERS=AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305\n" in peer_info
-    # After the tunnel is up only reneg-sec (default 3600 s from key-method 2, §9) is left.
+    # After the tunnel is up only reneg-sec (default 3600 s from key-method 2, §5.7) is left.
     assert driver.core.next_timer() == 100.0 + 3600.0
 
 
@@ -368,7 +368,7 @@ def test_server_reset_tlvs_are_parsed_and_unknown_ignored() -> None:
 
 def test_soft_reset_for_a_key_id_other_than_the_next_is_dropped() -> None:
     driver = start(ScriptedServer(shared_pki(), push_script=[[PUSH_BASIC]]))
-    for wrong in (0, 2, 7):  # §11.26: only key id 1 may follow key id 0
+    for wrong in (0, 2, 7):  # §5.8.10: only key id 1 may follow key id 0
         with pytest.raises(RemoteProtocolError, match="soft-reset-key-id-out-of-sync"):
             driver.core.receive(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, wrong), 300.0)
     assert driver.core.outputs() == []

@@ -1,5 +1,5 @@
 """SessionCore: CBC ciphers, legacy (non-NCP) cipher choice and compression framing
-(PROTOCOL.md §5.2, §5.3, §6.1, §6.3 ``cipher``/``comp-lzo``/``compress``, §7.3, §7.4).
+(docs §5.2, §5.3, §5.4, §5.6 ``cipher``/``comp-lzo``/``compress``, §6.3, §6.4).
 
 Driven against the scripted in-process server of ``tests/core/tls_helpers``; the expected
 keys come from the independent §5.3 PRF in ``tests/core/test_session``.

@@ -1,8 +1,8 @@
-"""SessionCore and the 2.7 epoch data format (PROTOCOL.md §6.1 bit 10, §10).
+"""SessionCore and the 2.7 epoch data format (docs §5.4 bit 10, §6.9).
 
 Driven against the scripted in-process server of ``tests/core/tls_helpers``; the expected
 key2 comes from the independent §5.3 PRF in ``tests/core/test_session``, the expected packet
-from the §10 layout written out in ``tests/core/test_epoch``.
+from the §6.9 layout written out in ``tests/core/test_epoch``.
 """
 
 from __future__ import annotations
@@ -48,13 +48,13 @@ def test_pushed_aead_epoch_gives_epoch_keys_from_32_bytes_of_each_cipher_slot(
     cipher: str,
 ) -> None:
     keys, server = run(with_options(b"protocol-flags cc-exit aead-epoch", cipher=cipher.encode()))
-    assert iv_proto(server) & 1024  # §6.1: bit 10 announced
+    assert iv_proto(server) & 1024  # §5.4: bit 10 announced
     key2 = expected_prf_key2(server)
     assert keys.epoch and keys.cipher == cipher and keys.peer_id == 3
-    # §10: E1 = the first 32 bytes of each cipher slot, also for a 16-byte AES key.
+    # §6.9: E1 = the first 32 bytes of each cipher slot, also for a 16-byte AES key.
     assert keys.encrypt_key == key2[0:32]
     assert keys.decrypt_key == key2[128:160]
-    # The datachannel's protector reads a server packet built from the §10 layout.
+    # The datachannel's protector reads a server packet built from the §6.9 layout.
     wire = ref_packet(
         cipher, key2[128:160], key_id=0, peer_id=3, epoch=2, counter=1, payload=b"2.7"
     )

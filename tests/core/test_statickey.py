@@ -1,4 +1,4 @@
-"""Static key file parsing and key directions (PROTOCOL.md §4.1)."""
+"""Static key file parsing and key directions (docs §3.5)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_parse_errors_say_what_is_wrong(text: str, fragment: str) -> None:
 
 
 def test_tls_auth_key_direction_1_is_inverse() -> None:
-    # §4.1 table: key-direction 1 sends with hmac [192..) and receives with [64..).
+    # §3.5 table: key-direction 1 sends with hmac [192..) and receives with [64..).
     keys = client_tls_auth_keys(KEY, 1)
     assert keys.send_hmac == bytes(range(192, 256))
     assert keys.recv_hmac == bytes(range(64, 128))
@@ -99,7 +99,7 @@ def test_tls_auth_rejects_other_directions() -> None:
 
 
 def test_tls_crypt_client_is_inverse() -> None:
-    # §4.1: client sends with Ke [128..160), Ka [192..224); receives with [0..32), [64..96).
+    # §3.5: client sends with Ke [128..160), Ka [192..224); receives with [0..32), [64..96).
     keys = client_tls_crypt_keys(KEY)
     assert keys.send_cipher[:32] == bytes(range(128, 160))
     assert keys.send_hmac[:32] == bytes(range(192, 224))

@@ -1,4 +1,4 @@
-"""TCP length framing (PROTOCOL.md §1): byte vectors, arbitrary cuts, invalid lengths."""
+"""TCP length framing (docs §1): byte vectors, arbitrary cuts, invalid lengths."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from vpnstack.core.networkio.tcpframing import MAX_PACKET, TcpDeframer, frame, frame_all
 from vpnstack.errors import LocalError, RemoteProtocolError
 
-# A client hard reset with no wrapping (§2.2): 14 bytes, opcode 7 key_id 0.
+# A client hard reset with no wrapping (§3.3): 14 bytes, opcode 7 key_id 0.
 HARD_RESET = bytes.fromhex("38") + bytes(range(1, 9)) + bytes.fromhex("00 00000000")
 PACKETS = [HARD_RESET, b"\x48" + bytes(range(200)) * 3, b"\x28\x00", b"\x30" * 1300]
 

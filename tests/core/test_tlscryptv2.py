@@ -1,10 +1,10 @@
-"""tls-crypt-v2 on the client (PROTOCOL.md §2.4, §2.5, §4.3, §4.4, §11.9).
+"""tls-crypt-v2 on the client (docs §3.7, §3.4, §3.8, §3.9, §3.11.8).
 
-Every expected byte is built here from the PROTOCOL.md layouts with ``hmac`` and raw AES
+Every expected byte is built here from the docs/ layouts with ``hmac`` and raw AES
 (ECB to make the CTR key stream by hand), never from the code under test. The WKc is made
-the way a server makes it (§4.3: T = HMAC-SHA256(Ka_srv, len || Kc || metadata), then
+the way a server makes it (§3.8: T = HMAC-SHA256(Ka_srv, len || Kc || metadata), then
 AES-256-CTR(Ke_srv, T[0:16])), so a test-side "server" can unwrap what the client sends.
-A key made by the real ``openvpn --genkey`` checks that §4.3 layout against OpenVPN itself.
+A key made by the real ``openvpn --genkey`` checks that §3.8 layout against OpenVPN itself.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ CLIENT_TIME = 0x5F5E1000
 SERVER_TIME = 0x5F5E1003
 TIMESTAMP_METADATA = b"\x01" + struct.pack(">Q", 1_700_000_000)  # type 0x01 + 8-byte time
 
-# §4.1 slots of Kc: the client sends with keys[1] (INVERSE), receives with keys[0].
+# §3.5 slots of Kc: the client sends with keys[1] (INVERSE), receives with keys[0].
 CLIENT_KE, CLIENT_KA = KC[128:160], KC[192:224]
 SERVER_KE, SERVER_KA = KC[0:32], KC[64:96]
 
-# Plain packets (§2.2): the client's V3 reset (no acks, id 0) and other client packets.
+# Plain packets (§3.3): the client's V3 reset (no acks, id 0) and other client packets.
 V3_RESET = bytes([10 << 3]) + CLIENT_SID + b"\x00" + b"\x00\x00\x00\x00"
 CLIENT_ACK = bytes([5 << 3]) + CLIENT_SID + b"\x01" + b"\x00\x00\x00\x00" + SERVER_SID
 CLIENT_CONTROL = (
@@ -63,7 +63,7 @@ EMPTY_WKC_V1 = (
     + b"\x00\x00\x00\x01"
 )  # fmt: skip
 RESEND_FLAG_TLV = bytes.fromhex("0001 0002 0001")
-"""§4.4.2: type 0x0001 (flags), length 2, value 0x0001 (resend WKc)."""
+"""§3.9.2: type 0x0001 (flags), length 2, value 0x0001 (resend WKc)."""
 
 
 # --- an independent implementation of the layouts ---------------------------------------------
@@ -80,14 +80,14 @@ def ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
 
 
 def tls_crypt(plain: bytes, ke: bytes, ka: bytes, counter: int, time: int) -> bytes:
-    """§2.4: [op|kid][sid][replay 8][tag 32][AES-256-CTR(reliable)], IV = tag[0:16]."""
+    """§3.7: [op|kid][sid][replay 8][tag 32][AES-256-CTR(reliable)], IV = tag[0:16]."""
     header = plain[:9] + struct.pack(">II", counter, time)
     tag = hmac.new(ka, header + plain[9:], hashlib.sha256).digest()
     return header + tag + ctr(ke, tag[:16], plain[9:])
 
 
 def make_wkc(kc: bytes, metadata: bytes, server_key: bytes = SERVER_KEY) -> bytes:
-    """§4.3: WKc = T || AES-256-CTR(Ke_srv, T[0:16], Kc || metadata) || len."""
+    """§3.8: WKc = T || AES-256-CTR(Ke_srv, T[0:16], Kc || metadata) || len."""
     ke_srv, ka_srv = server_key[0:32], server_key[64:96]
     length = struct.pack(">H", 32 + len(kc) + len(metadata) + 2)
     tag = hmac.new(ka_srv, length + kc + metadata, hashlib.sha256).digest()
@@ -95,7 +95,7 @@ def make_wkc(kc: bytes, metadata: bytes, server_key: bytes = SERVER_KEY) -> byte
 
 
 def server_unwrap_wkc(wkc: bytes, server_key: bytes = SERVER_KEY) -> tuple[bytes, bytes]:
-    """What the server does with WKc (§4.3): return (Kc, metadata) after checking T."""
+    """What the server does with WKc (§3.8): return (Kc, metadata) after checking T."""
     ke_srv, ka_srv = server_key[0:32], server_key[64:96]
     assert int.from_bytes(wkc[-2:], "big") == len(wkc)
     tag, body = wkc[:32], wkc[32:-2]
@@ -128,7 +128,7 @@ CLIENT_KEY = KC + WKC
 
 
 def test_timestamp_wkc_is_299_bytes_and_splits() -> None:
-    assert len(WKC) == 299  # §4.3: "A key with a timestamp gives a 299-byte WKc"
+    assert len(WKC) == 299  # §3.8: "A key with a timestamp gives a 299-byte WKc"
     key = split_client_key(CLIENT_KEY)
     assert (key.kc, key.wkc) == (KC, WKC)
     assert KC.hex()[:16] not in repr(key) and WKC.hex()[:16] not in repr(key)
@@ -163,15 +163,15 @@ def test_largest_wkc_is_accepted() -> None:
 def test_v3_reset_layout_first_replay_id_and_wkc_appended() -> None:
     wrap = TlsCryptV2Wrap(CLIENT_KEY, CLIENT_TIME)
     wire = wrap.wrap(V3_RESET)
-    # §2.4 + §4.4.1: tls-crypt with Kc, replay id 0x0F000001, then the raw WKc.
+    # §3.7 + §3.9.1: tls-crypt with Kc, replay id 0x0F000001, then the raw WKc.
     expected = tls_crypt(V3_RESET, CLIENT_KE, CLIENT_KA, 0x0F000001, CLIENT_TIME) + WKC
     assert wire == expected
     assert wire[0] == 0x50 and wire[9:13] == bytes.fromhex("0f000001")
     assert len(wire) == 1 + 8 + 8 + 32 + 5 + 299 == 353
-    # A retransmission is a new transmission for the replay counter (§2.5, §11.4).
+    # A retransmission is a new transmission for the replay counter (§3.4, §3.11.3).
     again = wrap.wrap(V3_RESET)
     assert again == tls_crypt(V3_RESET, CLIENT_KE, CLIENT_KA, 0x0F000002, CLIENT_TIME) + WKC
-    # The server accepts it: Kc out of WKc, tag checks, the 0x0F marker (§4.4.1).
+    # The server accepts it: Kc out of WKc, tag checks, the 0x0F marker (§3.9.1).
     plain, replay_id, wkc = server_read(wire)
     assert (plain, wkc) == (V3_RESET, WKC)
     assert replay_id & 0xFF000000 == 0x0F000000
@@ -179,7 +179,7 @@ def test_v3_reset_layout_first_replay_id_and_wkc_appended() -> None:
 
 @pytest.mark.parametrize("metadata_len", [1, 9, 734])
 def test_v3_reset_length_fits_port_share_range(metadata_len: int) -> None:
-    # §1: a port-share server recognises a V3 reset of 336..1278 bytes; the smallest and
+    # §1.3: a port-share server recognises a V3 reset of 336..1278 bytes; the smallest and
     # the largest WKc, and the default 299-byte one, all give a reset inside that range.
     wkc = make_wkc(KC, b"\x00" + bytes(metadata_len - 1))
     wire = TlsCryptV2Wrap(KC + wkc, CLIENT_TIME).wrap(V3_RESET)
@@ -206,7 +206,7 @@ def test_wkc_only_on_opcodes_10_and_11_and_counter_keeps_growing() -> None:
 
 
 def test_empty_wkc_v1_layout() -> None:
-    # §4.4.3: an empty P_CONTROL_WKC_V1 carrying the ack of the server's reset, id 1.
+    # §3.9.3: an empty P_CONTROL_WKC_V1 carrying the ack of the server's reset, id 1.
     wire = TlsCryptV2Wrap(CLIENT_KEY, CLIENT_TIME).wrap(EMPTY_WKC_V1)
     assert wire[0] == 0x58
     assert len(wire) == 49 + (1 + 4 + 8 + 4) + 299
@@ -354,7 +354,7 @@ def test_wire_sequence_through_reliable_and_controlchannel() -> None:
     plain, replay_id, _ = server_read(wires[0])
     assert (plain, replay_id) == (V3_RESET, 0x0F000001)
 
-    # The server's stateless reset: acks our id 0, asks for the WKc again (§4.4.2).
+    # The server's stateless reset: acks our id 0, asks for the WKc again (§3.9.2).
     reset = encode_control(
         opcode=8, key_id=0, session_id=SERVER_SID, acks=(0,), remote_session_id=CLIENT_SID,
         message_id=0, payload=RESEND_FLAG_TLV,
@@ -368,7 +368,7 @@ def test_wire_sequence_through_reliable_and_controlchannel() -> None:
     read = [server_read(w) for w in wires]
     decoded = [decode_control(plain) for plain, _, _ in read]
     # Message id 1 is the empty WKC_V1 carrying the ack of the server reset, WKc appended;
-    # the ClientHello follows as id 2 in P_CONTROL_V1, without WKc (§4.4.3, §11.9).
+    # the ClientHello follows as id 2 in P_CONTROL_V1, without WKc (§3.9.3, §3.11.8).
     assert len(decoded) >= 2
     assert [(d.opcode, d.message_id) for d in decoded[:2]] == [(11, 1), (4, 2)]
     assert all(d.opcode == 4 for d in decoded[1:])  # the ClientHello may span packets
@@ -403,7 +403,7 @@ def test_real_openvpn_key_follows_the_documented_layout(tmp_path: Path) -> None:
     assert len(server_key) == 128
     key = split_client_key(client_key)
     assert len(key.wkc) == 299
-    kc, metadata = server_unwrap_wkc(key.wkc, server_key)  # §4.3 layout, checked by T
+    kc, metadata = server_unwrap_wkc(key.wkc, server_key)  # §3.8 layout, checked by T
     assert kc == key.kc
     assert metadata[:1] == b"\x01" and len(metadata) == 9  # default: a timestamp
     assert make_wkc(kc, metadata, server_key) == key.wkc

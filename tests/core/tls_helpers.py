@@ -236,7 +236,7 @@ P_CONTROL_HARD_RESET_SERVER_V2 = 8
 
 @attrs.frozen
 class ClientKM2:
-    """The client's key-method-2 message, parsed here following PROTOCOL.md §5.2."""
+    """The client's key-method-2 message, parsed here following docs §5.2."""
 
     pre_master: bytes
     random1: bytes
@@ -384,7 +384,7 @@ def client_settings(pki: PKI | None = None, **overrides: object) -> SessionSetti
 
 
 
-# --- renegotiation: a new TLS server and key-method 2 per key id (PROTOCOL.md §9) ------------
+# --- renegotiation: a new TLS server and key-method 2 per key id (docs §5.7) ------------
 
 P_CONTROL_SOFT_RESET_V1 = 3
 
@@ -402,7 +402,7 @@ class ServerKeySession:
 
 
 class RenegotiatingServer(ScriptedServer):
-    """A ScriptedServer that also renegotiates (§9): key id 0 is the base class's business;
+    """A ScriptedServer that also renegotiates (§5.7): key id 0 is the base class's business;
     every later key id gets a fresh TLS server, fresh randoms and its own key-method 2.
 
     ``soft_reset(key_id)`` starts a server-initiated renegotiation; a client SOFT_RESET for a
@@ -444,7 +444,7 @@ class RenegotiatingServer(ScriptedServer):
             if message.opcode == P_CONTROL_SOFT_RESET_V1:
                 self.client_soft_resets.append(kid)
                 if kid not in self.sessions or self.sessions[kid].client_km2 is not None:
-                    # The client started it (or reuses the id after 7 -> 1): answer (§9 step 2).
+                    # The client started it (or reuses the id after 7 -> 1): answer (§5.7 step 2).
                     self._new_session(kid)
                     sid = self.session_id
                     out.append(ControlMessage(P_CONTROL_SOFT_RESET_V1, kid, peer_session_id=sid))
@@ -473,7 +473,7 @@ class RenegotiatingServer(ScriptedServer):
         session.texts += data.split(b"\x00")[:-1]
 
 
-# --- an independent OpenVPN PRF (PROTOCOL.md §5.3 A), for expected keys -------------------------
+# --- an independent OpenVPN PRF (docs §5.3 A), for expected keys -------------------------
 
 
 def _p_hash(name: str, secret: bytes, seed: bytes, n: int) -> bytes:

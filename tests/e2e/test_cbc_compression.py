@@ -1,5 +1,5 @@
 """End to end: CBC + HMAC data channel, legacy cipher choice and compression framing against a
-stock OpenVPN 2.6 server (PROTOCOL.md §5.2, §6.3, §7.3, §7.4).
+stock OpenVPN 2.6 server (docs §5.2, §5.6, §6.3, §6.4).
 
 Every server answers our pings from its kernel, so a wrong HMAC key, IV, padding or framing
 byte anywhere shows up as a missing reply (and in the server log, which is checked too).
@@ -137,7 +137,7 @@ async def test_compression_framing_configured_or_pushed(
     assert push_replies, lab.log_text()
     if pushed is not None:
         # With 'compress migrate' the server pushes stub-v2 because we announced
-        # IV_COMP_STUBv2 and said comp-lzo in the OCC string (§6.3).
+        # IV_COMP_STUBv2 and said comp-lzo in the OCC string (§5.6).
         assert any(pushed in line for line in push_replies), push_replies
     else:
         assert not any("comp" in line for line in push_replies), push_replies

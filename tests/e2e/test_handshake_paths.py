@@ -67,8 +67,8 @@ async def test_tunnel_over_an_ipv6_remote(openvpn_lab: StartLab, tmp_path: Path)
 async def test_multi_part_push_reply_is_collected_before_use(
     openvpn_lab: StartLab, tmp_path: Path
 ) -> None:
-    # 80 routes make the PUSH_REPLY far longer than one 1024-byte push bundle (§3), so the
-    # server splits it with push-continuation (§6.2).
+    # 80 routes make the PUSH_REPLY far longer than one 1024-byte push bundle (§4), so the
+    # server splits it with push-continuation (§5.5).
     routes = [ipaddress.ip_network(f"198.18.{i}.0/24") for i in range(80)]
     extra = tuple(f'push "route {net.network_address} {net.netmask}"' for net in routes)
     lab = openvpn_lab(ServerOptions(extra_lines=extra))
@@ -144,10 +144,10 @@ async def test_ekm_key_derivation_is_used_when_the_server_pushes_it(
     ("path", "server_says"),
     [
         # IV_PROTO bit 7 makes the server push protocol-flags cc-exit: EXIT on the control
-        # channel (§7.6).
+        # channel (§6.6).
         ("cc-exit", "CC-EEN exit message received by peer"),
         # Without cc-exit (the flags filtered out, keys by the PRF so nothing else depends on
-        # them): the OCC EXIT data packet (§7.5), which the server treats as remote-exit.
+        # them): the OCC EXIT data packet (§6.5), which the server treats as remote-exit.
         ("occ", "remote-exit"),
     ],
 )

@@ -1,4 +1,4 @@
-"""End to end: renegotiation against a stock OpenVPN 2.6 server (PROTOCOL.md §9, §4.2).
+"""End to end: renegotiation against a stock OpenVPN 2.6 server (docs §5.7, §3.10).
 
 Every wrapping is exercised with dynamic tls-crypt (we announce IV_PROTO bit 9, the server
 pushes ``protocol-flags dyn-tls-crypt``), so key ids > 0 travel under the exported key even
@@ -101,7 +101,7 @@ def renegotiations(stats: dict[str, object]) -> int:
 
 
 def assert_dynamic_tls_crypt(stats: dict[str, object], log: str) -> None:
-    """§4.2: we announced bit 9, the server pushed dyn-tls-crypt, and every control packet of
+    """§3.10: we announced bit 9, the server pushed dyn-tls-crypt, and every control packet of
     key ids > 0 went through the dynamic tls-crypt key both ways without a single drop."""
     assert "protocol-flags" in log and "dyn-tls-crypt" in log, log
     assert "Incoming dynamic tls-crypt" in log, log

@@ -1,6 +1,6 @@
 """End to end over TCP: a stock OpenVPN 2.6 ``proto tcp6-server`` in a namespace.
 
-The userspace tunnel comes up over TCP (length framing, PROTOCOL.md §1) with tls-crypt and
+The userspace tunnel comes up over TCP (length framing, docs §1) with tls-crypt and
 with no wrapping, over IPv4 and IPv6, and pings get replies from the server's kernel. The real
 ``vpnstack-client`` over TCP survives a server restart: the server closing the connection
 ends the session with a NetworkError, and the client reconnects by itself.

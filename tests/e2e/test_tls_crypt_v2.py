@@ -1,4 +1,4 @@
-"""End to end: tls-crypt-v2 against a stock OpenVPN 2.6 server (PROTOCOL.md §4.3, §4.4).
+"""End to end: tls-crypt-v2 against a stock OpenVPN 2.6 server (docs §3.8, §3.9).
 
 The lab makes the server key and a client key with ``openvpn --genkey`` at start. Over UDP a
 2.6 server that sees the 0x0F000001 replay id of our HARD_RESET_CLIENT_V3 answers statelessly
@@ -75,10 +75,10 @@ async def test_tls_crypt_v2_tunnel_with_wkc_resend(
             assert tunnel.info.address in lab.tunnel_network
             assert await ping_through(tunnel, lab.tunnel_server_address) == 3
     log = lab.log_text()
-    # The server asked for the WKc again and accepted our P_CONTROL_WKC_V1 (§4.4.3)...
+    # The server asked for the WKc again and accepted our P_CONTROL_WKC_V1 (§3.9.3)...
     assert "Valid packet (P_CONTROL_WKC_V1) with HMAC challenge" in log, log
     # ...which carried WKc: 49 (tls-crypt) + 17 (1 ack, id 1, empty) + 299, after a V3 reset
-    # of 49 + 5 + 299 = 353 bytes (inside port-share's 336..1278, §1).
+    # of 49 + 5 + 299 = 353 bytes (inside port-share's 336..1278, §1.3).
     first_read = re.search(r"UDPv6 read returned (\d+)", log)
     assert first_read is not None and first_read[1] == "353"  # the stateless path: no opcode
     packets = packets_read(log)
@@ -95,7 +95,7 @@ async def test_tls_crypt_v2_tunnel_with_wkc_resend(
         "packet replay",
         "Authenticate/Decrypt packet error",
         # A lone P_ACK_V1 before our WKC_V1 could not be authenticated by the stateless
-        # server; the ack must ride on the WKC_V1 (§4.4).
+        # server; the ack must ride on the WKC_V1 (§3.9).
         "could not determine wrapping",
         "TLS Error",
     ):

@@ -1,4 +1,4 @@
-"""controlchannel with dynamic tls-crypt (PROTOCOL.md §4.2): the key arrives from the
+"""controlchannel with dynamic tls-crypt (docs §3.10): the key arrives from the
 tlssession; key id > 0 packets are wrapped and unwrapped with it, key id 0 keeps tls-auth."""
 
 from __future__ import annotations

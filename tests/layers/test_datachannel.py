@@ -127,7 +127,7 @@ async def test_keepalive_pings_on_time_and_ping_restart_fails_the_layer(
 async def test_occ_exit_is_a_command_answered_once_handed_down(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    # §7.5/§7.6: SendOccExit -> one sealed OCC EXIT packet down, then OccExitSent; no sleep.
+    # §6.5/§6.6: SendOccExit -> one sealed OCC EXIT packet down, then OccExitSent; no sleep.
     events: list[StateChange] = []
     net_in, from_below = trio.open_memory_channel[Batch](10)
     to_below, net_out = trio.open_memory_channel[Batch](0)  # handed down = taken by the muxer

@@ -1,9 +1,9 @@
-"""datachannel with 2.7 epoch data keys (PROTOCOL.md §10), talking to a server-role peer.
+"""datachannel with 2.7 epoch data keys (docs §6.9), talking to a server-role peer.
 
 Our side is the real datachannel service fed ``DataKeys(epoch=True)``; the peer is the
 server-role view of the same keys with low limits (a counter limit of a few packets), so
 that a handful of packets crosses several epoch changes. The epoch and counter of each
-packet are read straight from the §10 layout.
+packet are read straight from the §6.9 layout.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ async def test_traffic_across_several_epoch_changes_with_our_send_epoch_followin
         sealed = await h.down(up)
         assert [server.decrypt(p, 0.0) for p in sealed] == up
         ours += [pid_of(p) for p in sealed]
-        # §10: after an authenticated packet in a higher epoch, we send in that epoch.
+        # §6.9: after an authenticated packet in a higher epoch, we send in that epoch.
         assert ours[-3][0] == theirs[-1][0]
     # The server moved every 3 packets: 16 packets = epochs 1..6 ...
     assert theirs[-1] == (6, 1)

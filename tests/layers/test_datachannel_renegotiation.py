@@ -1,6 +1,6 @@
 """datachannel across a rekey, at exact times (autojump_clock): which key sends (the stock
 rule), the lame duck accepted until tran-window and dropped after, and the renegotiation
-request sent to the tlssession (PROTOCOL.md §9)."""
+request sent to the tlssession (docs §5.7)."""
 
 from __future__ import annotations
 

@@ -144,7 +144,7 @@ async def test_a_host_name_is_resolved_once_at_start(nursery: trio.Nursery) -> N
 
 
 def framed(packet: bytes) -> bytes:
-    """PROTOCOL.md §1 written out: big-endian uint16 length of the packet, then the packet."""
+    """docs §1 written out: big-endian uint16 length of the packet, then the packet."""
     return struct.pack(">H", len(packet)) + packet
 
 

@@ -258,7 +258,7 @@ async def test_two_transports_over_a_lossy_link(
 async def test_v3_server_reset_ack_waits_for_our_wkc(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # §4.4, the core's rule seen through the service: no lone P_ACK_V1 for the server reset.
+    # §3.9, the core's rule seen through the service: no lone P_ACK_V1 for the server reset.
     side = Side()
     async with trio.open_nursery() as nursery:
         await nursery.start(side.transport.run)

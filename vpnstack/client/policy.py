@@ -85,7 +85,7 @@ def decide(
                 min_delay=error.backoff or 0.0,
                 next_remote=None if error.advance is None else error.advance != "no",
             )
-        if using_auth_token:  # §6.2: drop the token, use the real credentials, same server
+        if using_auth_token:  # §5.5: drop the token, use the real credentials, same server
             return Decision(Action.RECONNECT_NOW, next_remote=False)
         if auth_retry == "nointeract":
             return Decision(Action.RECONNECT)

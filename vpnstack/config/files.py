@@ -278,7 +278,7 @@ def _direction(p: Parser, d: Directive, text: str) -> int:
 
 
 def tls_auth(p: Parser, d: Directive) -> None:
-    """``tls-auth FILE [DIRECTION]`` / ``<tls-auth>``: the HMAC static key (PROTOCOL.md §4.1)."""
+    """``tls-auth FILE [DIRECTION]`` / ``<tls-auth>``: the HMAC static key (docs §3.5)."""
     if d.inline is None:
         if len(d.args) == 2:
             p.conn = attrs.evolve(p.conn, key_direction=_direction(p, d, d.args[1]))
@@ -303,7 +303,7 @@ def tls_crypt(p: Parser, d: Directive) -> None:
 
 def tls_crypt_v2(p: Parser, d: Directive) -> None:
     """``tls-crypt-v2 FILE`` / ``<tls-crypt-v2>``: the client key Kc || WKc."""
-    # PROTOCOL.md §4.3: PEM whose base64 body is Kc (256 bytes) || WKc; WKc ends in its
+    # docs §3.8: PEM whose base64 body is Kc (256 bytes) || WKc; WKc ends in its
     # own length (uint16, the 2 bytes included) and is at most 1024 bytes
     text, where = file_or_inline(p, d)
     if "OpenVPN tls-crypt-v2 server key" in text:

@@ -351,7 +351,7 @@ def allow_compression(p: Parser, d: Directive) -> None:
 
 def compression(p: Parser, d: Directive) -> None:
     """``comp-lzo [...]`` / ``compress [...]``: the framing only."""
-    # PROTOCOL.md §7.4: only the framing matters; vpnstack never compresses.
+    # docs §6.4: only the framing matters; vpnstack never compresses.
     text = " ".join((d.name, *d.args))
     try:
         framing_of(text)

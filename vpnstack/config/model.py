@@ -95,7 +95,7 @@ class TransportConfig:
     """``server-poll-timeout`` / ``connect-timeout``: how long to wait for one remote."""
     explicit_exit_notify: int = 0
     """``explicit-exit-notify [n]``: tell the server we leave, retrying for n s
-    (PROTOCOL.md §7.6)."""
+    (docs §6.6)."""
 
     def __repr__(self) -> str:
         remotes = ", ".join(f"{r.host}:{r.port}/{r.proto}" for r in self.remotes)
@@ -115,13 +115,13 @@ class TLSConfig:
     extra_certs: bytes | None = None
     """PEM chain sent after our certificate (``extra-certs``, a chain in ``cert``, ``pkcs12``)."""
     auth_key: bytes | None = None
-    """The 256-byte static key of ``tls-auth`` (PROTOCOL.md §4.1), or None."""
+    """The 256-byte static key of ``tls-auth`` (docs §3.5), or None."""
     key_direction: int | None = None
     """``key-direction`` 0 or 1 (or the inline direction of ``tls-auth FILE 1``)."""
     crypt_key: bytes | None = None
     """The 256-byte static key of ``tls-crypt``, or None."""
     crypt_v2_key: bytes | None = None
-    """``tls-crypt-v2`` client key, decoded: Kc (256 bytes) || WKc (PROTOCOL.md §4.3)."""
+    """``tls-crypt-v2`` client key, decoded: Kc (256 bytes) || WKc (docs §3.8)."""
     remote_cert_tls: str | None = None
     """``remote-cert-tls server`` -> "server": require EKU serverAuth on the server cert."""
     verify_x509_name: tuple[str, str] | None = None
@@ -137,13 +137,13 @@ class TLSConfig:
     groups: str | None = None
     """``tls-groups``: key exchange groups, colon-separated."""
     mtu: int = 1250
-    """``tls-mtu``: upper bound of a control packet including IP/UDP headers (PROTOCOL.md §3)."""
+    """``tls-mtu``: upper bound of a control packet including IP/UDP headers (docs §4)."""
     timeout: float = 2.0
-    """``tls-timeout``: initial control-packet retransmission timeout (PROTOCOL.md §3)."""
+    """``tls-timeout``: initial control-packet retransmission timeout (docs §4)."""
     hand_window: float = 60.0
     """``hand-window``: the whole handshake must finish within this many seconds."""
     reneg_sec: int | None = None
-    """``reneg-sec n``: renegotiate after n s (None: the stock default, 3600; PROTOCOL.md §9)."""
+    """``reneg-sec n``: renegotiate after n s (None: the stock default, 3600; docs §5.7)."""
     reneg_bytes: int | None = None
     """``reneg-bytes n``: renegotiate after n bytes."""
     reneg_pkts: int | None = None
@@ -151,7 +151,7 @@ class TLSConfig:
     tran_window: float = 3600.0
     """``tran-window``: how long an old key still decrypts after a renegotiation."""
     ekm: bool = True
-    """Announce TLS-EKM key derivation (IV_PROTO bit 3; PROTOCOL.md §5.3). No .ovpn directive
+    """Announce TLS-EKM key derivation (IV_PROTO bit 3; docs §5.3). No .ovpn directive
     sets it: ``attrs.evolve(config.tls, ekm=False)`` makes the server choose the OpenVPN PRF,
     which is how the PRF path is tested against a real server."""
 
@@ -186,11 +186,11 @@ class DataChannelConfig:
     """``auth`` digest name: SHA1, SHA256, SHA512 (tls-auth HMAC, CBC data HMAC)."""
     compression: str | None = None
     """``comp-lzo [..]`` / ``compress [..]`` as given (e.g. ``comp-lzo no``), or None. It only
-    selects the framing (``core.shared.framing.framing_of``, PROTOCOL.md §7.4): vpnstack never
+    selects the framing (``core.shared.framing.framing_of``, docs §6.4): vpnstack never
     compresses, and a compressed packet from the server ends the session."""
     ping: int | None = None
     """``ping`` / first argument of ``keepalive``: send a keepalive after n s of silence
-    (PROTOCOL.md §7.5)."""
+    (docs §6.5)."""
     ping_restart: int | None = None
     """``ping-restart`` / second argument of ``keepalive``: restart after n s without input."""
     ping_exit: int | None = None

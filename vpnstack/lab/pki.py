@@ -244,7 +244,7 @@ def generate_pki(directory: str, *, key_type: KeyType = "ec") -> Pki:
 
 @attrs.frozen
 class TlsCryptV2Keys:
-    """A tls-crypt-v2 server key and one client key wrapped with it (PROTOCOL.md §4.3)."""
+    """A tls-crypt-v2 server key and one client key wrapped with it (docs §3.8)."""
 
     server_key: str
     """PEM "OpenVPN tls-crypt-v2 server key" file (``tls-crypt-v2`` on the server)."""
@@ -273,5 +273,5 @@ def generate_tls_crypt_v2_keys(directory: str, name: str = "tc2") -> TlsCryptV2K
 
 
 def new_static_key_text() -> str:
-    """A fresh random "OpenVPN Static key V1" block (PROTOCOL.md §4.1)."""
+    """A fresh random "OpenVPN Static key V1" block (docs §3.5)."""
     return format_static_key(os.urandom(STATIC_KEY_LEN))

@@ -6,7 +6,7 @@ checks) and passes the result up; anything that fails is dropped and counted by 
 raised — a forged or replayed packet must not end the session. The down worker encodes and
 wraps what the reliable layer sends. Both directions are low-rate and one packet per message.
 
-Dynamic tls-crypt (PROTOCOL.md §4.2): the tlssession sends the key on ``from_tls`` when key
+Dynamic tls-crypt (docs §3.10): the tlssession sends the key on ``from_tls`` when key
 id 0's data keys are made. Both workers take what is there (never waiting) before each packet:
 the key is sent before any key id > 0 message exists, so no packet can miss it.
 """
@@ -33,7 +33,7 @@ class ControlChannelStatistics:
     drops: dict[str, int]
     """Packets dropped, by reason (bad HMAC, replay, foreign session, malformed...)."""
     dynamic_tls_crypt: bool = False
-    """Key ids > 0 are wrapped with dynamic tls-crypt (PROTOCOL.md §4.2)."""
+    """Key ids > 0 are wrapped with dynamic tls-crypt (docs §3.10)."""
 
 
 class ControlChannel:

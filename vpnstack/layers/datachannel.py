@@ -9,10 +9,10 @@ them on one thread and none awaits in the middle of a core call, so no lock is n
 * down: batches of IP packets from the tun layer -> encrypt -> batches for the packetmuxer;
 * keepalive: sleeps until the core's next timer, sends the pings it asks for, and lets its
   ``KeepaliveTimeout`` end the stack; the same timer forgets the lame-duck key when its
-  tran-window is over (PROTOCOL.md §9).
+  tran-window is over (docs §5.7).
 
 * exit: on ``SendOccExit`` from the application (the tunnel closing with explicit-exit-notify
-  and no cc-exit), seals the OCC EXIT message (§7.5, §7.6) like any payload, hands it to the
+  and no cc-exit), seals the OCC EXIT message (§6.5, §6.6) like any payload, hands it to the
   packetmuxer, and answers ``OccExitSent`` once it is handed down, so the tunnel closes on
   that answer rather than after a guessed delay.
 
@@ -201,7 +201,7 @@ class DataChannel:
                 return
             async with self._to_app:
                 async for _request in self._from_app:
-                    # §7.5/§7.6: an ordinary encrypted data payload, counted like the others.
+                    # §6.5/§6.6: an ordinary encrypted data payload, counted like the others.
                     sealed = self._core.seal([OCC_EXIT], trio.current_time())
                     self._forward_requests()
                     if sealed:

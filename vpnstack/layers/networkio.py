@@ -4,9 +4,9 @@ How this works: at start the remote's name is resolved once (never per packet), 
 two transports is opened, chosen by the remote's ``proto``:
 
 * ``UdpTransport``: a non-blocking UDP socket connected to the remote, so the kernel filters
-  out datagrams from anyone else. One OpenVPN packet per datagram (PROTOCOL.md §1).
+  out datagrams from anyone else. One OpenVPN packet per datagram (docs §1).
 * ``TcpTransport``: a TCP connection (``proto tcp``/``tcp4``/``tcp6``/``tcp-client``), each packet
-  behind a 2-byte length (PROTOCOL.md §1, ``core/networkio/tcpframing.py``). A read may hold part of
+  behind a 2-byte length (docs §1, ``core/networkio/tcpframing.py``). A read may hold part of
   a packet or many packets; a length of 0 or above the limit, the server closing the connection, or
   a reset end the layer with ``NetworkError`` (the client then reconnects).
 
@@ -21,7 +21,7 @@ Two workers then run, whatever the transport:
   batch), waiting when the kernel's buffer is full.
 
 The reliable layer above runs unchanged over TCP: OpenVPN still acks, retransmits and may
-duplicate control packets on TCP (§3 rule 6, §11.12), which that layer already tolerates.
+duplicate control packets on TCP (§4 rule 6, §4.12.2), which that layer already tolerates.
 
 The sockets are owned here: ``notify_closing`` is called before a raw socket is closed, so no
 task is left waiting on a dead file descriptor (the trio ``_unix_pipes`` pattern).
@@ -224,7 +224,7 @@ class UdpTransport:
 
 
 class TcpTransport:
-    """OpenVPN over TCP: a length-framed packet stream (PROTOCOL.md §1)."""
+    """OpenVPN over TCP: a length-framed packet stream (docs §1)."""
 
     reliable_delivery = True
     """Nothing is dropped: a busy stack above slows the stream down instead."""

@@ -1,7 +1,7 @@
 """reliabletransport: message ids, acks, windows and retransmission on the control path.
 
 How this works: the protocol lives in ``core/reliabletransport/reliable.py`` (``ReliableCore``,
-PROTOCOL.md §3); this service only moves items between four channels and the core, with four small
+docs §4); this service only moves items between four channels and the core, with four small
 workers:
 
 * **down** reads ``ControlMessage``s from tlssession and queues them in the core. It blocks
@@ -21,7 +21,7 @@ messages already in order are still delivered; then both send ends are closed so
 ``EndOfChannel`` cascades. Our hard resets are reported as ``RESET_SENT``/``RESET_ACKED``.
 
 Every protocol rule is the core's, the tls-crypt-v2 one included (the server reset's ack rides
-on our P_CONTROL_WKC_V1, PROTOCOL.md §4.4): this service wakes its sender whenever the core may
+on our P_CONTROL_WKC_V1, docs §3.9): this service wakes its sender whenever the core may
 have work and sends whatever the core returns.
 """
 
@@ -57,7 +57,7 @@ _CLIENT_HARD_RESETS = frozenset({P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_
 
 
 class ReliableTransport:
-    """The reliability layer of the control channel (PROTOCOL.md §3) as a trio service."""
+    """The reliability layer of the control channel (docs §4) as a trio service."""
 
     name = "reliabletransport"
 
@@ -123,7 +123,7 @@ class ReliableTransport:
                 continue
             self._report_events()
             # Acks to send, maybe a window that moved. (Whether an ack may go alone is the
-            # core's rule: after our HARD_RESET_CLIENT_V3 it rides on our next packet, §4.4.)
+            # core's rule: after our HARD_RESET_CLIENT_V3 it rides on our next packet, §3.9.)
             self._wake_sender.set()
             if messages:
                 self._inbox.extend(messages)

@@ -10,11 +10,11 @@ and ``DataKeys`` sideways to datachannel, each ``SessionProgress`` as a ``StateC
 (layer "tlssession") to ``notify``.
 
 A second worker takes the datachannel's ``RenegotiationRequest``s (reneg-bytes, reneg-pkts,
-packet id 0xFF000000) and asks the core to renegotiate (PROTOCOL.md §9); both workers call
+packet id 0xFF000000) and asks the core to renegotiate (docs §5.7); both workers call
 the core and deliver its outputs under one lock, so outputs leave in the order the core made
 them, and a request wakes the main worker so that it sleeps until the right timer.
 
-The dynamic tls-crypt key (PROTOCOL.md §4.2), when negotiated, goes to the controlchannel on
+The dynamic tls-crypt key (docs §3.10), when negotiated, goes to the controlchannel on
 ``to_control`` before any message of a key id > 0 exists.
 
 A message the core refuses as a protocol violation is dropped and counted. The typed
@@ -185,7 +185,7 @@ class TLSSession:
                 await self._deliver()
 
     async def _requests(self, from_data: trio.MemoryReceiveChannel[RenegotiationRequest]) -> None:
-        """The datachannel's renegotiation requests (§9); the session decides."""
+        """The datachannel's renegotiation requests (§5.7); the session decides."""
         async for request in from_data:
             async with self._lock:
                 self._core.request_renegotiation(
@@ -198,7 +198,7 @@ class TLSSession:
     async def _exit_notifications(
         self, from_app: trio.MemoryReceiveChannel[SendExitNotification]
     ) -> None:
-        """The application is leaving and the server speaks cc-exit: send EXIT (§7.6)."""
+        """The application is leaving and the server speaks cc-exit: send EXIT (§6.6)."""
         async for _ in from_app:
             async with self._lock:
                 self._core.send_exit()

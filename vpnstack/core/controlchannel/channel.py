@@ -2,13 +2,13 @@
 
 How this works: a received control packet is first unwrapped (tls-auth HMAC check, or tls-crypt
 decryption and tag check, then the replay check; ``core/controlchannel/wrap.py``), giving the plain
-layout of PROTOCOL.md §2.2, which ``core/shared/packets.py`` decodes. This core owns the two session
+layout of docs §3.3, which ``core/shared/packets.py`` decodes. This core owns the two session
 ids: it writes its own id into every packet and the peer's id into every ack section, and it
 checks them on the way in:
 
 * the peer's id is learned from the first authentic HARD_RESET_SERVER_V2 (§5.1); until then
   nothing else is accepted, and afterwards a packet from any other session is foreign;
-* an ack section must name *our* session id (§2.1: remote_session_id is the receiver's id).
+* an ack section must name *our* session id (§3.2: remote_session_id is the receiver's id).
 
 This core is the one owner of the peer's session id: it alone learns and validates it. Every
 ``ReliablePacket`` it passes up carries it as ``peer_session_id`` (8 bytes, never None, the
@@ -16,7 +16,7 @@ same value on every packet of the session), and the reliable layer copies it int
 ``ControlMessage``; the layers above may rely on it without checking it again (the tlssession
 reads it from the server's reset for the PRF, §5.3).
 
-Dynamic tls-crypt (PROTOCOL.md §4.2): after ``install_dynamic_tls_crypt``, packets with key
+Dynamic tls-crypt (docs §3.10): after ``install_dynamic_tls_crypt``, packets with key
 id > 0 are wrapped and unwrapped with that tls-crypt key (its own replay counter and window);
 key id 0 keeps the original wrapping. The key id is read from the clear first byte.
 
@@ -90,14 +90,14 @@ class ControlChannelCore:
 
     @property
     def dynamic_tls_crypt(self) -> bool:
-        """Whether key ids > 0 use dynamic tls-crypt (§4.2)."""
+        """Whether key ids > 0 use dynamic tls-crypt (§3.10)."""
         return self._dynamic is not None
 
     def install_dynamic_tls_crypt(self, key: bytes) -> None:
-        """From now on key ids > 0 are wrapped with tls-crypt under ``key`` (§4.2 steps 3-4).
+        """From now on key ids > 0 are wrapped with tls-crypt under ``key`` (§3.10 steps 3-4).
 
         Its replay counter starts at 1 and its replay window is its own; the time field is
-        the session's, constant like the original wrapping's (§2.5).
+        the session's, constant like the original wrapping's (§3.4).
         """
         self._dynamic = TlsCryptWrap(key, self._session_time)
 

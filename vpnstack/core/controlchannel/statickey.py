@@ -1,4 +1,4 @@
-"""The "OpenVPN Static key V1" file and its key directions (PROTOCOL.md §4.1).
+"""The "OpenVPN Static key V1" file and its key directions (docs §3.5).
 
 How this works: the file holds 256 bytes of hex between two marker lines. They form two
 128-byte ``struct key``s, ``keys[i] = cipher[64] || hmac[64]``. Which of the two a side sends
@@ -33,7 +33,7 @@ def parse_static_key(text: str) -> bytes:
     """Return the 256 key bytes of an "OpenVPN Static key V1" block in ``text``.
 
     Text outside the markers (comments) is ignored, whitespace inside is ignored
-    (PROTOCOL.md §4.1). Raises ``ValueError`` saying what is wrong with the text.
+    (docs §3.5). Raises ``ValueError`` saying what is wrong with the text.
     """
     begin = text.find(BEGIN_MARKER)
     if begin < 0:
@@ -84,7 +84,7 @@ def format_static_key(key: bytes) -> str:
 
 @attrs.frozen(repr=False)
 class DirectionalKeys:
-    """The four 64-byte slots one side uses, already sorted by direction (§4.1).
+    """The four 64-byte slots one side uses, already sorted by direction (§3.5).
 
     ``repr`` is deliberately opaque: key material must never reach a log line.
     """
@@ -112,7 +112,7 @@ class DirectionalKeys:
 
 
 def _slots(key: bytes) -> tuple[bytes, bytes, bytes, bytes]:
-    """keys[0].cipher, keys[0].hmac, keys[1].cipher, keys[1].hmac (§4.1 table)."""
+    """keys[0].cipher, keys[0].hmac, keys[1].cipher, keys[1].hmac (§3.5 table)."""
     if len(key) != STATIC_KEY_LEN:
         raise ValueError(f"a static key has {STATIC_KEY_LEN} bytes, not {len(key)}")
     return key[0:64], key[64:128], key[128:192], key[192:256]
@@ -124,7 +124,7 @@ def _normal(key: bytes) -> DirectionalKeys:
 
 
 def client_tls_auth_keys(key: bytes, key_direction: int | None) -> DirectionalKeys:
-    """The client's tls-auth keys for ``key-direction`` 0, 1 or None (§4.1 table)."""
+    """The client's tls-auth keys for ``key-direction`` 0, 1 or None (§3.5 table)."""
     if key_direction is None:
         # BIDIRECTIONAL: keys[0] both ways.
         c0, h0, _, _ = _slots(key)
@@ -137,5 +137,5 @@ def client_tls_auth_keys(key: bytes, key_direction: int | None) -> DirectionalKe
 
 
 def client_tls_crypt_keys(key: bytes) -> DirectionalKeys:
-    """The client's tls-crypt keys: always INVERSE, whatever key-direction says (§4.1)."""
+    """The client's tls-crypt keys: always INVERSE, whatever key-direction says (§3.5)."""
     return _normal(key).inverse()

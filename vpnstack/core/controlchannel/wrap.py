@@ -1,21 +1,21 @@
-"""Control-channel wrapping: none, tls-auth, tls-crypt, tls-crypt-v2 (PROTOCOL.md §2.2-2.5, §4).
+"""Control-channel wrapping: none, tls-auth, tls-crypt, tls-crypt-v2 (docs §3.3-3.7, §3.5).
 
 How this works: every wrapping maps a *plain* control packet
 
-    [op|kid 1][own_session_id 8][reliable section]            (§2.2)
+    [op|kid 1][own_session_id 8][reliable section]            (§3.3)
 
 to its wire form and back. tls-auth inserts an HMAC and the 8-byte replay field after the
-session id (§2.3); tls-crypt inserts the replay field and a 32-byte tag and encrypts the
-reliable section with AES-256-CTR, the IV being the first 16 bytes of the tag (§2.4).
+session id (§3.6); tls-crypt inserts the replay field and a 32-byte tag and encrypts the
+reliable section with AES-256-CTR, the IV being the first 16 bytes of the tag (§3.7).
 tls-crypt-v2 is tls-crypt with the client key Kc, a replay counter starting at 0x0F000000,
-and the wrapped key WKc appended, unauthenticated, to opcodes 10 and 11 only (§2.4, §4.4).
+and the wrapped key WKc appended, unauthenticated, to opcodes 10 and 11 only (§3.7, §3.9).
 
 The replay field is ``counter(4) || session_time(4)``: the counter starts at 1 and grows on
-*every* wrap() (retransmissions and acks included, §2.5/§11.4); the time is the session start
+*every* wrap() (retransmissions and acks included, §3.4/§3.11.3); the time is the session start
 time, given by the caller and constant. On receive, authentication comes first, then the
-replay check in long form (§8), and only then is the plain packet returned.
+replay check in long form (§6.8), and only then is the plain packet returned.
 
-Dynamic tls-crypt (§4.2): once negotiated, every packet with key id > 0 is wrapped with
+Dynamic tls-crypt (§3.10): once negotiated, every packet with key id > 0 is wrapped with
 tls-crypt under a key exported from key id 0's TLS session (XORed with the original key),
 with its own replay counter from 1, whatever the original wrapping; ``DynamicTlsCryptKey``
 carries that key from the tlssession to the controlchannel, which picks the wrap by key id.
@@ -49,15 +49,15 @@ Role = Literal["client", "server"]
 HEADER_LEN = 9
 """``op|kid`` plus the 8-byte own session id."""
 REPLAY_LEN = 8
-"""``replay_id(4) || replay_time(4)`` (§2.5)."""
+"""``replay_id(4) || replay_time(4)`` (§3.4)."""
 MIN_RELIABLE_LEN = 1
-"""The smallest reliable section: just ``ack_count`` (§2.1)."""
+"""The smallest reliable section: just ``ack_count`` (§3.2)."""
 TLS_CRYPT_TAG_LEN = 32
-"""HMAC-SHA256 tag of tls-crypt (§2.4)."""
+"""HMAC-SHA256 tag of tls-crypt (§3.7)."""
 TLS_CRYPT_MTU_RESERVE = 56
-"""The §3 "wrap" term for tls-crypt: 8 + 32 + 16 of reserve."""
+"""The §4 "wrap" term for tls-crypt: 8 + 32 + 16 of reserve."""
 TLS_CRYPT_V2_INITIAL_COUNTER = 0x0F000000
-"""tls-crypt-v2 clients start here so that the first replay id is 0x0F000001 (§4.4)."""
+"""tls-crypt-v2 clients start here so that the first replay id is 0x0F000001 (§3.9)."""
 _MAX_COUNTER = 0xFFFFFFFF
 
 _REPLAY = struct.Struct(">II")
@@ -85,7 +85,7 @@ class ControlWrap(Protocol):
     overhead: int
     """Bytes the wrapping adds to a plain packet on the wire."""
     tls_mtu_reserve: int
-    """The "wrap" term of the §3 TLS-bytes-per-packet formula."""
+    """The "wrap" term of the §4 TLS-bytes-per-packet formula."""
 
     def wrap(self, plain: bytes) -> bytes:
         """Return the wire form of ``plain``; consumes one replay counter value."""
@@ -111,14 +111,14 @@ def _check_plain(plain: bytes) -> None:
 
 
 class _Counter:
-    """The per-session send counter of the replay field (§2.5)."""
+    """The per-session send counter of the replay field (§3.4)."""
 
     def __init__(self, initial: int) -> None:
         self.last = initial
 
     def next(self) -> int:
         if self.last >= _MAX_COUNTER:
-            # §8: the long form may only wrap when the clock moved on; a session that sent
+            # §6.8: the long form may only wrap when the clock moved on; a session that sent
             # 4 billion control packets is a bug, not something to handle.
             raise LocalError("control-channel replay counter exhausted")
         self.last += 1
@@ -126,7 +126,7 @@ class _Counter:
 
 
 class NoWrap:
-    """No tls-auth/tls-crypt: the plain packet is the wire packet (§2.2)."""
+    """No tls-auth/tls-crypt: the plain packet is the wire packet (§3.3)."""
 
     def __init__(self) -> None:
         self.overhead = 0
@@ -145,7 +145,7 @@ class NoWrap:
 
 
 class TlsAuthWrap:
-    """tls-auth: HMAC-<auth> over ``replay || header || reliable`` (§2.3, §11.5, §11.6)."""
+    """tls-auth: HMAC-<auth> over ``replay || header || reliable`` (§3.6, §3.11.4, §3.11.5)."""
 
     def __init__(
         self,
@@ -162,7 +162,7 @@ class TlsAuthWrap:
         hash_name = digest_name(digest)
         self._hash_name = hash_name
         self.digest_len = hashlib.new(hash_name).digest_size
-        # The HMAC key is the first L bytes of the 64-byte slot (§4.1).
+        # The HMAC key is the first L bytes of the 64-byte slot (§3.5).
         self._send_hmac = hmac.new(keys.send_hmac[: self.digest_len], digestmod=hash_name)
         self._recv_hmac = hmac.new(keys.recv_hmac[: self.digest_len], digestmod=hash_name)
         self._session_time = session_time
@@ -175,7 +175,7 @@ class TlsAuthWrap:
         return f"TlsAuthWrap(digest={self._hash_name!r})"
 
     def wrap(self, plain: bytes) -> bytes:
-        """``[op|kid][sid][HMAC L][replay 8][reliable]`` (§2.3)."""
+        """``[op|kid][sid][HMAC L][replay 8][reliable]`` (§3.6)."""
         _check_plain(plain)
         replay = _REPLAY.pack(self._counter.next(), self._session_time)
         mac = self._send_hmac.copy()
@@ -203,7 +203,7 @@ class TlsAuthWrap:
 
 
 class TlsCryptWrap:
-    """tls-crypt: HMAC-SHA256 tag, then AES-256-CTR with IV = tag[0:16] (§2.4, §11.8)."""
+    """tls-crypt: HMAC-SHA256 tag, then AES-256-CTR with IV = tag[0:16] (§3.7, §3.11.7)."""
 
     def __init__(
         self,
@@ -233,7 +233,7 @@ class TlsCryptWrap:
         return "TlsCryptWrap()"
 
     def wrap(self, plain: bytes) -> bytes:
-        """``[op|kid][sid][replay 8][tag 32][AES-256-CTR(reliable)]`` (§2.4)."""
+        """``[op|kid][sid][replay 8][tag 32][AES-256-CTR(reliable)]`` (§3.7)."""
         _check_plain(plain)
         header = plain[:HEADER_LEN] + _REPLAY.pack(self._counter.next(), self._session_time)
         reliable = plain[HEADER_LEN:]
@@ -267,7 +267,7 @@ class TlsCryptWrap:
 class TlsCryptV2Wrap(TlsCryptWrap):
     """tls-crypt-v2: tls-crypt with Kc, first replay id 0x0F000001, WKc after ops 10/11.
 
-    PROTOCOL.md §2.4, §4.3, §4.4, §11.9: the raw WKc is appended after the tls-crypt output
+    docs §3.7, §3.8, §3.9, §3.11.8: the raw WKc is appended after the tls-crypt output
     of P_CONTROL_HARD_RESET_CLIENT_V3 and P_CONTROL_WKC_V1 only; it is neither encrypted nor
     covered by the tag. On receive (a server's side, for tests), WKc is found through its
     trailing length field and cut off before the ordinary tls-crypt unwrap.
@@ -275,7 +275,7 @@ class TlsCryptV2Wrap(TlsCryptWrap):
 
     def __init__(self, client_key: bytes, session_time: int, *, role: Role = "client") -> None:
         key = split_client_key(client_key)
-        # §4.4.1: only the client marks its packets with 0x0F...; a server counts from 1.
+        # §3.9.1: only the client marks its packets with 0x0F...; a server counts from 1.
         initial = TLS_CRYPT_V2_INITIAL_COUNTER if role == "client" else 0
         super().__init__(key.kc, session_time, initial, role=role)
         self._wkc = key.wkc
@@ -286,7 +286,7 @@ class TlsCryptV2Wrap(TlsCryptWrap):
         return f"TlsCryptV2Wrap(wkc_len={self.wkc_len})"
 
     def wrap(self, plain: bytes) -> bytes:
-        """tls-crypt with Kc (§2.4), then WKc appended iff the opcode is 10 or 11 (§11.9)."""
+        """tls-crypt with Kc (§3.7), then WKc appended iff the opcode is 10 or 11 (§3.11.8)."""
         wire = super().wrap(plain)
         if plain[0] >> 3 in WKC_OPCODES:
             return wire + self._wkc

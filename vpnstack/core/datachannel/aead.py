@@ -1,7 +1,7 @@
 """What every data-packet protector shares: the one AEAD factory, the role, the id error.
 
-How this works: ``crypto.py`` (the key2 AEAD and CBC formats, §7.2-§7.3) and ``epoch.py`` (the
-2.7 epoch format, §10) both build their cipher objects with ``make_aead``, once per key and
+How this works: ``crypto.py`` (the key2 AEAD and CBC formats, §6.2-§6.3) and ``epoch.py`` (the
+2.7 epoch format, §6.9) both build their cipher objects with ``make_aead``, once per key and
 direction, and both raise ``PacketIdExhausted`` when a key's send ids run out. Keeping these
 here lets ``crypto.make_data_crypto`` import ``epoch`` at the top, with no import cycle.
 ``make_aead`` raises ``CipherNegotiationFailed`` for a cipher it does not implement: a
@@ -26,7 +26,7 @@ _AES_GCM = frozenset({"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"})
 
 
 class PacketIdExhausted(LocalError):
-    """All 2^32-1 packet ids of a key were used; the key must be renegotiated (§8)."""
+    """All 2^32-1 packet ids of a key were used; the key must be renegotiated (§6.8)."""
 
 
 def make_aead(cipher: str, key: bytes) -> Aead:

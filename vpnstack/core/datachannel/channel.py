@@ -5,19 +5,19 @@ How this works:
 * ``install_keys`` builds one protector per key id with ``make_data_crypto`` (AEAD or
   CBC + HMAC; its cipher objects are made once per key and direction there, never per
   packet) and hands it, with the key's compression framing, to the ``KeyRing``
-  (``keyring.py``, PROTOCOL.md §9), the one owner of per-key state: which keys live,
+  (``keyring.py``, docs §5.7), the one owner of per-key state: which keys live,
   which one sends, and each one's ``InstalledKey``. The newest key and the lame duck both
-  decrypt until the lame duck's tran-window ends (§7.1, §11.27); the sending key follows the
+  decrypt until the lame duck's tran-window ends (§6.1, §5.8.11); the sending key follows the
   stock rule; the ring's renegotiation requests (reneg-bytes, reneg-pkts, packet id
   0xFF000000) are taken with ``take_renegotiation_requests`` and handed to the tlssession
   by the service.
 * ``seal`` encrypts a batch of IP packets; ``open`` decrypts a batch of data packets, dropping
   and counting what fails authentication or the replay window, and swallowing keepalive pings
-  (§7.5), which still count as signs of life.
-* Compression framing (§7.4, §11.24), when the keys carry one: added before encryption and
+  (§6.5), which still count as signs of life.
+* Compression framing (§6.4, §6.10.6), when the keys carry one: added before encryption and
   removed after decryption, *before* the ping check. A compressed packet from the server is
   dropped, counted and ends the session with ``ConfigError`` (``core/datachannel/compression.py``).
-* Keepalive (§6.3, §11.29): a ping is due ``ping`` seconds after the last packet *sent*;
+* Keepalive (§5.6, §6.10.7): a ping is due ``ping`` seconds after the last packet *sent*;
   ``KeepaliveTimeout`` is raised ``ping-restart`` seconds after the last authentic packet
   *received*. Time is always passed in as ``now``.
 """
@@ -48,7 +48,7 @@ class InstalledKey:
     crypto: DataCrypto
     """The key's packet protector (both directions)."""
     framing: Framing | None
-    """The key's compression framing (§7.4), or None."""
+    """The key's compression framing (§6.4), or None."""
 
 
 class DataChannelCore:
@@ -72,7 +72,7 @@ class DataChannelCore:
         return self.keyring.newest is not None
 
     def install_keys(self, keys: DataKeys, now: float) -> None:
-        """Start using ``keys``; the previous newest key becomes the lame duck (§9)."""
+        """Start using ``keys``; the previous newest key becomes the lame duck (§5.7)."""
         installed = InstalledKey(
             crypto=make_data_crypto(keys), framing=_framing(keys.compression)
         )
@@ -90,17 +90,17 @@ class DataChannelCore:
     def seal(self, packets: Batch, now: float) -> Batch:
         """Encrypt a batch of IP packets into data packets (dropped if no key yet)."""
         self._expire(now)
-        send_key_id = self.keyring.sending_key(now)  # §9 step 5
+        send_key_id = self.keyring.sending_key(now)  # §5.7 step 5
         if send_key_id is None:
             self.drops.drop(DropReason.NO_KEYS_YET, len(packets))
             return []
         key = self.keyring.state(send_key_id)
         crypto = key.crypto
         try:
-            # §7.4: the compression framing goes inside the encryption.
+            # §6.4: the compression framing goes inside the encryption.
             sealed = crypto.encrypt_batch(frame_batch(packets, key.framing))
         except PacketIdExhausted:
-            # §8: the id never wraps; until renegotiation gives a new key, packets are dropped.
+            # §6.8: the id never wraps; until renegotiation gives a new key, packets are dropped.
             self.drops.drop(DropReason.PACKET_IDS_EXHAUSTED, len(packets))
             return []
         if sealed:
@@ -110,7 +110,7 @@ class DataChannelCore:
                 send_key_id,
                 len(sealed),
                 sum(len(p) for p in sealed),
-                near_wrap=crypto.wants_renegotiation,  # §8
+                near_wrap=crypto.wants_renegotiation,  # §6.8
             )
         return sealed
 
@@ -132,7 +132,7 @@ class DataChannelCore:
             self._last_received = now
             self.keyring.count(key_id, 1, len(packet))
             try:
-                # §11.24: the framing comes off before the ping/OCC check.
+                # §6.10.6: the framing comes off before the ping/OCC check.
                 payload = unframe(payload, key.framing)
             except RemoteProtocolError as exc:
                 self.drops.drop(exc.reason)
@@ -141,7 +141,7 @@ class DataChannelCore:
                 # Never passed up as garbage; the session ends.
                 self.drops.drop(DropReason.COMPRESSED)
                 raise
-            if payload == PING_PAYLOAD:  # §7.5: a keepalive, not for the tun
+            if payload == PING_PAYLOAD:  # §6.5: a keepalive, not for the tun
                 self.pings_received += 1
                 continue
             opened.append(payload)
@@ -180,7 +180,7 @@ class DataChannelCore:
         return self.keyring.take_requests()
 
     def _expire(self, now: float) -> None:
-        """Forget the lame duck once its tran-window is over (§9 step 4)."""
+        """Forget the lame duck once its tran-window is over (§5.7 step 4)."""
         self.keyring.expire(now)
 
 

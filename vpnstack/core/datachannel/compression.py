@@ -1,4 +1,4 @@
-"""Compression framing without compression (PROTOCOL.md §7.4, §11.24).
+"""Compression framing without compression (docs §6.4, §6.10.6).
 
 How this works: when ``comp-lzo`` or ``compress`` is configured or pushed, every data-channel
 plaintext carries a compression header, even though nothing is compressed. vpnstack never
@@ -45,12 +45,12 @@ def frame(payload: bytes, mode: Framing | None) -> bytes:
     if mode is None or not payload:
         return payload
     if mode == STUB_V2:
-        # §7.4: escape a leading 0x50 so it is not read as a v2 header.
+        # §6.4: escape a leading 0x50 so it is not read as a v2 header.
         return b"\x50\x00" + payload if payload[0] == V2_INDICATOR else payload
     if mode == COMP_LZO:
         return b"\xfa" + payload
     if mode == STUB:
-        # §7.4, §11.24: the first byte moves to the end, 0xFB takes its place.
+        # §6.4, §6.10.6: the first byte moves to the end, 0xFB takes its place.
         return b"".join((b"\xfb", payload[1:], payload[:1]))
     raise LocalError(f"unknown compression framing {mode!r}")
 

@@ -1,4 +1,4 @@
-"""Data-channel packet protection: AEAD and CBC + HMAC (PROTOCOL.md §7.1-§7.3, §7.5, §8).
+"""Data-channel packet protection: AEAD and CBC + HMAC (docs §6.1-§6.3, §6.5, §6.8).
 
 How this works: one protector per key id, built from the ``DataKeys`` that tlssession
 derives, by ``make_data_crypto``: a ``DataChannelCrypto`` for the AEAD ciphers, a
@@ -6,25 +6,25 @@ derives, by ``make_data_crypto``: a ``DataChannelCrypto`` for the AEAD ciphers, 
 protocol the datachannel uses. Cipher objects and HMAC keys are created once per key and
 direction, never per packet.
 
-AEAD (§7.2):
+AEAD (§6.2):
 
-    [hdr 1|4][packet_id 4][tag 16][ciphertext]        (tag BEFORE the ciphertext, §7.2)
-    hdr   = 0x30|kid (P_DATA_V1) or uint32 (0x48|kid) << 24 | peer_id (P_DATA_V2, §7.1)
-    nonce = packet_id(4) || implicit_iv(8)            (concatenation, §11.15)
-    AD    = hdr(4) || packet_id(4) for V2; packet_id(4) alone for V1 (§11.16)
+    [hdr 1|4][packet_id 4][tag 16][ciphertext]        (tag BEFORE the ciphertext, §6.2)
+    hdr   = 0x30|kid (P_DATA_V1) or uint32 (0x48|kid) << 24 | peer_id (P_DATA_V2, §6.1)
+    nonce = packet_id(4) || implicit_iv(8)            (concatenation, §6.10.1)
+    AD    = hdr(4) || packet_id(4) for V2; packet_id(4) alone for V1 (§6.10.2)
 
-CBC + HMAC (§7.3, §11.17):
+CBC + HMAC (§6.3, §6.10.3):
 
     [hdr 1|4][HMAC L][IV 16][AES-CBC(packet_id 4 || payload, PKCS#7 padding)]
     HMAC  = HMAC-<auth>(hmac key of the direction, IV || ciphertext)   (header NOT covered)
 
 We send P_DATA_V2 when a peer-id was pushed, else P_DATA_V1, and accept both. Send ids start
-at 1 and never wrap (§8): after 0xFFFFFFFF ``encrypt`` raises ``PacketIdExhausted``; a
+at 1 and never wrap (§6.8): after 0xFFFFFFFF ``encrypt`` raises ``PacketIdExhausted``; a
 renegotiation should have been started at 0xFF000000 (``wants_renegotiation``). On receive
 the tag / HMAC is verified first (the HMAC in constant time, before decrypting), then the
 replay window in short form.
 
-Compression framing (§7.4) is the datachannel's business (``compression.py``): these
+Compression framing (§6.4) is the datachannel's business (``compression.py``): these
 classes see the framed plaintext.
 """
 
@@ -61,21 +61,21 @@ __all__ = [
 ]
 
 PING_PAYLOAD = bytes.fromhex("2a187bf3641eb4cb07ed2d0a981fc748")
-"""Keepalive ping payload (§7.5): drop on receipt, never forward to the tun."""
+"""Keepalive ping payload (§6.5): drop on receipt, never forward to the tun."""
 OCC_MAGIC = bytes.fromhex("287f346bd4ef7a812d56b8d3afc5459c")
-"""Prefix of OCC messages (§7.5); one type byte follows."""
+"""Prefix of OCC messages (§6.5); one type byte follows."""
 OCC_EXIT = OCC_MAGIC + b"\x06"
-"""The OCC EXIT message (explicit-exit-notify without cc-exit, §7.6)."""
+"""The OCC EXIT message (explicit-exit-notify without cc-exit, §6.6)."""
 
 TAG_LEN = 16
 """AEAD tag length."""
 PACKET_ID_LEN = 4
 MAX_PACKET_ID = 0xFFFFFFFF
-"""The last usable send id; the id never wraps (§8)."""
+"""The last usable send id; the id never wraps (§6.8)."""
 RENEGOTIATE_AT_PACKET_ID = 0xFF000000
-"""PACKET_ID_WRAP_TRIGGER: start a renegotiation when the send id gets here (§8)."""
+"""PACKET_ID_WRAP_TRIGGER: start a renegotiation when the send id gets here (§6.8)."""
 UNDEFINED_PEER_ID = 0xFFFFFF
-"""A P_DATA_V2 peer-id meaning "undefined" (§7.1)."""
+"""A P_DATA_V2 peer-id meaning "undefined" (§6.1)."""
 
 _U32 = struct.Struct(">I")
 
@@ -91,14 +91,14 @@ def data_packet_key_id(packet: bytes) -> int:
 
 
 def _header_for(keys: DataKeys) -> bytes:
-    # PROTOCOL.md §7.1: the header we send.
+    # docs §6.1: the header we send.
     if keys.peer_id is None:
         return bytes([P_DATA_V1 << 3 | keys.key_id])
     return _U32.pack((P_DATA_V2 << 3 | keys.key_id) << 24 | keys.peer_id)
 
 
 def _received_header_len(packet: bytes, key_id: int) -> int:
-    """Length of a received data packet's header (§7.1): 4 for P_DATA_V2, 1 for P_DATA_V1.
+    """Length of a received data packet's header (§6.1): 4 for P_DATA_V2, 1 for P_DATA_V1.
 
     Raises ``RemoteProtocolError`` (``too-short``, ``not-data``, ``wrong-key-id``).
     """
@@ -109,7 +109,7 @@ def _received_header_len(packet: bytes, key_id: int) -> int:
 
 
 class _SendCounter:
-    """The 32-bit send packet id both packet formats share (§8): from 1, never wrapping."""
+    """The 32-bit send packet id both packet formats share (§6.8): from 1, never wrapping."""
 
     _next_id: int
 
@@ -120,7 +120,7 @@ class _SendCounter:
 
     @property
     def wants_renegotiation(self) -> bool:
-        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§8)."""
+        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§6.8)."""
         return self._next_id >= RENEGOTIATE_AT_PACKET_ID
 
 
@@ -163,23 +163,23 @@ class DataChannelCrypto(_SendCounter):
         self._replay = ReplayWindow(replay_window, time_backtrack)
         self._header = _header_for(keys)
         self.overhead = len(self._header) + PACKET_ID_LEN + TAG_LEN
-        """Bytes added to each payload: 24 for P_DATA_V2, 21 for P_DATA_V1 (§7.7)."""
+        """Bytes added to each payload: 24 for P_DATA_V2, 21 for P_DATA_V1 (§6.7)."""
 
     def __repr__(self) -> str:
         return f"DataChannelCrypto(key_id={self.key_id}, cipher={self.cipher!r})"
 
     def encrypt(self, payload: bytes) -> bytes:
-        """The whole wire packet for ``payload`` (§7.2); uses the next packet id."""
+        """The whole wire packet for ``payload`` (§6.2); uses the next packet id."""
         packet_id = self._next_id
         if packet_id > MAX_PACKET_ID:
             raise PacketIdExhausted("data-channel packet ids exhausted; renegotiate the key")
         self._next_id = packet_id + 1
         pid = _U32.pack(packet_id)
         header = self._header
-        # V2 authenticates the 4-byte header, V1 only the packet id (§11.16).
+        # V2 authenticates the 4-byte header, V1 only the packet id (§6.10.2).
         ad = header + pid if len(header) == 4 else pid
         sealed = memoryview(self._send.encrypt(pid + self._send_iv, payload, ad))
-        # The tag goes between the packet id and the ciphertext (§11.15).
+        # The tag goes between the packet id and the ciphertext (§6.10.1).
         return b"".join((header, pid, sealed[-TAG_LEN:], sealed[:-TAG_LEN]))
 
     def encrypt_batch(self, payloads: list[bytes]) -> list[bytes]:
@@ -209,7 +209,7 @@ class DataChannelCrypto(_SendCounter):
         return payload
 
 
-# --- CBC + HMAC (§7.3) --------------------------------------------------------------------
+# --- CBC + HMAC (§6.3) --------------------------------------------------------------------
 
 CBC_BLOCK = 16
 """AES block size, and the length of the per-packet IV."""
@@ -218,7 +218,7 @@ _PADDINGS = [bytes([n]) * n for n in range(CBC_BLOCK + 1)]
 
 
 class CbcHmacCrypto(_SendCounter):
-    """Encrypts and decrypts the data packets of one key id with AES-CBC + HMAC (§7.3).
+    """Encrypts and decrypts the data packets of one key id with AES-CBC + HMAC (§6.3).
 
     ``role="server"`` swaps the directions, as for ``DataChannelCrypto``.
 
@@ -277,13 +277,13 @@ class CbcHmacCrypto(_SendCounter):
         self._replay = ReplayWindow(replay_window, time_backtrack)
         self._header = _header_for(keys)
         self.overhead = len(self._header) + digest_len + CBC_BLOCK + PACKET_ID_LEN + CBC_BLOCK
-        """Most bytes added to a payload: header, HMAC, IV, packet id, 1..16 padding (§7.7)."""
+        """Most bytes added to a payload: header, HMAC, IV, packet id, 1..16 padding (§6.7)."""
 
     def __repr__(self) -> str:
         return f"CbcHmacCrypto(key_id={self.key_id}, cipher={self.cipher!r}, auth={self.auth!r})"
 
     def encrypt(self, payload: bytes) -> bytes:
-        """The whole wire packet for ``payload`` (§7.3); uses the next packet id."""
+        """The whole wire packet for ``payload`` (§6.3); uses the next packet id."""
         return self.encrypt_batch([payload])[0]
 
     def encrypt_batch(self, payloads: list[bytes]) -> list[bytes]:
@@ -298,7 +298,7 @@ class CbcHmacCrypto(_SendCounter):
         plain: list[bytes] = []
         lengths: list[int] = []
         for index, payload in enumerate(payloads):
-            # §7.3: packet_id || payload, PKCS#7 padded; preceded by the IV-making block.
+            # §6.3: packet_id || payload, PKCS#7 padded; preceded by the IV-making block.
             pad = _PADDINGS[CBC_BLOCK - (PACKET_ID_LEN + len(payload)) % CBC_BLOCK]
             plain.append(randoms[index * CBC_BLOCK : (index + 1) * CBC_BLOCK])
             plain.append(_U32.pack(first + index))
@@ -314,7 +314,7 @@ class CbcHmacCrypto(_SendCounter):
             iv_and_ct = out[offset : offset + length]
             offset += length
             h = mac.copy()
-            h.update(iv_and_ct)  # §11.17: the HMAC covers IV || ciphertext, not the header
+            h.update(iv_and_ct)  # §6.10.3: the HMAC covers IV || ciphertext, not the header
             packets.append(b"".join((header, h.digest(), iv_and_ct)))
         return packets
 
@@ -335,7 +335,7 @@ class CbcHmacCrypto(_SendCounter):
         view = memoryview(packet)
         h = self._recv_mac.copy()
         h.update(view[body:])
-        # §7.3: constant-time HMAC check before anything is decrypted.
+        # §6.3: constant-time HMAC check before anything is decrypted.
         if not hmac.compare_digest(h.digest(), view[header_len:body]):
             raise RemoteProtocolError(DropReason.AUTH_FAILED, "HMAC does not verify")
         plain = self._decryptor.update(view[body:])[CBC_BLOCK:]
@@ -344,7 +344,7 @@ class CbcHmacCrypto(_SendCounter):
             raise RemoteProtocolError(DropReason.BAD_PADDING, "PKCS#7 padding is malformed")
         if len(plain) - pad < PACKET_ID_LEN:
             raise RemoteProtocolError(DropReason.TOO_SHORT, "no room for the packet id")
-        # §8, §11.18: the replay check only after the packet was authenticated.
+        # §6.8, §6.10.4: the replay check only after the packet was authenticated.
         self._replay.check(_U32.unpack_from(plain)[0], now)
         return plain[PACKET_ID_LEN:-pad]
 
@@ -370,7 +370,7 @@ class DataCrypto(Protocol):
 
     @property
     def wants_renegotiation(self) -> bool:
-        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§8)."""
+        """True once the send id reached PACKET_ID_WRAP_TRIGGER (§6.8)."""
 
     def encrypt(self, payload: bytes) -> bytes:
         """The wire packet for ``payload``; ``PacketIdExhausted`` when ids ran out."""
@@ -392,7 +392,7 @@ def make_data_crypto(
 ) -> DataCrypto:
     """The protector for ``keys``: ``CbcHmacCrypto`` for CBC ciphers, else the AEAD one.
 
-    With ``keys.epoch`` (2.7 ``aead-epoch``, §10) it is ``epoch.EpochDataCrypto``, which has
+    With ``keys.epoch`` (2.7 ``aead-epoch``, §6.9) it is ``epoch.EpochDataCrypto``, which has
     no ``first_packet_id`` (each epoch's counter starts at 1).
     """
     if keys.epoch:

@@ -1,4 +1,4 @@
-"""OpenVPN 2.7 epoch data keys: key schedule, packet format, epoch changes (PROTOCOL.md §10).
+"""OpenVPN 2.7 epoch data keys: key schedule, packet format, epoch changes (docs §6.9).
 
 How this works. With ``protocol-flags aead-epoch`` each key id's data channel no longer uses
 the key2 cipher keys directly: each direction has a chain of *epoch secrets*
@@ -18,7 +18,7 @@ with the label prefix ``"ovpn "`` instead of ``"tls13 "`` and an empty context. 
 and is only ever sent as P_DATA_V2. The counter restarts at 1 in each epoch.
 
 Sending: ``EpochDataCrypto`` moves its send side to the next epoch (new K, IV, counter 1)
-before the AEAD usage limit of §8 is reached (AES-GCM: packets + 16-byte plaintext blocks
+before the AEAD usage limit of §6.8 is reached (AES-GCM: packets + 16-byte plaintext blocks
 <= 2^36 - 1; we move at 7/8 of it; ChaCha20-Poly1305 has no limit), when the counter is used
 up (2^48 - 1), and when our *receive* key of the same epoch nears its limit or sees many tag
 failures (so that the peer follows us to a fresh key). From epoch 0xF000 on it asks for a
@@ -53,35 +53,35 @@ from vpnstack.errors import CipherNegotiationFailed, LocalError, RemoteProtocolE
 from vpnstack.messages import DataKeys
 
 EPOCH_IV_LEN = 12
-"""Length of IV(n): the whole AEAD nonce, XORed with the packet id (§10)."""
+"""Length of IV(n): the whole AEAD nonce, XORed with the packet id (§6.9)."""
 HEADER_LEN = 4
-"""The P_DATA_V2 header: opcode/key id and the 24-bit peer-id (§7.1)."""
+"""The P_DATA_V2 header: opcode/key id and the 24-bit peer-id (§6.1)."""
 PACKET_ID_LEN = 8
 """epoch(16 bits) || counter(48 bits)."""
 TAG_LEN = 16
 """AEAD tag length; the tag is the last 16 bytes of the packet."""
 OVERHEAD = HEADER_LEN + PACKET_ID_LEN + TAG_LEN
-"""Bytes an epoch-format packet adds to its payload: 28 (§7.7)."""
+"""Bytes an epoch-format packet adds to its payload: 28 (§6.7)."""
 
 FIRST_EPOCH = 1
-"""Epochs start at 1; 0 is never valid on the wire (§10)."""
+"""Epochs start at 1; 0 is never valid on the wire (§6.9)."""
 MAX_EPOCH = 0xFFFF
 """The last epoch a 16-bit field can carry."""
 MAX_COUNTER = (1 << 48) - 1
-"""The last per-epoch counter (PACKET_ID_EPOCH_MAX); the sender then moves on (§10)."""
+"""The last per-epoch counter (PACKET_ID_EPOCH_MAX); the sender then moves on (§6.9)."""
 RENEGOTIATE_AT_EPOCH = 0xF000
-"""Ask for a renegotiation once the send epoch reaches this (§10)."""
+"""Ask for a renegotiation once the send epoch reaches this (§6.9)."""
 FUTURE_EPOCHS = 4
-"""Epochs ahead of the current receive epoch that are accepted (§10)."""
+"""Epochs ahead of the current receive epoch that are accepted (§6.9)."""
 
 AES_GCM_USAGE_LIMIT = (1 << 36) - 1
-"""AES-GCM: packets + 16-byte plaintext blocks per key must stay <= this (§8)."""
+"""AES-GCM: packets + 16-byte plaintext blocks per key must stay <= this (§6.8)."""
 USAGE_BLOCK = 16
 """Block size of the usage count (AEAD_LIMIT_BLOCKSIZE)."""
 FAILED_VERIFY_WARN = 1 << 35
-"""More tag failures than this on our current receive key: move our send epoch on (§8)."""
+"""More tag failures than this on our current receive key: move our send epoch on (§6.8)."""
 FAILED_VERIFY_MAX = 1 << 36
-"""More tag failures than this on a key: drop everything on it (§8)."""
+"""More tag failures than this on a key: drop everything on it (§6.8)."""
 
 _LABEL_PREFIX = b"ovpn "
 _U16 = struct.Struct(">H")
@@ -89,7 +89,7 @@ _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 
 
-# --- key schedule (§10, RFC 5869) -----------------------------------------------------
+# --- key schedule (§6.9, RFC 5869) -----------------------------------------------------
 
 
 def hkdf_expand_sha256(secret: bytes, info: bytes, length: int) -> bytes:
@@ -107,7 +107,7 @@ def hkdf_expand_sha256(secret: bytes, info: bytes, length: int) -> bytes:
 
 
 def ovpn_expand_label(secret: bytes, label: bytes, length: int) -> bytes:
-    """OVPN-Expand-Label(secret, label, length) with an empty context (§10).
+    """OVPN-Expand-Label(secret, label, length) with an empty context (§6.9).
 
     info = uint16(length) || uint8(5 + len(label)) || "ovpn " || label || uint8(0)
     """
@@ -137,7 +137,7 @@ def epoch_data_iv(secret: bytes) -> bytes:
 
 
 def default_usage_limit(cipher: str) -> int | None:
-    """The AEAD usage limit of ``cipher`` (§8); None means unlimited (ChaCha20-Poly1305)."""
+    """The AEAD usage limit of ``cipher`` (§6.8); None means unlimited (ChaCha20-Poly1305)."""
     return None if cipher == "CHACHA20-POLY1305" else AES_GCM_USAGE_LIMIT
 
 
@@ -160,7 +160,7 @@ class _EpochKey:
         self.iv_low = iv[8:]
         self.replay = replay
         self.usage = 0
-        """Packets + 16-byte plaintext blocks protected with this key (§8)."""
+        """Packets + 16-byte plaintext blocks protected with this key (§6.8)."""
         self.failed = 0
         """Packets in this epoch whose tag did not verify."""
 
@@ -175,13 +175,13 @@ class _EpochKey:
 
 
 class EpochDataCrypto:
-    """Encrypts and decrypts the epoch-format data packets of one key id (§10).
+    """Encrypts and decrypts the epoch-format data packets of one key id (§6.9).
 
     The same interface as ``datacrypto.DataChannelCrypto``. ``keys.encrypt_key`` and
     ``keys.decrypt_key`` carry E(1) of each direction: the first 32 bytes of the key2 cipher
     slots (``split_key2_epoch``), whatever the cipher's key length.
 
-    ``usage_limit`` (``"cipher"``: §8 for the cipher; None: unlimited), ``max_counter`` and
+    ``usage_limit`` (``"cipher"``: §6.8 for the cipher; None: unlimited), ``max_counter`` and
     ``future_epochs``
     exist so that tests can force epoch changes quickly; a real session keeps the defaults.
     """
@@ -202,7 +202,7 @@ class EpochDataCrypto:
         if not 0 <= keys.key_id <= KEY_ID_MASK:
             raise LocalError(f"key_id must be 0..7, got {keys.key_id}")
         if keys.peer_id is None or not 0 <= keys.peer_id <= 0xFFFFFF:
-            # §10: the epoch format exists only with P_DATA_V2, i.e. with a pushed peer-id.
+            # §6.9: the epoch format exists only with P_DATA_V2, i.e. with a pushed peer-id.
             raise LocalError("the epoch data format needs P_DATA_V2 and a pushed peer-id")
         if keys.cipher not in AEAD_CIPHERS:
             raise CipherNegotiationFailed(
@@ -223,12 +223,12 @@ class EpochDataCrypto:
         self.key_id = keys.key_id
         self.cipher = keys.cipher
         self.peer_id = keys.peer_id
-        # PROTOCOL.md §7.1: P_DATA_V2 header.
+        # docs §6.1: P_DATA_V2 header.
         self._header = _U32.pack((P_DATA_V2 << 3 | keys.key_id) << 24 | keys.peer_id)
         self.overhead = OVERHEAD
-        """Bytes added to each payload: 28 (§7.7)."""
+        """Bytes added to each payload: 28 (§6.7)."""
         limit = default_usage_limit(keys.cipher) if usage_limit == "cipher" else usage_limit
-        # §8: move on at 7/8 of the limit, well before it.
+        # §6.8: move on at 7/8 of the limit, well before it.
         self._usage_trigger = None if limit is None else limit * 7 // 8
         self._max_counter = max_counter
         self._future_count = future_epochs
@@ -290,7 +290,7 @@ class EpochDataCrypto:
 
     @property
     def wants_renegotiation(self) -> bool:
-        """True once the send epoch reached 0xF000 (§10)."""
+        """True once the send epoch reached 0xF000 (§6.9)."""
         return self._send.epoch >= RENEGOTIATE_AT_EPOCH
 
     def _window(self) -> ReplayWindow:
@@ -299,7 +299,7 @@ class EpochDataCrypto:
     # --- sending ---------------------------------------------------------------------
 
     def _advance_send(self, to_epoch: int) -> None:
-        """Move the send side up to ``to_epoch``: new K, IV, counter 1 (§10)."""
+        """Move the send side up to ``to_epoch``: new K, IV, counter 1 (§6.9)."""
         assert self._send.epoch < to_epoch <= MAX_EPOCH
         secret, epoch = self._send_secret, self._send.epoch
         while epoch < to_epoch:
@@ -311,7 +311,7 @@ class EpochDataCrypto:
         self.epoch_changes_sent += 1
 
     def _send_key_worn_out(self) -> bool:
-        """Whether the send side must move to the next epoch before this packet (§8, §10)."""
+        """Whether the send side must move to the next epoch before this packet (§6.8, §6.9)."""
         if self._next_counter > self._max_counter:
             return True
         trigger = self._usage_trigger
@@ -330,7 +330,7 @@ class EpochDataCrypto:
         )
 
     def encrypt(self, payload: bytes) -> bytes:
-        """The whole wire packet for ``payload`` (§10); moves epochs when a limit is near."""
+        """The whole wire packet for ``payload`` (§6.9); moves epochs when a limit is near."""
         if self._send_key_worn_out():
             if self._send.epoch >= MAX_EPOCH:
                 if self._next_counter > self._max_counter:
@@ -379,17 +379,17 @@ class EpochDataCrypto:
         return self._recv_future.get(epoch)
 
     def _promote(self, key: _EpochKey) -> None:
-        """``key`` (a future epoch) authenticated a packet: make it current (§10)."""
+        """``key`` (a future epoch) authenticated a packet: make it current (§6.9)."""
         self._recv_retiring = self._recv_current
         self._recv_current = key
         self._fill_future()
         self.epoch_changes_received += 1
         if self._send.epoch < key.epoch:
-            # §10: our send epoch follows the peer's (confirmed against 2.7.6).
+            # §6.9: our send epoch follows the peer's (confirmed against 2.7.6).
             self._advance_send(key.epoch)
 
     def decrypt(self, packet: bytes, now: float) -> bytes:
-        """The payload of an epoch-format P_DATA_V2 packet of our key id (§10).
+        """The payload of an epoch-format P_DATA_V2 packet of our key id (§6.9).
 
         Reasons for ``RemoteProtocolError``: ``too-short``, ``not-data``, ``wrong-key-id``,
         ``epoch-needs-data-v2``, ``unknown-epoch``, ``epoch-key-failed``, ``auth-failed``
@@ -431,7 +431,7 @@ class EpochDataCrypto:
         except InvalidTag:
             key.failed += 1
             raise RemoteProtocolError(DropReason.AUTH_FAILED, "AEAD tag does not verify") from None
-        # §8, §10: replay protection per epoch, on the 48-bit counter, after authentication.
+        # §6.8, §6.9: replay protection per epoch, on the 48-bit counter, after authentication.
         assert key.replay is not None
         key.replay.check(packet_id & MAX_COUNTER, now)
         key.count(len(payload))

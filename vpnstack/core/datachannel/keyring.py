@@ -1,4 +1,4 @@
-"""Which data-channel keys live, which one sends, and when to ask for a new one (PROTOCOL.md §9).
+"""Which data-channel keys live, which one sends, and when to ask for a new one (docs §5.7).
 
 How this works: this sans-I/O ``KeyRing`` is the one owner of every per-key state of the data
 channel: each installed key's own state (``K``: for the datachannel core, the key's packet
@@ -7,10 +7,10 @@ nothing else keeps a second dict by key id to keep in step. Time is passed in as
 
 * **At most two keys**, like stock OpenVPN's primary and lame-duck key states: when the
   tlssession hands over keys for a new key id, the newest key so far becomes the lame duck,
-  which must die ``tran-window`` seconds later (§9 step 4, §11.27), and any older one is
-  forgotten at once (stock frees the previous lame duck at the soft reset, §9 step 1). Both
+  which must die ``tran-window`` seconds later (§5.7 step 4, §5.8.11), and any older one is
+  forgotten at once (stock frees the previous lame duck at the soft reset, §5.7 step 1). Both
   keys decrypt until then.
-* **Which key sends** is the stock rule (ssl.c ``tls_select_encryption_key``, §9 step 5):
+* **Which key sends** is the stock rule (ssl.c ``tls_select_encryption_key``, §5.7 step 5):
   each key has a "deferred-auth" window, ``min(hand-window, reneg-sec / 2)`` long. The newest
   key sends, except while it is still inside its window *and* the lame duck is past its own:
   then the lame duck keeps sending. A server with deferred authentication drops packets on a
@@ -20,7 +20,7 @@ nothing else keeps a second dict by key id to keep in step. Time is passed in as
   Stock opens the window when the key's negotiation starts; the ring opens it when the keys
   are installed, which is later by the handshake's duration (well under a second on a sane
   link), so the old key is kept a little longer, never shorter.
-* **Renegotiation triggers** counted on the data channel (§9, §8): ``reneg-bytes`` and
+* **Renegotiation triggers** counted on the data channel (§5.7, §6.8): ``reneg-bytes`` and
   ``reneg-pkts`` count the newest key's packets both ways (bytes as on the wire; only packets
   that authenticate count when received, so a forger cannot force a rekey), and a send packet
   id at 0xFF000000 (``wants_renegotiation``). Each key asks at most once: a
@@ -48,7 +48,7 @@ class _KeyLife(Generic[K]):
     key_id: int
     state: K
     installed_at: float
-    deferred_until: float  # end of the deferred-auth window (§9 step 5)
+    deferred_until: float  # end of the deferred-auth window (§5.7 step 5)
     must_die: float | None = None  # set when a newer key arrives (tran-window)
     packets: int = 0
     bytes: int = 0
@@ -92,7 +92,7 @@ class KeyRing(Generic[K]):
         forgotten = [k.key_id for k in self._keys[:-1] if k.key_id != key_id]
         lame = self._keys[-1] if self._keys and self._keys[-1].key_id != key_id else None
         if lame is not None:
-            lame.must_die = now + self.tran_window  # §9 step 4
+            lame.must_die = now + self.tran_window  # §5.7 step 4
         self._keys = [lame] if lame is not None else []
         self._keys.append(_KeyLife(key_id, state, now, now + self.deferred_window))
         return forgotten
@@ -120,7 +120,7 @@ class KeyRing(Generic[K]):
         return [k.key_id for k in self._keys]
 
     def accepts(self, key_id: int, now: float) -> bool:
-        """Whether packets of ``key_id`` may be decrypted at ``now`` (§7.1, §9 step 4)."""
+        """Whether packets of ``key_id`` may be decrypted at ``now`` (§6.1, §5.7 step 4)."""
         return self.receiving(key_id, now) is not None
 
     def receiving(self, key_id: int, now: float) -> K | None:
@@ -138,7 +138,7 @@ class KeyRing(Generic[K]):
         raise LocalError(f"no live key with key id {key_id}")
 
     def sending_key(self, now: float) -> int | None:
-        """The key id that encrypts at ``now``: the stock rule of §9 step 5 (module doc)."""
+        """The key id that encrypts at ``now``: the stock rule of §5.7 step 5 (module doc)."""
         selected: int | None = None
         for key in reversed(self._keys):  # newest first, like get_key_scan
             if key.must_die is not None and now >= key.must_die:
@@ -152,11 +152,11 @@ class KeyRing(Generic[K]):
     # --- counting and renegotiation triggers --------------------------------------------
 
     def count(self, key_id: int, packets: int, nbytes: int, *, near_wrap: bool = False) -> None:
-        """Count packets sent or authentically received on ``key_id`` (§9 reneg-bytes/pkts).
+        """Count packets sent or authentically received on ``key_id`` (§5.7 reneg-bytes/pkts).
 
         ``near_wrap``: the key's crypto wants a new key (``wants_renegotiation``): its send
-        packet id reached 0xFF000000 (§8), or, in the 2.7 epoch format, its send epoch reached
-        0xF000 (§10).
+        packet id reached 0xFF000000 (§6.8), or, in the 2.7 epoch format, its send epoch reached
+        0xF000 (§6.9).
         """
         key = self._keys[-1] if self._keys else None
         if key is None or key.key_id != key_id:
@@ -167,7 +167,7 @@ class KeyRing(Generic[K]):
             return
         reason = None
         if near_wrap:
-            reason = "packet ids or epochs near their end (§8, §10)"
+            reason = "packet ids or epochs near their end (§6.8, §6.9)"
         elif self.reneg_bytes is not None and key.bytes >= self.reneg_bytes:
             reason = f"reneg-bytes {self.reneg_bytes}"
         elif self.reneg_pkts is not None and key.packets >= self.reneg_pkts:

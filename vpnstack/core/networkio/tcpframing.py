@@ -1,4 +1,4 @@
-"""TCP length framing of OpenVPN packets (PROTOCOL.md §1), sans-I/O.
+"""TCP length framing of OpenVPN packets (docs §1), sans-I/O.
 
 How this works: over TCP every OpenVPN packet travels as ``uint16 length || packet``, the
 length counting the packet only. ``frame`` / ``frame_all`` do the sending side. On the
@@ -22,13 +22,13 @@ LENGTH_SIZE = 2
 
 MAX_PACKET = 16384
 """Default largest packet accepted. No stock peer sends more: a control packet is at most
-``tls-mtu`` (≤ 2048, §3) and a data packet is one tun-mtu sized IP packet plus < 100 bytes of
-overhead (§7.7), so this leaves room for tun-mtu up to about 16 000 while still refusing a
+``tls-mtu`` (≤ 2048, §4) and a data packet is one tun-mtu sized IP packet plus < 100 bytes of
+overhead (§6.7), so this leaves room for tun-mtu up to about 16 000 while still refusing a
 garbage length before buffering it."""
 
 
 def frame(packet: bytes) -> bytes:
-    """``packet`` with its 2-byte length in front (PROTOCOL.md §1)."""
+    """``packet`` with its 2-byte length in front (docs §1)."""
     if not 0 < len(packet) <= 0xFFFF:
         raise LocalError(f"cannot frame a packet of {len(packet)} bytes over TCP")
     return len(packet).to_bytes(LENGTH_SIZE, "big") + packet
@@ -40,7 +40,7 @@ def frame_all(packets: Iterable[bytes]) -> bytes:
 
 
 class TcpDeframer:
-    """Cuts a TCP byte stream into OpenVPN packets (PROTOCOL.md §1)."""
+    """Cuts a TCP byte stream into OpenVPN packets (docs §1)."""
 
     def __init__(self, *, max_packet: int = MAX_PACKET) -> None:
         if not 0 < max_packet <= 0xFFFF:

@@ -1,2 +1,2 @@
-"""The packetmuxer core: classify each received packet by its first byte (§1).
+"""The packetmuxer core: classify each received packet by its first byte (§2).
 """

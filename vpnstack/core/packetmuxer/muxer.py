@@ -1,6 +1,6 @@
 """Sans-I/O core of the packetmuxer: which way does an incoming datagram go?
 
-The first byte of every OpenVPN packet is ``opcode << 3 | key_id`` (PROTOCOL.md §1), in the
+The first byte of every OpenVPN packet is ``opcode << 3 | key_id`` (docs §2), in the
 clear in every wrapping mode, so the demultiplexer needs nothing but that byte and a length
 check. Everything a client must never receive is refused here, before any crypto runs:
 obsolete key-method 1 opcodes, client resets (a client must reject HARD_RESET_CLIENT_*), the
@@ -35,11 +35,11 @@ class Destination(enum.Enum):
 CONTROL_FROM_SERVER = frozenset(
     {P_CONTROL_SOFT_RESET_V1, P_CONTROL_V1, P_ACK_V1, P_CONTROL_HARD_RESET_SERVER_V2}
 )
-"""Control opcodes a server may send to a client (§1: V1 resets are obsolete, and a client
+"""Control opcodes a server may send to a client (§2: V1 resets are obsolete, and a client
 must reject HARD_RESET_CLIENT_*; WKC and V3 are client->server only)."""
 
 MIN_CONTROL_LEN = 1 + SESSION_ID_LEN + 1
-"""op byte, session id and at least the ack count (§2.1, §2.2)."""
+"""op byte, session id and at least the ack count (§3.2, §3.3)."""
 
 MIN_DATA_LEN = {P_DATA_V1: 1 + 4, P_DATA_V2: 4 + 4}
 """Header plus a packet id; the datachannel checks the rest."""
@@ -59,6 +59,6 @@ def classify(datagram: bytes) -> Destination:
     if len(datagram) < MIN_CONTROL_LEN:
         raise RemoteProtocolError(DropReason.CONTROL_TOO_SHORT)
     if opcode == P_CONTROL_HARD_RESET_SERVER_V2 and key_id != 0:
-        # PROTOCOL.md §1: hard resets use key_id 0.
+        # docs §2: hard resets use key_id 0.
         raise RemoteProtocolError(DropReason.HARD_RESET_NONZERO_KEY_ID)
     return Destination.CONTROL

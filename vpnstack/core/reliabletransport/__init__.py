@@ -1,2 +1,2 @@
-"""The reliabletransport core: message ids, acks, windows and retransmission (§3).
+"""The reliabletransport core: message ids, acks, windows and retransmission (§4).
 """

@@ -1,42 +1,42 @@
-"""The reliability layer of the control channel, sans-I/O (PROTOCOL.md §3).
+"""The reliability layer of the control channel, sans-I/O (docs §4).
 
 How this works
 --------------
-Every key_id has its own reliability state (§3 rule 1, §11.3): a send side and a receive side,
+Every key_id has its own reliability state (§4 rule 1, §4.12.1): a send side and a receive side,
 each counting message ids from 0. ``ReliableCore`` keeps one ``_KeyState`` per key_id.
 
 Send side. ``send()`` takes a ``ControlMessage`` from the TLS layer and cuts it into packets of
-at most ``max_payload`` bytes, with no regard for TLS record boundaries (§3 rule 7). Each packet
+at most ``max_payload`` bytes, with no regard for TLS record boundaries (§4 rule 7). Each packet
 gets the next message id at once and waits in ``outgoing`` (ordered by id) until it is acked.
 ``packets_to_send(now)`` transmits, per key_id and in id order:
 
 * a packet never sent before, if it is inside the send window (``id - oldest_unacked < 6``) and,
-  for ids >= 1, only once our id 0 (the reset) has been acked (§5.1, §11.11);
+  for ids >= 1, only once our id 0 (the reset) has been acked (§5.1, §5.8.2);
 * a packet whose retransmission time has come: first after ``tls_timeout`` (2 s), then the
   timeout doubles at every transmission with no cap, so with nothing acked a packet goes out at
-  t, t+2, t+6, t+14, t+30 ... (§3 table, reliable.c ``reliable_send``);
+  t, t+2, t+6, t+14, t+30 ... (§4 table, reliable.c ``reliable_send``);
 * a packet for which 3 acks of *later* ids arrived (fast retransmit, N_ACK_RETRANSMIT).
 
-Acks are individual per id (§3 rule 3). Each outgoing P_CONTROL/reset packet carries up to 4 of
+Acks are individual per id (§4 rule 3). Each outgoing P_CONTROL/reset packet carries up to 4 of
 the acks we owe (CONTROL_SEND_ACK_MAX); whatever is left goes in dedicated P_ACK_V1 packets of up
-to 8 acks, sent only when new ids wait to be acked (§3 rule 4, §11.28). Like OpenVPN, free ack
+to 8 acks, sent only when new ids wait to be acked (§4 rule 4, §4.12.3). Like OpenVPN, free ack
 slots are filled with recently acked ids (the "MRU" list) so a lost ack is repeated for free.
 
 Receive side. ``receive()`` first applies the packet's acks to the send side (unknown ids are
 ignored), then looks at its message id: ids below ``next_expected + 12`` are acked, even
-duplicates and replays (§3 rule 2); new ids inside the window are buffered; ids beyond the
+duplicates and replays (§4 rule 2); new ids inside the window are buffered; ids beyond the
 window are dropped and counted without an ack. Buffered payloads are handed up strictly in id
 order as ``ControlMessage`` objects. When the peer's first packet of a key_id (its reset)
-arrives, everything of ours still unacked on that key_id is retransmitted at once (§3 rule 5).
+arrives, everything of ours still unacked on that key_id is retransmitted at once (§4 rule 5).
 
-tls-crypt-v2 (§4.4): after our HARD_RESET_CLIENT_V3, the ack of the server's reset must ride
+tls-crypt-v2 (§3.9): after our HARD_RESET_CLIENT_V3, the ack of the server's reset must ride
 on our next packet of that key id (the P_CONTROL_WKC_V1 that carries the WKc, or the first TLS
 bytes), never on a lone P_ACK_V1: a stateless tls-crypt-v2 server cannot authenticate a P_ACK_V1
 before it has our WKc, and drops it. So the state of that key id holds its acks back
 (``acks_ride``: no P_ACK_V1, and ``next_timer`` does not count them as work) until one of our
 packets carries them.
 
-Key ids are reused after 7 -> 1 (§9, §11.26), so a reset may have to start a fresh state for a
+Key ids are reused after 7 -> 1 (§5.7, §5.8.10), so a reset may have to start a fresh state for a
 key_id that already has one. Sending a reset on a key_id whose state already sent one starts a
 fresh state (a new client hard reset forgets every key_id: a new session). Receiving a soft
 reset starts a fresh state only if that key_id's state already received a reset *and* it is
@@ -70,13 +70,13 @@ from vpnstack.errors import LocalError, RemoteProtocolError
 from vpnstack.messages import ControlMessage, ReliablePacket
 
 SEND_WINDOW = 6
-"""TLS_RELIABLE_N_SEND_BUFFERS (§3)."""
+"""TLS_RELIABLE_N_SEND_BUFFERS (§4)."""
 RECEIVE_WINDOW = 12
-"""TLS_RELIABLE_N_REC_BUFFERS (§3)."""
+"""TLS_RELIABLE_N_REC_BUFFERS (§4)."""
 N_ACK_RETRANSMIT = 3
-"""Fast retransmit once this many acks for later ids arrived (§3)."""
+"""Fast retransmit once this many acks for later ids arrived (§4)."""
 RECENT_ACKS = MAX_ACKS
-"""Length of the list of recently sent acks repeated in free ack slots (§3 rule 3)."""
+"""Length of the list of recently sent acks repeated in free ack slots (§4 rule 3)."""
 
 _TLS_OPCODES = frozenset({P_CONTROL_V1, P_CONTROL_WKC_V1})
 _CLIENT_HARD_RESETS = frozenset({P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_RESET_CLIENT_V3})
@@ -146,16 +146,16 @@ class _Outgoing:
 
 
 class _KeyState:
-    """Send and receive reliability state of one key_id (§3 rule 1)."""
+    """Send and receive reliability state of one key_id (§4 rule 1)."""
 
     def __init__(self, key_id: int) -> None:
         self.key_id = key_id
         # send side
         self.next_send_id = 0
         self.outgoing: dict[int, _Outgoing] = {}  # insertion order == id order
-        self.reset_acked = False  # our id 0 was acked: ids >= 1 may go out (§11.11)
+        self.reset_acked = False  # our id 0 was acked: ids >= 1 may go out (§5.8.2)
         self.sent_reset: int | None = None  # the opcode of our reset on this key id
-        # §4.4: after HARD_RESET_CLIENT_V3, the server reset's ack waits for a packet of ours.
+        # §3.9: after HARD_RESET_CLIENT_V3, the server reset's ack waits for a packet of ours.
         self.acks_ride = False
         # receive side
         self.next_expected = 0
@@ -174,10 +174,10 @@ class _KeyState:
         for entry in self.outgoing.values():
             if oldest is None:
                 oldest = entry.message_id
-            # PROTOCOL.md §3: send window, next_id - oldest_unacked < 6
+            # docs §4: send window, next_id - oldest_unacked < 6
             if entry.message_id - oldest >= SEND_WINDOW:
                 break
-            # PROTOCOL.md §5.1 / §11.11: nothing after the reset until the reset is acked
+            # docs §5.1 / §5.8.2: nothing after the reset until the reset is acked
             if entry.message_id >= 1 and not self.reset_acked:
                 break
             result.append(entry)
@@ -185,12 +185,12 @@ class _KeyState:
 
 
 def _next_key_id(key_id: int) -> int:
-    """0 -> 1 -> ... -> 7 -> 1 (§9, §11.26)."""
+    """0 -> 1 -> ... -> 7 -> 1 (§5.7, §5.8.10)."""
     return 1 if key_id == KEY_ID_MASK else key_id + 1
 
 
 class ReliableCore:
-    """Message ids, acks, windows and retransmission for every key_id (PROTOCOL.md §3).
+    """Message ids, acks, windows and retransmission for every key_id (docs §4).
 
     API: ``send(message, now)`` queues a message from above; ``receive(packet, now)`` returns
     the messages now deliverable in order; ``packets_to_send(now)`` (alias ``on_timer``) returns
@@ -245,7 +245,7 @@ class ReliableCore:
         if state is None or state.next_send_id > 0:
             # No state yet, or we already sent a reset on this key_id: a new generation.
             return self._new_state(key_id)
-        return state  # the peer's reset created it; we are answering (§9 step 2)
+        return state  # the peer's reset created it; we are answering (§5.7 step 2)
 
     def _state_for_received_reset(self, opcode: int, key_id: int) -> _KeyState:
         state = self._states.get(key_id)
@@ -258,7 +258,7 @@ class ReliableCore:
             and self._latest_key_id is not None
             and key_id == _next_key_id(self._latest_key_id)
         ):
-            # key_id reused after 7 -> 1: the peer starts a renegotiation (§9 step 1).
+            # key_id reused after 7 -> 1: the peer starts a renegotiation (§5.7 step 1).
             return self._new_state(key_id)
         return state  # a retransmission of a reset we already know, or our own new key
 
@@ -288,9 +288,9 @@ class ReliableCore:
             if opcode not in _TLS_OPCODES:
                 raise LocalError(f"opcode {opcode} is not a reliable message opcode")
             if state.next_send_id == 0:
-                # PROTOCOL.md §3 rule 1: our id 0 on every key_id is our reset.
+                # docs §4 rule 1: our id 0 on every key_id is our reset.
                 raise LocalError(f"send our reset on key_id {key_id} before TLS bytes")
-            # PROTOCOL.md §3 rule 7: cut TLS bytes with no regard for record boundaries.
+            # docs §4 rule 7: cut TLS bytes with no regard for record boundaries.
             step = self.max_payload
             chunks = [payload[i : i + step] for i in range(0, len(payload), step)] or [b""]
         if opcode in RESET_OPCODES:
@@ -324,7 +324,7 @@ class ReliableCore:
 
         is_reset = opcode in RESET_OPCODES
         if is_reset and mid != 0:
-            # PROTOCOL.md §3 rule 1: a reset is always message id 0.
+            # docs §4 rule 1: a reset is always message id 0.
             self._drops.drop(DropReason.RESET_WITH_NONZERO_MESSAGE_ID)
             return []
         if is_reset:
@@ -340,7 +340,7 @@ class ReliableCore:
         if mid is None:
             return []
 
-        # PROTOCOL.md §3 rule 2: the receive window.
+        # docs §4 rule 2: the receive window.
         if mid >= state.next_expected + RECEIVE_WINDOW:
             self._drops.drop(DropReason.OUT_OF_RECEIVE_WINDOW)
             return []
@@ -353,9 +353,9 @@ class ReliableCore:
         if opcode == P_CONTROL_HARD_RESET_SERVER_V2 and (
             state.sent_reset == P_CONTROL_HARD_RESET_CLIENT_V3
         ):
-            state.acks_ride = True  # §4.4: acked by our next packet, never a lone P_ACK_V1
+            state.acks_ride = True  # §3.9: acked by our next packet, never a lone P_ACK_V1
         if mid == 0:
-            # PROTOCOL.md §3 rule 5: the peer's reset arrived; resend all unacked now.
+            # docs §4 rule 5: the peer's reset arrived; resend all unacked now.
             for entry in state.outgoing.values():
                 if entry.sent:
                     entry.next_try = now
@@ -377,7 +377,7 @@ class ReliableCore:
         return delivered
 
     def _apply_acks(self, state: _KeyState, acks: tuple[int, ...]) -> None:
-        # PROTOCOL.md §3 rule 3: acks are individual; ignore ids we never sent.
+        # docs §4 rule 3: acks are individual; ignore ids we never sent.
         for ack in acks:
             if ack >= state.next_send_id:
                 continue
@@ -417,14 +417,14 @@ class ReliableCore:
                     self._fast_retransmits += 1
                 else:
                     continue
-                # reliable.c reliable_send: exponential backoff, no cap (§3 table).
+                # reliable.c reliable_send: exponential backoff, no cap (§4 table).
                 entry.sent = True
                 entry.next_try = now + entry.timeout
                 entry.timeout *= 2
                 entry.n_acks = 0
                 acks = self._take_acks(state, MAX_PIGGYBACK_ACKS)
                 if acks:
-                    state.acks_ride = False  # §4.4: the held ack has its ride
+                    state.acks_ride = False  # §3.9: the held ack has its ride
                 out.append(
                     ReliablePacket(
                         opcode=entry.opcode,
@@ -434,8 +434,8 @@ class ReliableCore:
                         payload=entry.payload,
                     )
                 )
-            # PROTOCOL.md §3 rule 4: a P_ACK_V1 only when new ids wait to be acked,
-            # and (§4.4) never while the acks must ride on our next packet.
+            # docs §4 rule 4: a P_ACK_V1 only when new ids wait to be acked,
+            # and (§3.9) never while the acks must ride on our next packet.
             while state.pending_acks and not state.acks_ride:
                 out.append(
                     ReliablePacket(

@@ -1,4 +1,4 @@
-"""The data ciphers and HMAC digests vpnstack implements, with their key lengths (§6.3, §7).
+"""The data ciphers and HMAC digests vpnstack implements, with their key lengths (§5.6, §6).
 
 Shared by the tlssession core (which negotiates the cipher and slices keys) and the
 datachannel core (which encrypts with them).
@@ -9,7 +9,7 @@ from __future__ import annotations
 from vpnstack.core.shared.framing import Framing
 
 IMPLICIT_IV_LEN = 8
-"""AEAD implicit IV: the nonce is ``packet_id(4) || implicit_iv(8)`` (§7.2)."""
+"""AEAD implicit IV: the nonce is ``packet_id(4) || implicit_iv(8)`` (§6.2)."""
 
 CIPHER_KEY_LENGTHS: dict[str, int] = {
     "AES-128-GCM": 16,
@@ -26,7 +26,7 @@ AEAD_CIPHERS: frozenset[str] = frozenset(
 )
 """The AEAD data ciphers vpnstack implements (canonical upper-case names)."""
 CBC_CIPHERS: frozenset[str] = frozenset({"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"})
-"""The CBC + HMAC data ciphers vpnstack implements (§7.3)."""
+"""The CBC + HMAC data ciphers vpnstack implements (§6.3)."""
 DATA_CIPHERS: frozenset[str] = AEAD_CIPHERS | CBC_CIPHERS
 """Every data cipher vpnstack implements."""
 HMAC_DIGEST_LENGTHS: dict[str, int] = {
@@ -38,8 +38,8 @@ HMAC_DIGEST_LENGTHS: dict[str, int] = {
 }
 """``auth`` digests usable for the CBC data HMAC, with their output (and key) length L."""
 COMPRESSION_FRAMINGS: frozenset[str] = frozenset(Framing)
-"""Values of ``DataKeys.compression`` besides None (§7.4)."""
+"""Values of ``DataKeys.compression`` besides None (§6.4)."""
 EPOCH_SECRET_LEN = 32
-"""Length of an epoch secret E(n) of the 2.7 format (the SHA-256 output length, §10)."""
+"""Length of an epoch secret E(n) of the 2.7 format (the SHA-256 output length, §6.9)."""
 STATIC_KEY_LEN = 256
-"""A static key file (tls-auth, tls-crypt) or a tls-crypt-v2 Kc: two 128-byte keys (§4.1)."""
+"""A static key file (tls-auth, tls-crypt) or a tls-crypt-v2 Kc: two 128-byte keys (§3.5)."""

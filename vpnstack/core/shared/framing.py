@@ -1,4 +1,4 @@
-"""Compression framing names: which framing a ``comp-lzo`` / ``compress`` directive selects (§7.4).
+"""Compression framing names: which framing a ``comp-lzo`` / ``compress`` directive selects (§6.4).
 
 The config and the tlssession core choose the framing from these names; the datachannel core
 adds and removes the framing bytes (``core/datachannel/compression.py``).
@@ -10,7 +10,7 @@ import enum
 
 
 class Framing(enum.StrEnum):
-    """A compression framing mode (§7.4); a ``StrEnum``, so it reads as its name."""
+    """A compression framing mode (§6.4); a ``StrEnum``, so it reads as its name."""
 
     COMP_LZO = "comp-lzo"
     """``comp-lzo`` / ``compress lzo``: a 0xFA byte before the payload."""

@@ -1,4 +1,4 @@
-"""Packet opcodes and the first-byte layout (PROTOCOL.md §1)."""
+"""Packet opcodes and the first-byte layout (docs §2.1)."""
 
 from __future__ import annotations
 
@@ -44,10 +44,10 @@ OPCODE_NAMES = {
 
 
 def first_byte(opcode: int, key_id: int) -> int:
-    """``opcode << 3 | key_id`` (§1)."""
+    """``opcode << 3 | key_id`` (§2.1)."""
     return (opcode << 3) | (key_id & KEY_ID_MASK)
 
 
 def split_first_byte(byte: int) -> tuple[int, int]:
-    """Return ``(opcode, key_id)`` from a packet's first byte (§1)."""
+    """Return ``(opcode, key_id)`` from a packet's first byte (§2.1)."""
     return byte >> 3, byte & KEY_ID_MASK

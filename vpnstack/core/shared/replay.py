@@ -1,4 +1,4 @@
-"""Replay protection: OpenVPN's ``packet_id_test`` / ``packet_id_add`` (PROTOCOL.md §8).
+"""Replay protection: OpenVPN's ``packet_id_test`` / ``packet_id_add`` (docs §6.8).
 
 How this works: the state is (highest_time, highest_id, a window of the last ``size`` ids).
 Each slot of the window remembers *when* its id was received (``now``), or nothing if it has
@@ -63,7 +63,7 @@ class ReplayWindow:
         """Accept ``packet_id`` (and record it as seen) or raise ``RemoteProtocolError``.
 
         Reasons: ``replay-zero-id``, ``replay-time-backwards``, ``replay-too-old``,
-        ``replay-duplicate``, ``replay-expired`` (PROTOCOL.md §8).
+        ``replay-duplicate``, ``replay-expired`` (docs §6.8).
         """
         if packet_id == 0:
             raise RemoteProtocolError(DropReason.REPLAY_ZERO_ID, "packet id 0 is never sent")

@@ -1,5 +1,5 @@
 """Applying key id 0's push: cipher, compression framing, keepalive, EKM/epoch, dynamic
-tls-crypt, and the TunnelInfo the user sees (PROTOCOL.md §6.3, §7.4, §4.2).
+tls-crypt, and the TunnelInfo the user sees (docs §5.6, §6.4, §3.10).
 
 How this works: the final PUSH_REPLY part gives a ``PushedOptions``; each function here
 answers one question about it against our ``SessionSettings``, as a stock 2.6/2.7 client
@@ -13,7 +13,7 @@ does:
 * :func:`dynamic_tls_crypt_negotiated`: our IV_PROTO bit 9 and ``protocol-flags dyn-tls-crypt``;
 * :func:`tunnel_up_info`: the push plus the configuration's own routes and options.
 
-Nothing here keeps state; a later PUSH_REPLY once the tunnel is up is not applied (§6.2).
+Nothing here keeps state; a later PUSH_REPLY once the tunnel is up is not applied (§5.5).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def occ_cipher(options: str) -> str | None:
 def negotiate_cipher(
     pushed: PushedOptions, settings: SessionSettings, *, server_options: str = ""
 ) -> str:
-    """The data cipher to use (§6.3 ``cipher``), as a stock 2.6 client picks it.
+    """The data cipher to use (§5.6 ``cipher``), as a stock 2.6 client picks it.
 
     A pushed cipher must be one of ours. A server that pushes none (no NCP, e.g. before 2.4)
     uses the cipher of its OCC options string (``server_options``, §5.2), which we accept if
@@ -98,7 +98,7 @@ def negotiate_cipher(
 
 
 def compression_framing(pushed: PushedOptions, settings: SessionSettings) -> str | None:
-    """The framing of §7.4 for the data channel: the pushed option wins over the config's."""
+    """The framing of §6.4 for the data channel: the pushed option wins over the config's."""
     directive = pushed.compression if pushed.compression is not None else settings.compression
     if directive is None:
         return None
@@ -114,9 +114,9 @@ def compression_framing(pushed: PushedOptions, settings: SessionSettings) -> str
 def choose_data_channel(
     pushed: PushedOptions, settings: SessionSettings, *, server_options: str
 ) -> DataChannelChoice:
-    """Every data-channel choice of key id 0's push; later key ids reuse it (§9 step 3).
+    """Every data-channel choice of key id 0's push; later key ids reuse it (§5.7 step 3).
 
-    The framing is decided first: §7.4, §11.24: even "comp-lzo no" changes the data framing,
+    The framing is decided first: §6.4, §6.10.6: even "comp-lzo no" changes the data framing,
     and it holds for every key.
     """
     compression = compression_framing(pushed, settings)
@@ -132,7 +132,7 @@ def choose_data_channel(
 
 
 def keepalive_settings(pushed: PushedOptions, settings: SessionSettings) -> KeepaliveSettings:
-    """``ping``/``ping-restart`` for the datachannel: pushed values win (§6.3, §7.5)."""
+    """``ping``/``ping-restart`` for the datachannel: pushed values win (§5.6, §6.5)."""
     return KeepaliveSettings(
         ping=_seconds(pushed.ping if pushed.ping is not None else settings.ping),
         ping_restart=_seconds(
@@ -142,7 +142,7 @@ def keepalive_settings(pushed: PushedOptions, settings: SessionSettings) -> Keep
 
 
 def dynamic_tls_crypt_negotiated(pushed: PushedOptions, settings: SessionSettings) -> bool:
-    """Our IV_PROTO bit 9 and the server's ``protocol-flags dyn-tls-crypt`` (§4.2, §6.3)."""
+    """Our IV_PROTO bit 9 and the server's ``protocol-flags dyn-tls-crypt`` (§3.10, §5.6)."""
     announced = announced_iv_proto(settings) & IV_PROTO_DYN_TLS_CRYPT
     return bool(announced) and "dyn-tls-crypt" in pushed.protocol_flags
 

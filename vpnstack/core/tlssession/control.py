@@ -1,4 +1,4 @@
-"""What each control text from the server does (PROTOCOL.md §6.2).
+"""What each control text from the server does (docs §5.5).
 
 How this works: the session splits the TLS plaintext into NUL-terminated texts and
 classifies each (``push.classify``); :func:`react` says what one text means, as a small
@@ -13,7 +13,7 @@ record the session acts on:
   the session (AUTH_FAILED naming a cipher failure is a ``CipherNegotiationFailed``);
 * anything else -> :class:`Unknown`, ignored and counted.
 
-The auth-token of a push (§5.2, §6.3) is taken out here too: :func:`auth_token_of`.
+The auth-token of a push (§5.2, §5.6) is taken out here too: :func:`auth_token_of`.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ Reaction = PushPart | Pending | Report | Fatal | Unknown
 
 
 def react(text: ControlText, *, ciphers: tuple[str, ...]) -> Reaction:
-    """What ``text`` does (§6.2); ``ciphers`` are ours, for the cipher-failure message."""
+    """What ``text`` does (§5.5); ``ciphers`` are ours, for the cipher-failure message."""
     kind, argument = text.kind, text.argument
     if kind is ControlKind.PUSH_REPLY:
         return PushPart(argument)
@@ -125,7 +125,7 @@ def auth_failed_error(reason: str, ciphers: tuple[str, ...]) -> VPNError:
 
 
 def auth_pending_timeout(argument: str) -> float | None:
-    """``AUTH_PENDING,timeout N`` -> N (§6.2)."""
+    """``AUTH_PENDING,timeout N`` -> N (§5.5)."""
     for item in argument.split(","):
         tokens = item.split()
         if len(tokens) == 2 and tokens[0] == "timeout" and tokens[1].isdigit():
@@ -136,7 +136,7 @@ def auth_pending_timeout(argument: str) -> float | None:
 def auth_pending_deadline(
     *, deadline: float, started_at: float, timeout: float | None, limit: float
 ) -> float:
-    """The key's new hand-window deadline after AUTH_PENDING (§6.2): ``started_at`` plus
+    """The key's new hand-window deadline after AUTH_PENDING (§5.5): ``started_at`` plus
     the announced timeout, capped at ``limit``; never earlier than ``deadline``."""
     if timeout is None:
         return deadline
@@ -154,7 +154,7 @@ def decode_token_user(encoded: str | None) -> str | None:
 
 
 def auth_token_of(options: PushedOptions) -> AuthToken | None:
-    """The pushed auth-token, for the client lifecycle to reuse on reconnects (§6.3)."""
+    """The pushed auth-token, for the client lifecycle to reuse on reconnects (§5.6)."""
     if options.auth_token is None:
         return None
     return AuthToken(options.auth_token, decode_token_user(options.auth_token_user))

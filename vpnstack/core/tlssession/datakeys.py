@@ -1,4 +1,4 @@
-"""Slicing ``key2`` into the client's data-channel keys (PROTOCOL.md §5.3, §11.7, §11.15).
+"""Slicing ``key2`` into the client's data-channel keys (docs §5.3, §3.11.6, §6.10.1).
 
 How this works: ``key2`` (256 bytes, from the PRF or from TLS-EKM) has the same four-slot
 layout as a static key file, ``keys[i] = cipher[64] || hmac[64]``. keys[0] protects
@@ -31,7 +31,7 @@ from vpnstack.errors import CipherNegotiationFailed, LocalError
 from vpnstack.messages import DataKeys
 
 EKM_LABEL = b"EXPORTER-OpenVPN-datakeys"
-"""RFC 5705 exporter label for ``key2`` (used with *no* context, §5.3 B, §11.14)."""
+"""RFC 5705 exporter label for ``key2`` (used with *no* context, §5.3 B, §5.8.4)."""
 KEY2_LEN = 256
 """Bytes of key material per key id."""
 _SLOT = 64
@@ -49,7 +49,7 @@ def split_key2(
     """The client's ``DataKeys`` for ``key_id`` from 256 bytes of ``key2`` (§5.3 table).
 
     ``auth`` (the ``auth`` digest) matters only for the CBC ciphers, whose HMAC keys are
-    filled in; ``compression`` is the framing of §7.4 (None, ``comp-lzo``, ``stub``,
+    filled in; ``compression`` is the framing of §6.4 (None, ``comp-lzo``, ``stub``,
     ``stub-v2``), carried along for the datachannel.
     """
     if len(key2) != KEY2_LEN:
@@ -67,7 +67,7 @@ def split_key2(
             f"the data cipher {cipher!r} is not supported by vpnstack; allow one of "
             f"{', '.join(sorted(DATA_CIPHERS))} in the server's data-ciphers"
         )
-    # PROTOCOL.md §5.3: keys[0] = key2[0..128) is client->server, keys[1] server->client.
+    # docs §5.3: keys[0] = key2[0..128) is client->server, keys[1] server->client.
     send_cipher, send_hmac = key2[0:_SLOT], key2[_SLOT : 2 * _SLOT]
     recv_cipher, recv_hmac = key2[2 * _SLOT : 3 * _SLOT], key2[3 * _SLOT : 4 * _SLOT]
     encrypt_key = send_cipher[:klen]
@@ -82,7 +82,7 @@ def split_key2(
                 f"the data channel HMAC digest 'auth {auth}' is not supported by vpnstack; "
                 f"use one of {', '.join(sorted(HMAC_DIGEST_LENGTHS))} on both sides"
             )
-        # §7.3: the HMAC key is the first L bytes of the direction's hmac slot.
+        # §6.3: the HMAC key is the first L bytes of the direction's hmac slot.
         return DataKeys(
             key_id=key_id,
             cipher=name,
@@ -108,18 +108,18 @@ def split_key2(
     )
 
 
-# --- the 2.7 epoch format (§10) ------------------------------------------------------------
+# --- the 2.7 epoch format (§6.9) ------------------------------------------------------------
 
 IV_PROTO_DATA_EPOCH = 1 << 10
-"""IV_PROTO bit 10: we speak the epoch data format (§6.1)."""
+"""IV_PROTO bit 10: we speak the epoch data format (§5.4)."""
 AEAD_EPOCH_FLAG = "aead-epoch"
-"""The ``protocol-flags`` token a 2.7 server pushes to switch the format on (§10)."""
+"""The ``protocol-flags`` token a 2.7 server pushes to switch the format on (§6.9)."""
 
 
 def epoch_format_negotiated(
     *, iv_proto: int, cipher: str, peer_id: int | None, protocol_flags: Sequence[str]
 ) -> bool:
-    """Whether a key uses the epoch format (§10): we announced IV_PROTO bit 10, the cipher
+    """Whether a key uses the epoch format (§6.9): we announced IV_PROTO bit 10, the cipher
     is AEAD, P_DATA_V2 is in use (a peer-id was pushed) and the server pushed
     ``protocol-flags ... aead-epoch``."""
     return (
@@ -138,7 +138,7 @@ def split_key2_epoch(
     peer_id: int,
     compression: str | None = None,
 ) -> DataKeys:
-    """The client's ``DataKeys`` for the epoch format from 256 bytes of ``key2`` (§5.3, §10).
+    """The client's ``DataKeys`` for the epoch format from 256 bytes of ``key2`` (§5.3, §6.9).
 
     ``encrypt_key`` / ``decrypt_key`` carry E(1) of each direction: the first 32 bytes of
     the key2 cipher slots (client: ``key2[0..32)`` out, ``key2[128..160)`` in), whatever the
@@ -149,7 +149,7 @@ def split_key2_epoch(
     name = cipher.upper()
     if name not in AEAD_CIPHERS:
         raise LocalError(f"the epoch data format needs an AEAD cipher, not {cipher!r}")
-    # PROTOCOL.md §5.3/§10: keys[0] (client->server) starts at 0, keys[1] at 128.
+    # docs §5.3/§6.9: keys[0] (client->server) starts at 0, keys[1] at 128.
     send_e1 = key2[0:EPOCH_SECRET_LEN]
     recv_e1 = key2[128 : 128 + EPOCH_SECRET_LEN]
     if not any(send_e1) or not any(recv_e1):

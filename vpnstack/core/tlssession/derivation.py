@@ -1,16 +1,16 @@
-"""Key derivation choices: PRF or TLS-EKM, epoch or 2.6 format (PROTOCOL.md §5.3, §10).
+"""Key derivation choices: PRF or TLS-EKM, epoch or 2.6 format (docs §5.3, §6.9).
 
 How this works: when key id 0's PUSH_REPLY arrives, the session decides once how every key
 id's data keys are made and keeps the answer in a :class:`DataChannelChoice`:
 
 * **TLS-EKM** (:func:`uses_ekm`) only when we announced IV_PROTO bit 3 *and* the server
-  pushed ``key-derivation tls-ekm`` or ``protocol-flags tls-ekm`` (§5.3, §11.14); else the
+  pushed ``key-derivation tls-ekm`` or ``protocol-flags tls-ekm`` (§5.3, §5.8.4); else the
   OpenVPN PRF over both sides' key-method 2 randoms and the two session ids (§5.3 A);
 * the **epoch format** (:func:`uses_epoch_format`, 2.7) only with our IV_PROTO bit 10, an
-  AEAD cipher, P_DATA_V2 (a pushed peer-id) and the pushed ``aead-epoch`` (§10).
+  AEAD cipher, P_DATA_V2 (a pushed peer-id) and the pushed ``aead-epoch`` (§6.9).
 
 :func:`derive_data_keys` then makes one key id's ``DataKeys``: EKM runs on *that* key id's
-TLS session and the PRF uses *its* randoms (§5.3, §9 step 3, §11.22).
+TLS session and the PRF uses *its* randoms (§5.3, §5.7 step 3, §5.8.8).
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from vpnstack.messages import DataKeys
 
 @attrs.frozen
 class DataChannelChoice:
-    """How every key id's data keys are made, decided with key id 0's push (§9 step 3)."""
+    """How every key id's data keys are made, decided with key id 0's push (§5.7 step 3)."""
 
     cipher: str
     """The negotiated data cipher, upper-case."""
     compression: str | None
-    """The §7.4 framing (None, ``comp-lzo``, ``stub``, ``stub-v2``)."""
+    """The §6.4 framing (None, ``comp-lzo``, ``stub``, ``stub-v2``)."""
     auth: str
     """The ``auth`` digest (the HMAC of the CBC ciphers)."""
     peer_id: int | None
@@ -57,12 +57,12 @@ class DataChannelChoice:
 
 
 def uses_ekm(pushed: PushedOptions, settings: SessionSettings) -> bool:
-    """§5.3/§11.14: EKM only when we announced bit 3 *and* the server pushed tls-ekm."""
+    """§5.3/§5.8.4: EKM only when we announced bit 3 *and* the server pushed tls-ekm."""
     return pushed.uses_ekm and settings.tls_ekm
 
 
 def uses_epoch_format(pushed: PushedOptions, settings: SessionSettings, cipher: str) -> bool:
-    """§10: epoch format only with our bit 10, AEAD, P_DATA_V2 and the pushed aead-epoch."""
+    """§6.9: epoch format only with our bit 10, AEAD, P_DATA_V2 and the pushed aead-epoch."""
     return epoch_format_negotiated(
         iv_proto=announced_iv_proto(settings),
         cipher=cipher,

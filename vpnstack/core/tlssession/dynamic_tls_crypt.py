@@ -1,4 +1,4 @@
-"""The dynamic tls-crypt key: exported from key id 0's TLS session (§4.2).
+"""The dynamic tls-crypt key: exported from key id 0's TLS session (§3.10).
 
 The tlssession derives it and hands it to the controlchannel, which wraps every key id > 0
 with it.
@@ -14,7 +14,7 @@ DYNAMIC_TLS_CRYPT_LABEL = b"EXPORTER-OpenVPN-dynamic-tls-crypt"
 
 
 def dynamic_tls_crypt_key(ekm: bytes, original: bytes | None) -> bytes:
-    """§4.2 steps 1-2: the 256 exported bytes, XORed with the original wrapping's 256-byte key
+    """§3.10 steps 1-2: the 256 exported bytes, XORed with the original wrapping's 256-byte key
     (tls-auth or tls-crypt key file in file order, tls-crypt-v2 Kc) when there is one."""
     if len(ekm) != STATIC_KEY_LEN:
         raise LocalError(f"the dynamic tls-crypt export must be {STATIC_KEY_LEN} bytes")

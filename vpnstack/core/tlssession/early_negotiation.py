@@ -1,4 +1,4 @@
-"""The early-negotiation TLVs of the server's hard reset (§4.4).
+"""The early-negotiation TLVs of the server's hard reset (§3.9).
 
 The server's P_CONTROL_HARD_RESET_SERVER_V2 may carry a TLV list; the only TLV a client acts
 on is the flags TLV whose RESEND_WKC bit asks a tls-crypt-v2 client to send
@@ -12,13 +12,13 @@ import struct
 from vpnstack.errors import DropReason, RemoteProtocolError
 
 TLV_EARLY_NEG_FLAGS = 0x0001
-"""Early-negotiation TLV type: flags, a uint16 value (§4.4.2)."""
+"""Early-negotiation TLV type: flags, a uint16 value (§3.9.2)."""
 EARLY_NEG_FLAG_RESEND_WKC = 0x0001
-"""Flag: the server kept no state; message id 1 must be P_CONTROL_WKC_V1 (§4.4.3)."""
+"""Flag: the server kept no state; message id 1 must be P_CONTROL_WKC_V1 (§3.9.3)."""
 
 
 def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
-    """The TLVs of the server's hard reset (§4.4): ``uint16 type, uint16 len, value``.
+    """The TLVs of the server's hard reset (§3.9): ``uint16 type, uint16 len, value``.
 
     Unknown types are returned too (callers ignore what they do not know); a truncated
     list raises ``RemoteProtocolError``.
@@ -38,7 +38,7 @@ def parse_early_negotiation_tlvs(payload: bytes) -> dict[int, bytes]:
 
 
 def resend_wkc_requested(tlvs: dict[int, bytes]) -> bool:
-    """Whether the server's early-negotiation TLVs ask for P_CONTROL_WKC_V1 (§4.4.2).
+    """Whether the server's early-negotiation TLVs ask for P_CONTROL_WKC_V1 (§3.9.2).
 
     A flags TLV whose value is not 2 bytes is malformed (``RemoteProtocolError``), as in
     OpenVPN's ``parse_early_negotiation_tlvs``; unknown flag bits are ignored.

@@ -43,7 +43,7 @@ def timeout_message(
     server_answered: bool,
     tls_crypt_v2: bool,
 ) -> str:
-    """Why the negotiation of ``key_id`` did not finish within hand-window (§3), and what
+    """Why the negotiation of ``key_id`` did not finish within hand-window (§4), and what
     to check."""
     window = hand_window
     if key_id != 0:
@@ -53,7 +53,7 @@ def timeout_message(
             "session is needed"
         )
     if not server_answered and tls_crypt_v2:
-        # PROTOCOL.md §4.3: a server that cannot unwrap our WKc drops the reset without a word.
+        # docs §3.8: a server that cannot unwrap our WKc drops the reset without a word.
         return (
             f"no answer from the server at all within {window:g} s (hand-window): check "
             "the remote address and port, the firewall, and that the tls-crypt-v2 client "
@@ -70,12 +70,12 @@ def timeout_message(
 
 
 def renegotiation_failed_message(key_id: int, error: Exception) -> str:
-    """A TLS failure on a renegotiation (or once the tunnel is up) ends the session (§9)."""
+    """A TLS failure on a renegotiation (or once the tunnel is up) ends the session (§5.7)."""
     return f"renegotiation of key id {key_id} failed ({error}); a new session is needed"
 
 
 def auth_failed_message(reason: str) -> str:
-    """The server's AUTH_FAILED (§6.2), with what to do about it."""
+    """The server's AUTH_FAILED (§5.5), with what to do about it."""
     base = "the server refused our credentials (AUTH_FAILED"
     base += f": {reason})" if reason else ")"
     if reason.startswith("TEMP"):

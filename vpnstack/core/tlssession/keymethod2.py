@@ -1,4 +1,4 @@
-"""The key-method 2 messages exchanged inside TLS (PROTOCOL.md §5.2, §11.19).
+"""The key-method 2 messages exchanged inside TLS (docs §5.2, §5.8.5).
 
 How this works: once TLS is up, the client writes one TLS record holding its random
 material (pre_master, random1, random2), the OCC options string, optional username and
@@ -23,8 +23,8 @@ from vpnstack.errors import ConfigError, DropReason, RemoteProtocolError
 KEY_METHOD_2 = 2
 PRE_MASTER_LEN = 48
 RANDOM_LEN = 32
-MAX_MESSAGE = 2048  # TLS_CHANNEL_BUF_SIZE (§3): the server reads at most this much
-MAX_OPTIONS = 512  # OCC options string including NUL (appendix)
+MAX_MESSAGE = 2048  # TLS_CHANNEL_BUF_SIZE (§4): the server reads at most this much
+MAX_OPTIONS = 512  # OCC options string including NUL (§5.2)
 
 
 def _exact_len(n: int) -> Callable[[object, attrs.Attribute[bytes], bytes], None]:

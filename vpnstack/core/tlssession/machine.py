@@ -1,5 +1,5 @@
 ################################################################################################
-# The per-key state machine of the TLS session (PROTOCOL.md §5, §6, §9)
+# The per-key state machine of the TLS session (docs §5, §5.5, §5.7)
 ################################################################################################
 #
 # Rule: every phase a key goes through, and what moves it on, is in TRANSITIONS below. The
@@ -15,7 +15,7 @@
 #
 # Key id 0 (left column) and a renegotiated key (right column) take different roads to ACTIVE:
 #
-#   Start -> HARD_RESET_SENT             RenegotiationDue -> SOFT_RESET_SENT  (we ask, §9 step 1)
+#   Start -> HARD_RESET_SENT             RenegotiationDue -> SOFT_RESET_SENT  (we ask, §5.7 step 1)
 #        ServerReset -> TLS_HANDSHAKE         ServerSoftReset -> REKEY_TLS
 #     TlsEstablished -> KEY_EXCHANGE     ServerRenegotiates -> REKEY_TLS      (the server asks)
 #   KeyMethod2Received -> PUSH_WAIT         TlsEstablished -> REKEY_KEY_EXCHANGE
@@ -23,11 +23,11 @@
 #
 # The event that starts a new key id (RenegotiationDue, ServerRenegotiates) is seen by every
 # key, the way h11's client and server machines both see a Request: the active key becomes the
-# LAME_DUCK (still read, §9), the old lame duck is CLOSED and forgotten, and the new key is
+# LAME_DUCK (still read, §5.7), the old lame duck is CLOSED and forgotten, and the new key is
 # born. A birth is a row whose state is None ("no key state yet"): the key is created directly
 # in the row's next phase, so there is no unobservable initial phase.
 #
-# While a key negotiates, its hand-window deadline runs (§3): HandWindowExpired has a row in
+# While a key negotiates, its hand-window deadline runs (§4): HandWindowExpired has a row in
 # exactly those phases, and the session asks the table (``negotiating``) instead of keeping
 # its own list. Likewise a record after the TLS handshake is key-method 2 exactly where
 # KeyMethod2Received has a row, and control text elsewhere.
@@ -104,12 +104,12 @@ class Start(Event):
 
 @attrs.frozen
 class ServerReset(Event):
-    """The server's P_CONTROL_HARD_RESET_SERVER_V2 (§5.1, §4.4)."""
+    """The server's P_CONTROL_HARD_RESET_SERVER_V2 (§5.1, §3.9)."""
 
     peer_session_id: bytes | None
     """The session id it carries (must be 8 bytes)."""
     payload: bytes
-    """Its early-negotiation TLVs (§4.4)."""
+    """Its early-negotiation TLVs (§3.9)."""
 
 
 @attrs.frozen
@@ -135,12 +135,12 @@ class KeyMethod2Received(Event):
     message: ServerKeyMethod2 = attrs.field(repr=False)
     """The parsed message (randoms: never shown)."""
     now: float
-    """When it arrived: reneg-sec counts from here (§9)."""
+    """When it arrived: reneg-sec counts from here (§5.7)."""
 
 
 @attrs.frozen
 class ControlRecord(Event):
-    """A later TLS record: control texts (§6.2)."""
+    """A later TLS record: control texts (§5.5)."""
 
     record: bytes = attrs.field(repr=False)
     """The plaintext (may hold an auth-token: never shown)."""
@@ -148,7 +148,7 @@ class ControlRecord(Event):
 
 @attrs.frozen
 class PushRequestDue(Event):
-    """Five seconds passed without a PUSH_REPLY (§6.2)."""
+    """Five seconds passed without a PUSH_REPLY (§5.5)."""
 
     now: float
     """The time of the timer."""
@@ -156,7 +156,7 @@ class PushRequestDue(Event):
 
 @attrs.frozen
 class AuthPending(Event):
-    """The server sent AUTH_PENDING (§6.2)."""
+    """The server sent AUTH_PENDING (§5.5)."""
 
     timeout: float | None
     """The announced timeout, or None."""
@@ -164,7 +164,7 @@ class AuthPending(Event):
 
 @attrs.frozen
 class PushComplete(Event):
-    """The final PUSH_REPLY part arrived (§6.2, §11.21)."""
+    """The final PUSH_REPLY part arrived (§5.5, §5.8.7)."""
 
     options: PushedOptions
     """Everything pushed, all parts together."""
@@ -172,12 +172,12 @@ class PushComplete(Event):
 
 @attrs.frozen
 class ExitRequested(Event):
-    """The application leaves and the server speaks cc-exit: write EXIT (§7.6)."""
+    """The application leaves and the server speaks cc-exit: write EXIT (§6.6)."""
 
 
 @attrs.frozen
 class RenegotiationDue(Event):
-    """We start the next key id: reneg-sec, or the datachannel asked (§9, §8)."""
+    """We start the next key id: reneg-sec, or the datachannel asked (§5.7, §6.8)."""
 
     reason: str
     """Why, for the user (e.g. ``reneg-sec 3600``)."""
@@ -185,7 +185,7 @@ class RenegotiationDue(Event):
 
 @attrs.frozen
 class ServerRenegotiates(Event):
-    """The server's SOFT_RESET for a key id we do not have yet (§9 step 2)."""
+    """The server's SOFT_RESET for a key id we do not have yet (§5.7 step 2)."""
 
     key_id: int
     """The key id it names."""
@@ -196,12 +196,12 @@ class ServerRenegotiates(Event):
 
 @attrs.frozen
 class ServerSoftReset(Event):
-    """The server's SOFT_RESET for this key's own id: its answer to ours (§9 step 2)."""
+    """The server's SOFT_RESET for this key's own id: its answer to ours (§5.7 step 2)."""
 
 
 @attrs.frozen
 class HandWindowExpired(Event):
-    """The key did not finish negotiating within hand-window of its start (§3)."""
+    """The key did not finish negotiating within hand-window of its start (§4)."""
 
 
 # --- what happens to an event without a row ------------------------------------------------------
@@ -242,7 +242,7 @@ UNHANDLED: dict[type[Event], Unhandled] = {
     PushComplete: Impossible(),
     ExitRequested: Ignore(),  # no key is up to carry it
     RenegotiationDue: Ignore(DropReason.STALE_RENEGOTIATION_REQUEST),
-    ServerRenegotiates: Drop(DropReason.SOFT_RESET_DURING_NEGOTIATION),  # §9 step 2: keys first
+    ServerRenegotiates: Drop(DropReason.SOFT_RESET_DURING_NEGOTIATION),  # §5.7 step 2: keys first
     ServerSoftReset: Ignore(DropReason.DUPLICATE_SOFT_RESET),
     HandWindowExpired: Impossible(),
 }
@@ -260,7 +260,7 @@ TRANSITIONS: dict[Phase | None, dict[type[Event], tuple[Phase, str]]] = {
         RenegotiationDue: (P.SOFT_RESET_SENT, "send_soft_reset"),
         ServerRenegotiates: (P.REKEY_TLS, "answer_soft_reset"),
     },
-    # --- key id 0 (§5.1, §5.2, §6.2)
+    # --- key id 0 (§5.1, §5.2, §5.5)
     P.HARD_RESET_SENT: {
         ServerReset: (P.TLS_HANDSHAKE, "begin_tls"),
         HandWindowExpired: (P.CLOSED, "fail_hand_window"),
@@ -283,7 +283,7 @@ TRANSITIONS: dict[Phase | None, dict[type[Event], tuple[Phase, str]]] = {
         PushComplete: (P.ACTIVE, "activate"),
         HandWindowExpired: (P.CLOSED, "fail_hand_window"),
     },
-    # --- a renegotiated key id (§9)
+    # --- a renegotiated key id (§5.7)
     P.SOFT_RESET_SENT: {
         ServerSoftReset: (P.REKEY_TLS, "start_tls"),
         HandWindowExpired: (P.CLOSED, "fail_hand_window"),

@@ -1,7 +1,7 @@
-"""Peer-info and the OCC options string sent in key-method 2 (PROTOCOL.md §5.2, §6.1).
+"""Peer-info and the OCC options string sent in key-method 2 (docs §5.2, §5.4).
 
 How this works: the peer-info block is ``NAME=value\\n`` lines telling the server what we
-support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §11.30):
+support. The IV_PROTO bits announce *only* what vpnstack implements (§5.8.9, §5.8.12):
 
 * bit 1 DATA_V2 (2): P_DATA_V2 and peer-id; set whenever any other bit is set;
 * bit 2 REQUEST_PUSH (4): the server may push without waiting for our PUSH_REQUEST;
@@ -12,27 +12,27 @@ support. The IV_PROTO bits announce *only* what vpnstack implements (§11.25, §
 * bit 6 DNS_OPTION (64): push.py parses the pushed ``dns`` option;
 * bit 7 CC_EXIT_NOTIFY (128): we parse ``protocol-flags`` (push.py), treat a received ``EXIT``
   as "reconnect later", and leave with ``EXIT`` on the control channel when the server pushed
-  ``protocol-flags cc-exit`` (``Stack.send_exit_notification``, §7.6);
+  ``protocol-flags cc-exit`` (``Stack.send_exit_notification``, §6.6);
 * bit 8 AUTH_FAIL_TEMP (256): ``AUTH_FAILED,TEMP[backoff N,advance ...]`` is retried after
   its backoff (client/policy.py); informational for a 2.6 server;
-* bit 10 DATA_EPOCH (1024): the 2.7 epoch data format (datachannel core, §10), used when a
+* bit 10 DATA_EPOCH (1024): the 2.7 epoch data format (datachannel core, §6.9), used when a
   2.7 server pushes ``protocol-flags aead-epoch``; a 2.6 server ignores the bit;
 * bit 9 DYN_TLS_CRYPT (512): when the server pushes ``protocol-flags dyn-tls-crypt``, every
   control packet with key id > 0 is wrapped with the dynamic tls-crypt key, whatever the
-  original wrapping (§4.2, §11.25; session.py and core/controlchannel/channel.py). Needs EKM, which
+  original wrapping (§3.10, §5.8.9; session.py and core/controlchannel/channel.py). Needs EKM, which
   pyOpenSSL always has, so it is announced even when ``settings.tls_ekm`` is False.
 
 Deliberately *not* set: bit 5 NCP_P2P (never in a pull client), bit 11 DNS v2, bit 12
 PUSH_UPDATE. So IV_PROTO = 2|4|8|16|64|128|256|512|1024 = 2014.
 
-Compression (§6.1, §7.4): like a stock 2.6 client with its default ``allow-compression
+Compression (§5.4, §6.4): like a stock 2.6 client with its default ``allow-compression
 no``, we announce the stub framings, which vpnstack implements (the datachannel core):
 ``IV_LZO_STUB=1``, ``IV_COMP_STUB=1``, ``IV_COMP_STUBv2=1``; never ``IV_LZO``/``IV_LZ4``/
 ``IV_LZ4v2``, since we do not decompress.
 
 The OCC options string is informational (§5.2). It describes the fallback cipher
 (``data-ciphers-fallback`` or ``cipher``) as a stock client does, and says ``comp-lzo``
-only when a compression framing is configured (§11.24): a ``compress migrate`` server then
+only when a compression framing is configured (§6.10.6): a ``compress migrate`` server then
 pushes ``compress stub-v2`` (or ``comp-lzo no``).
 """
 
@@ -66,7 +66,7 @@ IV_PROTO = (
     | IV_PROTO_DYN_TLS_CRYPT
     | IV_PROTO_DATA_EPOCH
 )
-"""The IV_PROTO value vpnstack announces (§6.1)."""
+"""The IV_PROTO value vpnstack announces (§5.4)."""
 
 IV_MTU = 1600
 """Largest tun MTU we accept from a pushed ``tun-mtu`` (stock: max(1600, tun-mtu))."""
@@ -85,7 +85,7 @@ _AEAD = ("GCM", "POLY1305")
 
 
 def client_version() -> str:
-    """The IV_VER we send (the server only exports it to scripts, §6.1)."""
+    """The IV_VER we send (the server only exports it to scripts, §5.4)."""
     try:
         version = importlib.metadata.version("vpnstack")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a tree
@@ -99,7 +99,7 @@ def announced_iv_proto(settings: SessionSettings) -> int:
 
 
 def build_peer_info(settings: SessionSettings, *, ciphers: Sequence[str] | None = None) -> str:
-    """The peer-info block (§6.1), without the NUL (keymethod2 adds it).
+    """The peer-info block (§5.4), without the NUL (keymethod2 adds it).
 
     ``ciphers`` (default ``settings.data_ciphers``) is the IV_CIPHERS list; the session passes
     only the ciphers vpnstack implements.
@@ -114,7 +114,7 @@ def build_peer_info(settings: SessionSettings, *, ciphers: Sequence[str] | None 
     if "AES-128-GCM" in ciphers and "AES-256-GCM" in ciphers:
         lines.append("IV_NCP=2")  # legacy: both GCMs supported
     lines += [f"IV_MTU={IV_MTU}", "IV_TCPNL=1"]
-    # §6.1: the stub framings only (IV_LZO_STUB because IV_LZO is absent).
+    # §5.4: the stub framings only (IV_LZO_STUB because IV_LZO is absent).
     lines += ["IV_LZO_STUB=1", "IV_COMP_STUB=1", "IV_COMP_STUBv2=1"]
     return "".join(line + "\n" for line in lines)
 
@@ -151,7 +151,7 @@ def occ_options_string(settings: SessionSettings, *, tun_mtu: int = 1500) -> str
         auth = "[null-digest]"
         link_mtu = tun_mtu + 49 + framing + (2 if tcp else 0)
     else:
-        # opcode 1, packet id 4, IV 16, a block of padding 16, the HMAC (mtu.c, §7.7)
+        # opcode 1, packet id 4, IV 16, a block of padding 16, the HMAC (mtu.c, §6.7)
         auth = settings.auth
         digest = HMAC_DIGEST_LENGTHS.get(settings.auth, 20)
         link_mtu = tun_mtu + 1 + 4 + 16 + 16 + digest + framing + (2 if tcp else 0)
@@ -164,7 +164,7 @@ def occ_options_string(settings: SessionSettings, *, tun_mtu: int = 1500) -> str
         f"proto {_proto_name(proto)}",
     ]
     if settings.compression is not None:
-        parts.append("comp-lzo")  # §5.2, §11.24: only when a framing is configured
+        parts.append("comp-lzo")  # §5.2, §6.10.6: only when a framing is configured
     if cipher in settings.data_ciphers:
         parts.append(f"cipher {cipher}")
     parts += [f"auth {auth}", f"keysize {keysize}", "key-method 2", "tls-client"]

@@ -1,4 +1,4 @@
-"""OpenVPN's PRF key derivation for the data channel (PROTOCOL.md §5.3 A, §11.13).
+"""OpenVPN's PRF key derivation for the data channel (docs §5.3 A, §5.8.3).
 
 How this works: the TLS 1.0/1.1 PRF of RFC 2246 (``P_MD5(S1) XOR P_SHA1(S2)`` over the two
 halves of the secret) turns the client's 48-byte ``pre_master`` and the four 32-byte randoms
@@ -18,9 +18,9 @@ import hmac
 from vpnstack.errors import LocalError
 
 MASTER_SECRET_LABEL = b"OpenVPN master secret"
-"""Label of the master-secret step (no trailing space, §11.13)."""
+"""Label of the master-secret step (no trailing space, §5.8.3)."""
 KEY_EXPANSION_LABEL = b"OpenVPN key expansion"
-"""Label of the key-expansion step (no trailing space, §11.13)."""
+"""Label of the key-expansion step (no trailing space, §5.8.3)."""
 PRE_MASTER_LEN = 48
 RANDOM_LEN = 32
 SESSION_ID_LEN = 8
@@ -72,7 +72,7 @@ def derive_key2_prf(
     client_session_id: bytes,
     server_session_id: bytes,
 ) -> bytes:
-    """The 256-byte ``key2`` from a key-method-2 exchange (§5.3 A, §11.13)."""
+    """The 256-byte ``key2`` from a key-method-2 exchange (§5.3 A, §5.8.3)."""
     _check_len("pre_master", pre_master, PRE_MASTER_LEN)
     for name, value in (
         ("client_random1", client_random1),
@@ -83,7 +83,7 @@ def derive_key2_prf(
         _check_len(name, value, RANDOM_LEN)
     _check_len("client_session_id", client_session_id, SESSION_ID_LEN)
     _check_len("server_session_id", server_session_id, SESSION_ID_LEN)
-    # PROTOCOL.md §5.3 A: random1 for the master secret, random2 + session ids (client's
+    # docs §5.3 A: random1 for the master secret, random2 + session ids (client's
     # first) for the expansion, whose secret is the master secret.
     master = openvpn_prf(
         pre_master, MASTER_SECRET_LABEL + client_random1 + server_random1, MASTER_SECRET_LEN

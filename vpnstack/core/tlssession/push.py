@@ -1,4 +1,4 @@
-"""Control-channel text messages and the pushed options (PROTOCOL.md §6.2, §6.3, §11.20-21).
+"""Control-channel text messages and the pushed options (docs §5.5, §5.6, §5.8.6-7).
 
 How this works: after key-method 2, the TLS application data carries NUL-terminated ASCII
 messages; one TLS record may hold several, so :class:`ControlTextReader` splits the byte
@@ -28,11 +28,11 @@ MAX_PENDING_TEXT = 64 * 1024
 """Give up on a control message that has no NUL after this many bytes."""
 
 
-# --- control text messages (§6.2) -------------------------------------------------------------
+# --- control text messages (§5.5) -------------------------------------------------------------
 
 
 class ControlKind(enum.Enum):
-    """Kinds of server-to-client control messages (§6.2)."""
+    """Kinds of server-to-client control messages (§5.5)."""
 
     PUSH_REPLY = "PUSH_REPLY"
     AUTH_FAILED = "AUTH_FAILED"
@@ -63,7 +63,7 @@ class ControlText:
 
 
 class ControlTextReader:
-    """Splits decrypted TLS application data into NUL-terminated messages (§11.20)."""
+    """Splits decrypted TLS application data into NUL-terminated messages (§5.8.6)."""
 
     def __init__(self) -> None:
         self._pending = b""
@@ -79,7 +79,7 @@ class ControlTextReader:
 
 
 def classify(raw: bytes) -> ControlText:
-    """Classify one message by case-sensitive prefix (§6.2).
+    """Classify one message by case-sensitive prefix (§5.5).
 
     Like OpenVPN, trailing CR/LF are stripped and a message with non-printable characters
     is refused (``RemoteProtocolError``).
@@ -94,7 +94,7 @@ def classify(raw: bytes) -> ControlText:
     return ControlText(ControlKind.OTHER, text)
 
 
-# --- pushed options (§6.3) --------------------------------------------------------------------
+# --- pushed options (§5.6) --------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -143,7 +143,7 @@ class DnsServer:
 
 @attrs.frozen
 class PushedOptions:
-    """Everything a (final, merged) PUSH_REPLY set (§6.3). Secrets are kept out of ``repr``."""
+    """Everything a (final, merged) PUSH_REPLY set (§5.6). Secrets are kept out of ``repr``."""
 
     ifconfig: tuple[ipaddress.IPv4Address, ipaddress.IPv4Address] | None = None
     """``ifconfig local netmask`` (subnet) or ``ifconfig local remote`` (net30/p2p)."""
@@ -278,7 +278,7 @@ class _Builder:
         except (ValueError, IndexError):
             self.unknown.append(option)
 
-    # Each handler implements one row of PROTOCOL.md §6.3.
+    # Each handler implements one row of docs §5.6.
 
     def _opt_ifconfig(self, a: list[str]) -> None:
         self.values["ifconfig"] = (ipaddress.IPv4Address(a[0]), ipaddress.IPv4Address(a[1]))
@@ -504,7 +504,7 @@ def continuation_of(argument: str) -> int | None:
 
 
 class PushCollector:
-    """Collects a multi-part PUSH_REPLY; yields options only for the final part (§11.21)."""
+    """Collects a multi-part PUSH_REPLY; yields options only for the final part (§5.8.7)."""
 
     def __init__(self, *, filters: PullFilters = ()) -> None:
         self._parts: list[str] = []
@@ -526,7 +526,7 @@ class PushCollector:
 
 @attrs.frozen
 class AuthFailedTemp:
-    """``AUTH_FAILED,TEMP[flags]:message`` (PROTOCOL.md §6.2)."""
+    """``AUTH_FAILED,TEMP[flags]:message`` (docs §5.5)."""
 
     backoff: float | None
     """``backoff N``: wait at least N seconds before trying again."""
@@ -564,7 +564,7 @@ def restart_flags(argument: str) -> str:
 
 
 def is_auth_token_only(options: PushedOptions) -> bool:
-    """A later PUSH_REPLY that only refreshes the auth-token (§6.2, §11.21)."""
+    """A later PUSH_REPLY that only refreshes the auth-token (§5.5, §5.8.7)."""
     bare = attrs.evolve(
         options, auth_token=None, auth_token_user=None, push_continuation=None
     )

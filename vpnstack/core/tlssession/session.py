@@ -1,4 +1,4 @@
-"""The sans-I/O TLS session: reset, TLS, key-method 2, push, data keys (PROTOCOL.md §5, §6, §9).
+"""The sans-I/O TLS session: reset, TLS, key-method 2, push, data keys (docs §5, §5.5, §5.7).
 
 Read this module first; it coordinates the others. One :class:`SessionCore` owns the
 control-channel conversation of an OpenVPN session above the reliable layer. It exchanges
@@ -22,14 +22,14 @@ What lives where:
 
 State that lives for the whole session (session ids, the data-channel choice, auth-token,
 the push collector) sits on the core; state that belongs to one TLS negotiation lives in a
-:class:`_Key` per key id: the current key and, after a renegotiation, the lame duck (§9).
+:class:`_Key` per key id: the current key and, after a renegotiation, the lame duck (§5.7).
 
-The whole negotiation of a key must finish within ``hand-window`` of its start (§3), or
+The whole negotiation of a key must finish within ``hand-window`` of its start (§4), or
 ``HandshakeTimeout``. Each new key has its own TLS session and new randoms; its ``DataKeys``
 are derived as soon as the server's key-method 2 arrives, with key id 0's cipher and PRF/EKM
 choice. The lame duck's messages are still read; it is forgotten at the next renegotiation
 (the datachannel keeps decrypting with it for tran-window). A failed renegotiation
-(hand-window, a TLS error) raises ``HandshakeTimeout``: the client lifecycle reconnects (§9
+(hand-window, a TLS error) raises ``HandshakeTimeout``: the client lifecycle reconnects (§5.7
 step 6 allows this simplification of stock's "keep the old key until it dies").
 """
 
@@ -135,7 +135,7 @@ from vpnstack.messages import (
 )
 
 PUSH_REQUEST_INTERVAL = 5.0
-"""Seconds between PUSH_REQUESTs until the PUSH_REPLY arrives (§6.2)."""
+"""Seconds between PUSH_REQUESTs until the PUSH_REPLY arrives (§5.5)."""
 
 Output = ControlMessage | KeepaliveSettings | DataKeys | SessionProgress | DynamicTlsCryptKey
 """What the core asks its service to deliver: down, to the data channel, or to notify."""
@@ -146,13 +146,13 @@ class _Key:
     """One TLS negotiation for one key id; its phase is its machine's."""
 
     key_id: int
-    """0, then 1..7 cycling (§9)."""
+    """0, then 1..7 cycling (§5.7)."""
     started_at: float
-    """When the key was born: hand-window counts from here (§3)."""
+    """When the key was born: hand-window counts from here (§4)."""
     deadline: float
-    """When the negotiation fails (AUTH_PENDING may move it, §6.2)."""
+    """When the negotiation fails (AUTH_PENDING may move it, §5.5)."""
     source: KeySource
-    """Our key-method 2 randoms (new for every key, §9)."""
+    """Our key-method 2 randoms (new for every key, §5.7)."""
     machine: KeyMachine
     """The key's phase (machine.py)."""
     tls: TLSClient
@@ -162,7 +162,7 @@ class _Key:
     next_push_request: float | None = None
     """When to write PUSH_REQUEST again (key id 0 in PUSH_WAIT only)."""
     established_at: float | None = None
-    """Key-method 2 done: reneg-sec counts from here (§9)."""
+    """Key-method 2 done: reneg-sec counts from here (§5.7)."""
 
     @property
     def phase(self) -> Phase:
@@ -304,7 +304,7 @@ class SessionCore:
             except (TLSError, CertificateError) as exc:
                 if not self._up:
                     raise
-                # §9 step 6: a failed renegotiation (or a broken TLS session once the tunnel
+                # §5.7 step 6: a failed renegotiation (or a broken TLS session once the tunnel
                 # is up) ends the session; the client lifecycle reconnects on this error.
                 raise HandshakeTimeout(renegotiation_failed_message(key.key_id, exc)) from exc
         else:
@@ -312,7 +312,7 @@ class SessionCore:
             raise RemoteProtocolError(DropReason.UNEXPECTED_CONTROL_OPCODE, name)
 
     def request_renegotiation(self, key_id: int, reason: str, now: float) -> bool:
-        """Renegotiate the current key ``key_id`` now (asked by the datachannel, §9).
+        """Renegotiate the current key ``key_id`` now (asked by the datachannel, §5.7).
 
         Returns False, and does nothing, when ``key_id`` is not the current key or the current
         key is still being negotiated: a renegotiation is then already under way.
@@ -324,7 +324,7 @@ class SessionCore:
         return self._renegotiate(RenegotiationDue(reason), now)
 
     def send_exit(self) -> bool:
-        """Write ``EXIT`` on the current key's control channel (cc-exit, PROTOCOL.md §7.6).
+        """Write ``EXIT`` on the current key's control channel (cc-exit, docs §6.6).
 
         Returns False, doing nothing, when no key is up to carry it (then the OCC EXIT data
         packet is the only notification left).
@@ -379,7 +379,7 @@ class SessionCore:
             key_id=key_id,
             started_at=now,
             deadline=now + self._settings.hand_window,
-            source=KeySource.generate(self._randbytes),  # new randoms for every key (§9)
+            source=KeySource.generate(self._randbytes),  # new randoms for every key (§5.7)
             machine=machine,
             # Built now so that a bad cert/key/ca surfaces as ConfigError before any traffic.
             tls=TLSClient(self._settings.tls),
@@ -390,7 +390,7 @@ class SessionCore:
         return key
 
     def _renegotiate(self, event: RenegotiationDue | ServerRenegotiates, now: float) -> bool:
-        """A new key id (§9): every key sees ``event`` (the current one becomes the lame duck,
+        """A new key id (§5.7): every key sees ``event`` (the current one becomes the lame duck,
         the old lame duck is forgotten), then the next key id is born from it."""
         current = self._current
         assert current is not None
@@ -403,7 +403,7 @@ class SessionCore:
         return True
 
     def _renegotiate_at(self) -> float | None:
-        """reneg-sec: the current key's key-method 2 exchange + reneg-sec (§9)."""
+        """reneg-sec: the current key's key-method 2 exchange + reneg-sec (§5.7)."""
         current = self._current
         if current is None or not current.machine.accepts(RenegotiationDue):
             return None
@@ -450,7 +450,7 @@ class SessionCore:
             raise errors[0]
 
     def _on_text(self, key: _Key, text: ControlText) -> None:
-        """One control text (§6.2): what it means is control.py's business."""
+        """One control text (§5.5): what it means is control.py's business."""
         self._texts += 1
         reaction = react(text, ciphers=self._ciphers)
         if isinstance(reaction, PushPart):
@@ -467,7 +467,7 @@ class SessionCore:
     def _on_push_part(self, key: _Key, argument: str) -> None:
         options = self._push.add(argument)
         if options is None:
-            return  # §11.21: more parts follow; apply nothing yet
+            return  # §5.8.7: more parts follow; apply nothing yet
         token = auth_token_of(options)
         if token is not None:
             self._auth_token = token.token
@@ -481,21 +481,21 @@ class SessionCore:
 
     def _do_send_hard_reset(self, key: _Key, event: Start) -> None:
         # The reliable layer reports RESET_SENT/RESET_ACKED when the reset actually goes out.
-        # PROTOCOL.md §4.4: a tls-crypt-v2 client starts with V3 (the wrap appends WKc).
+        # docs §3.9: a tls-crypt-v2 client starts with V3 (the wrap appends WKc).
         reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V2
         if self._settings.tls_crypt_v2:
             reset = opcodes.P_CONTROL_HARD_RESET_CLIENT_V3
         self._send(ControlMessage(reset, key.key_id))
 
     def _do_send_soft_reset(self, key: _Key, event: RenegotiationDue) -> None:
-        """We initiate (§9 step 1): SOFT_RESET with the next key id, message id 0; TLS starts
+        """We initiate (§5.7 step 1): SOFT_RESET with the next key id, message id 0; TLS starts
         when the server's SOFT_RESET answers."""
         self._send(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, key.key_id))
         self._report(Stage.TLS_HANDSHAKE, f"renegotiating key id {key.key_id} ({event.reason})")
 
     def _do_answer_soft_reset(self, key: _Key, event: ServerRenegotiates) -> None:
         """The server initiated: our own SOFT_RESET (id 0 of the new key id; theirs is acked
-        below us) and at once our ClientHello, as we stay the TLS client (§9 step 2)."""
+        below us) and at once our ClientHello, as we stay the TLS client (§5.7 step 2)."""
         self._send(ControlMessage(opcodes.P_CONTROL_SOFT_RESET_V1, key.key_id))
         self._report(Stage.TLS_HANDSHAKE, f"renegotiating key id {key.key_id} (server-initiated)")
         key.tls.start()
@@ -505,7 +505,7 @@ class SessionCore:
         sid = event.peer_session_id
         if sid is None or len(sid) != opcodes.SESSION_ID_LEN:
             raise RemoteProtocolError(DropReason.SERVER_RESET_WITHOUT_SESSION_ID)
-        # §4.4: the reset's payload is a TLV list; unknown types are ignored.
+        # §3.9: the reset's payload is a TLV list; unknown types are ignored.
         resend_wkc = False
         try:
             resend_wkc = resend_wkc_requested(parse_early_negotiation_tlvs(event.payload))
@@ -515,7 +515,7 @@ class SessionCore:
         key.tls.start()
         self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
         if resend_wkc and self._settings.tls_crypt_v2:
-            # §4.4.3/§11.9: our message id 1 must be P_CONTROL_WKC_V1 (the wrap appends WKc).
+            # §3.9.3/§3.11.8: our message id 1 must be P_CONTROL_WKC_V1 (the wrap appends WKc).
             # An empty one, as OpenVPN sends when it has only an ack to give: it carries the
             # ack of the server's reset, and the ClientHello follows as id 2, so the TLS
             # bytes never have to share a packet with the WKc.
@@ -523,7 +523,7 @@ class SessionCore:
         self._flush_tls(key)
 
     def _do_start_tls(self, key: _Key, event: ServerSoftReset) -> None:
-        """A renegotiation's new TLS handshake: our ClientHello (§9 step 3)."""
+        """A renegotiation's new TLS handshake: our ClientHello (§5.7 step 3)."""
         key.tls.start()
         self._flush_tls(key)
 
@@ -548,7 +548,7 @@ class SessionCore:
             password=password,
             peer_info=build_peer_info(self._settings, ciphers=self._ciphers),
         )
-        key.tls.write_application_data(message)  # §11.19: one TLS write
+        key.tls.write_application_data(message)  # §5.8.5: one TLS write
 
     def _do_request_push(self, key: _Key, event: KeyMethod2Received) -> None:
         key.server_km2 = event.message
@@ -590,7 +590,7 @@ class SessionCore:
         self._notify(Stage.PUSH_REQUESTED, "authentication pending on the server")
 
     def _do_activate(self, key: _Key, event: PushComplete) -> None:
-        """Key id 0's data keys, now that cipher and EKM flags are known (§11.22)."""
+        """Key id 0's data keys, now that cipher and EKM flags are known (§5.8.8)."""
         assert key.server_km2 is not None
         pushed = event.options
         self._pushed = pushed
@@ -602,7 +602,7 @@ class SessionCore:
         self._outputs.append(keepalive_settings(pushed, self._settings))
         self._outputs.append(keys)
         if dynamic_tls_crypt_negotiated(pushed, self._settings):
-            # §4.2 step 1: exported from key id 0's TLS session when its keys are made; the
+            # §3.10 step 1: exported from key id 0's TLS session when its keys are made; the
             # controlchannel wraps every key id > 0 with it from now on.
             ekm = key.tls.export_keying_material(DYNAMIC_TLS_CRYPT_LABEL, STATIC_KEY_LEN)
             dynamic = dynamic_tls_crypt_key(ekm, self._settings.wrap_key)
@@ -627,13 +627,13 @@ class SessionCore:
         )
 
     def _do_apply_later_push(self, key: _Key, event: PushComplete) -> None:
-        # §6.2: a later PUSH_REPLY (e.g. an auth-token refresh) must not tear down the
+        # §5.5: a later PUSH_REPLY (e.g. an auth-token refresh) must not tear down the
         # tunnel; other changes would need a reconnect and are not applied.
         if not is_auth_token_only(event.options):
             self._ignored[DropReason.PUSH_REPLY_AFTER_TUNNEL_UP] += 1
 
     def _do_send_exit(self, key: _Key, event: ExitRequested) -> None:
-        key.tls.write_application_data(b"EXIT\x00")  # §6.2: one record, NUL-terminated
+        key.tls.write_application_data(b"EXIT\x00")  # §5.5: one record, NUL-terminated
         self._flush_tls(key)
 
     def _do_hand_over(self, key: _Key, event: RenegotiationDue) -> None:
@@ -642,7 +642,7 @@ class SessionCore:
     def _do_accept_server_renegotiation(self, key: _Key, event: ServerRenegotiates) -> None:
         expected = next_key_id(key.key_id)
         if event.key_id != expected:
-            # §11.26: only our "next" key id may start a renegotiation. Dropped and counted;
+            # §5.8.10: only our "next" key id may start a renegotiation. Dropped and counted;
             # the session goes on with its current key.
             raise RemoteProtocolError(
                 DropReason.SOFT_RESET_KEY_ID_OUT_OF_SYNC,
@@ -650,13 +650,13 @@ class SessionCore:
             )
 
     def _do_forget(self, key: _Key, event: Event) -> None:
-        """The previous lame duck is forgotten (stock frees it at the soft reset, §9 step 1)."""
+        """The previous lame duck is forgotten (stock frees it at the soft reset, §5.7 step 1)."""
         del self._keys[key.key_id]
 
     # --- helpers ----------------------------------------------------------------------
 
     def _data_keys(self, key: _Key) -> DataKeys:
-        """The DataKeys of one key id, with key id 0's choices (§9 step 3, §5.3, §11.22)."""
+        """The DataKeys of one key id, with key id 0's choices (§5.7 step 3, §5.3, §5.8.8)."""
         assert key.server_km2 is not None and self._choice is not None
         assert self._server_session_id is not None
         return derive_data_keys(
@@ -670,7 +670,7 @@ class SessionCore:
         )
 
     def _send_push_request(self, key: _Key, now: float) -> None:
-        key.tls.write_application_data(b"PUSH_REQUEST\x00")  # §6.2, §11.20: one record
+        key.tls.write_application_data(b"PUSH_REQUEST\x00")  # §5.5, §5.8.6: one record
         self._flush_tls(key)
         self._push_requests += 1
         key.next_push_request = now + PUSH_REQUEST_INTERVAL

@@ -16,7 +16,7 @@ from vpnstack.core.tlssession.push import PullFilters, PushedRoute, PushedRoute6
 
 @attrs.frozen
 class TLSSettings:
-    """What ``TLSClient`` and ``check_server_leaf`` need (PROTOCOL.md §5.1)."""
+    """What ``TLSClient`` and ``check_server_leaf`` need (docs §5.1)."""
 
     ca: bytes
     """PEM of the trusted CA certificate(s); may hold several, intermediates too."""
@@ -55,13 +55,13 @@ class SessionSettings:
     auth: str = "SHA1"
     """``auth`` digest: the HMAC of CBC data packets and the OCC string's ``auth``."""
     compression: str | None = None
-    """``comp-lzo``/``compress`` as configured (only selects a framing, PROTOCOL.md §7.4)."""
+    """``comp-lzo``/``compress`` as configured (only selects a framing, docs §6.4)."""
     tls_ekm: bool = True
-    """Announce TLS-EKM key derivation (IV_PROTO bit 3, PROTOCOL.md §5.3)."""
+    """Announce TLS-EKM key derivation (IV_PROTO bit 3, docs §5.3)."""
     hand_window: float = 60.0
-    """Seconds a negotiation (key id 0 or a renegotiation) may take (PROTOCOL.md §3)."""
+    """Seconds a negotiation (key id 0 or a renegotiation) may take (docs §4)."""
     reneg_sec: float = 3600.0
-    """Seconds after a key's key-method 2 exchange to renegotiate; 0 turns it off (§9)."""
+    """Seconds after a key's key-method 2 exchange to renegotiate; 0 turns it off (§5.7)."""
     ping: int | None = None
     """Configured ``ping``; a pushed one wins."""
     ping_restart: int | None = None
@@ -83,7 +83,7 @@ class SessionSettings:
     proto: str = "udp"
     """Transport of the remote: udp, udp4, udp6, tcp, tcp4, tcp6 (for the OCC string)."""
     tls_crypt_v2: bool = False
-    """tls-crypt-v2 is in use: start with HARD_RESET_CLIENT_V3 and answer RESEND_WKC (§4.4)."""
+    """tls-crypt-v2 is in use: start with HARD_RESET_CLIENT_V3 and answer RESEND_WKC (§3.9)."""
     wrap_key: bytes | None = attrs.field(default=None, repr=False)
-    """The original wrapping's 256-byte key that dynamic tls-crypt XORs in (§4.2 step 2):
+    """The original wrapping's 256-byte key that dynamic tls-crypt XORs in (§3.10 step 2):
     tls-crypt-v2's Kc, else the tls-crypt key, else the tls-auth key; None without wrapping."""

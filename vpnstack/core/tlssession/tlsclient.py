@@ -3,9 +3,9 @@
 How this works: pyOpenSSL runs a client-side ``SSL.Connection`` with no socket (memory BIOs).
 Ciphertext from the server is written in with :meth:`TLSClient.feed`; ciphertext for the
 server is taken out with :meth:`TLSClient.outgoing` and handed to the reliable layer, which
-cuts it into control packets without regard to record boundaries (PROTOCOL.md §3 rule 7).
+cuts it into control packets without regard to record boundaries (docs §4 rule 7).
 
-Server verification (PROTOCOL.md §5.1) happens *inside* the handshake, in OpenSSL's verify
+Server verification (docs §5.1) happens *inside* the handshake, in OpenSSL's verify
 callback, so a refused server gets a TLS alert and no key material is ever exported:
 
 * the chain is built by OpenSSL from the certificates the server sent (its intermediates)
@@ -17,7 +17,7 @@ callback, so a refused server gets a TLS alert and no key material is ever expor
   ``verify-x509-name`` (``subject``, ``name``, ``name-prefix``).
 
 No SNI and no ALPN are sent (§5.1). Key material for the data channel comes from
-:meth:`TLSClient.export_keying_material` with *no* context (§5.3 B, §11.14).
+:meth:`TLSClient.export_keying_material` with *no* context (§5.3 B, §5.8.4).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _common_name(cert: x509.Certificate) -> str | None:
 def check_server_leaf(cert: x509.Certificate, settings: TLSSettings) -> str | None:
     """The reason ``cert`` must be refused as the server leaf, or None if it is acceptable.
 
-    Implements ``remote-cert-tls server`` and ``verify-x509-name`` (PROTOCOL.md §5.1).
+    Implements ``remote-cert-tls server`` and ``verify-x509-name`` (docs §5.1).
     """
     if settings.remote_cert_tls is not None:
         if settings.remote_cert_tls != "server":
@@ -185,7 +185,7 @@ class TLSClient:
 
     Call :meth:`start` once, then alternate :meth:`feed` (server ciphertext in) and
     :meth:`outgoing` (ciphertext out). After :attr:`handshake_complete`, use
-    :meth:`write_application_data` (one TLS record per call, §11.19-20) and
+    :meth:`write_application_data` (one TLS record per call, §5.8.5-6) and
     :meth:`read_application_data`.
     """
 
@@ -356,7 +356,7 @@ class TLSClient:
         return records
 
     def write_application_data(self, data: bytes) -> None:
-        """Encrypt ``data`` as one TLS record (callers keep it ≤ 2048 bytes, §11.19)."""
+        """Encrypt ``data`` as one TLS record (callers keep it ≤ 2048 bytes, §5.8.5)."""
         if not self._handshake_complete:
             raise LocalError("write_application_data before the TLS handshake completed")
         if len(data) > 16384:
@@ -364,7 +364,7 @@ class TLSClient:
         self._conn.sendall(data)
 
     def export_keying_material(self, label: bytes, length: int) -> bytes:
-        """RFC 5705/8446 exporter with *no* context (§5.3 B, §11.14)."""
+        """RFC 5705/8446 exporter with *no* context (§5.3 B, §5.8.4)."""
         if not self._handshake_complete:
             raise LocalError("export_keying_material before the TLS handshake completed")
         return self._conn.export_keying_material(label, length, None)
