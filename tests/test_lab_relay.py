@@ -68,7 +68,7 @@ async def test_seeded_drops_are_repeatable() -> None:
     runs = []
     for seed in (7, 7, 8):
         relay = LossyRelay(("127.0.0.1", 9), drop=0.5, seed=seed)
-        received, stats = await exchange(relay, 50, expect=50, quiet=0.2)
+        received, stats = await exchange(relay, 50, expect=50, quiet=1.0)
         assert stats.received_up == 50
         assert stats.dropped_up + stats.sent_up == 50
         assert stats.received_down == stats.sent_up
@@ -82,7 +82,7 @@ async def test_seeded_drops_are_repeatable() -> None:
 
 async def test_reorder() -> None:
     relay = LossyRelay(("127.0.0.1", 9), reorder=0.5, seed=3, reorder_delay=0.05)
-    received, stats = await exchange(relay, 20, expect=20)
+    received, stats = await exchange(relay, 20, expect=20, quiet=3.0)
     sent = [b"%03d" % i for i in range(20)]
     assert sorted(received) == sent
     assert received != sent
