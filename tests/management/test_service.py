@@ -6,6 +6,7 @@ Every wait is bounded with ``fail_after`` (no sleeps); timing tests run on ``aut
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -319,3 +320,44 @@ async def test_requests_beyond_the_buffer_are_dropped_not_queued(tmp_path: Path)
             await peer.until(b"SUCCESS: signal SIGUSR2 thrown\r\n")
         assert mi.statistics().requests_dropped == 16
         assert [await next_request(mi) for _ in range(4)] == [ev.Signal("SIGUSR2")] * 4
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+async def test_no_password_or_token_in_any_log_or_repr(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secrets = ("MgmtPw-1", "UserPw-2", "Token-3")
+    pw = tmp_path / "pw"
+    pw.write_text(secrets[0] + "\n")
+    settings = unix(tmp_path, password_file=str(pw), query_passwords=True)
+    async with running(settings) as mi:
+        peer = await Peer.to(mi)
+        await peer.until(b"ENTER PASSWORD:")
+        await peer.ask(secrets[0], GREETING)
+        await peer.ask("log on all", b"END\r\n")
+        mi.post(ev.NeedPassword())
+        await peer.until(b"username/password\r\n")
+        await peer.ask("username Auth alice")
+        await peer.ask(f"password Auth {secrets[1]}")
+        request = await next_request(mi)
+        mi.post(ev.AuthTokenEvent(secrets[2]))
+        assert await peer.until(b"\r\n") == f">PASSWORD:Auth-Token:{secrets[2]}\r\n".encode()
+        mi.post(ev.LogEvent("authenticated"))
+        await peer.until(b"authenticated\r\n")
+        history = await peer.ask("log all", b"END\r\n")
+        seen = "\n".join(
+            [
+                caplog.text,
+                history.decode(),
+                repr(request),
+                repr(ev.AuthTokenEvent(secrets[2])),
+                repr(mi.statistics()),
+                repr(settings),
+            ]
+        )
+    assert isinstance(request, ev.Credentials) and request.password == secrets[1]
+    for secret in secrets:
+        assert secret not in seen

@@ -127,7 +127,7 @@ def atoi(text: str) -> int:
     return sign * int(digits) if digits else 0
 
 
-def state_line(entry: _StateEntry) -> str:
+def state_line(when: float, e: ev.StateEvent) -> str:
     """A state history entry as stock prints it, without the ``>STATE:`` prefix.
 
     ``time,NAME,detail,local_ip,remote_ip,remote_port,local_addr,local_port[,local_ipv6]``
@@ -135,10 +135,9 @@ def state_line(entry: _StateEntry) -> str:
     an undefined remote or local socket prints as two empty fields, and the IPv6 address is
     appended only when there is one.
     """
-    e = entry.event
     remote = f"{e.remote_ip},{e.remote_port or 0}" if e.remote_ip else ","
     local = f"{e.local_addr},{e.local_port or 0}" if e.local_addr else ","
-    line = f"{int(entry.time)},{e.state.value},{e.detail},{e.local_ip},{remote},{local}"
+    line = f"{int(when)},{e.state.value},{e.detail},{e.local_ip},{remote},{local}"
     if e.local_ipv6:
         line += f",{e.local_ipv6}"
     return line
@@ -290,7 +289,7 @@ class ManagementCore:
         if isinstance(event, ev.StateEvent):
             entry = _StateEntry(now, event)
             self._state_history.append(entry)
-            line = f">STATE:{state_line(entry)}"
+            line = f">STATE:{state_line(now, event)}"
             self._notify(out, line, lambda c: c.state_realtime)
         elif isinstance(event, ev.LogEvent):
             self._log(out, now, log_flags(event.flags), event.text)
@@ -611,7 +610,7 @@ class ManagementCore:
             return
         lines: list[str]
         if kind == "state":
-            lines = [state_line(e) for e in self._state_history]
+            lines = [state_line(e.time, e.event) for e in self._state_history]
         elif kind == "log":
             lines = [f"{int(e.time)},{e.flags},{e.text}" for e in self._log_history]
         else:

@@ -114,6 +114,7 @@ class ManagementInterface:
         self._clients: dict[int, _Client] = {}
         self._next_id = 1
         self._timer_wakeup = trio.Event()
+        self._clock_started = False
         self._t0 = 0.0
         self._wall0 = 0.0
         self._accepted = 0
@@ -143,8 +144,7 @@ class ManagementInterface:
 
     async def run(self, *, task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED) -> None:
         """Listen and serve until cancelled; ``task_status.started(address)`` when listening."""
-        self._t0 = trio.current_time()
-        self._wall0 = time.time()
+        self._start_clock()
         listeners = await self._listen()
         try:
             async with trio.open_nursery() as nursery:
@@ -184,7 +184,14 @@ class ManagementInterface:
 
     async def _accept_loop(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
         while True:
-            stream = await listener.accept()
+            try:
+                stream = await listener.accept()
+            except OSError:
+                # Out of file descriptors and the like: refuse for a moment, never crash the
+                # VPN client over its management interface.
+                self._refused["accept error"] = self._refused.get("accept error", 0) + 1
+                await trio.sleep(0.1)
+                continue
             self._accepted += 1
             refusal = self._refusal(stream)
             if refusal is not None:
@@ -320,8 +327,15 @@ class ManagementInterface:
 
     # --- time -------------------------------------------------------------------------------
 
+    def _start_clock(self) -> None:
+        if not self._clock_started:
+            self._t0 = trio.current_time()
+            self._wall0 = time.time()
+            self._clock_started = True
+
     def _now(self) -> float:
         """Wall-clock unix time that advances with trio's clock."""
+        self._start_clock()
         return self._wall0 + (trio.current_time() - self._t0)
 
     def _poll_traffic(self) -> None:
