@@ -52,4 +52,3 @@ def test_connected_line() -> None:
     assert state_line(1.0, event) == (
         "1,CONNECTED,SUCCESS,10.8.0.2,198.51.100.1,1194,192.0.2.7,40000,fd00::1000"
     )
-

@@ -215,8 +215,7 @@ def test_state_on_all_and_realtime() -> None:
     h = connected()
     h.event(ev.StateEvent(ev.State.AUTH), now=T0)
     assert h.send("state on all") == (
-        b"SUCCESS: real-time state notification set to ON\r\n"
-        b"1700000000,AUTH,,,,,,\r\nEND\r\n"
+        b"SUCCESS: real-time state notification set to ON\r\n1700000000,AUTH,,,,,,\r\nEND\r\n"
     )
     h.event(ev.StateEvent(ev.State.RECONNECTING, "SIGUSR1"), now=T0 + 2)
     assert h.read() == b">STATE:1700000002,RECONNECTING,SIGUSR1,,,,,\r\n"

@@ -27,7 +27,7 @@ from vpnstack.management.parse import (
         # notes lines 1275-1279: \\ -> \, \" -> ", \<space> -> space
         ("username Auth a\\\\b", ["username", "Auth", "a\\b"]),
         ("username Auth a\\ b", ["username", "Auth", "a b"]),
-        ("username Auth \\\"x", ["username", "Auth", '"x']),
+        ('username Auth \\"x', ["username", "Auth", '"x']),
         # single quotes: no escaping inside
         ("password 'Auth' 'a\\b \"c'", ["password", "Auth", 'a\\b "c']),
         ('password "Auth" ""', ["password", "Auth", ""]),

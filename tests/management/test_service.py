@@ -8,8 +8,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -98,6 +99,18 @@ class Peer:
 async def next_request(mi: ManagementInterface) -> ev.Request:
     with trio.fail_after(LIMIT):
         return await mi.requests.receive()
+
+
+@pytest.fixture(params=["unix", "tcp"])
+def listen(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., ManagementSettings]:
+    """Settings for a unix socket in tmp_path or TCP on 127.0.0.1 port 0, with overrides."""
+
+    def make(**kwargs: object) -> ManagementSettings:
+        if request.param == "unix":
+            return unix(tmp_path, **kwargs)
+        return ManagementSettings(host="127.0.0.1", port=0, **kwargs)  # type: ignore[arg-type]
+
+    return make
 
 
 def unix(tmp_path: Path, **kwargs: object) -> ManagementSettings:
@@ -238,8 +251,10 @@ async def test_bytecount_notifications(autojump_clock: trio.testing.MockClock) -
 # --- hostile clients --------------------------------------------------------------------------
 
 
-async def test_garbage_gets_errors_and_others_are_unaffected(tmp_path: Path) -> None:
-    async with running(unix(tmp_path)) as mi:
+async def test_garbage_gets_errors_and_others_are_unaffected(
+    listen: Callable[..., ManagementSettings],
+) -> None:
+    async with running(listen()) as mi:
         bad, good = await Peer.to(mi), await Peer.to(mi)
         await bad.until(GREETING)
         await good.until(GREETING)
@@ -256,8 +271,10 @@ async def test_garbage_gets_errors_and_others_are_unaffected(tmp_path: Path) -> 
         assert await bad.ask("hold") == b"SUCCESS: hold=0\r\n"
 
 
-async def test_a_one_mib_line_drops_the_client(tmp_path: Path) -> None:
-    async with running(unix(tmp_path)) as mi:
+async def test_a_one_mib_line_drops_the_client(
+    listen: Callable[..., ManagementSettings],
+) -> None:
+    async with running(listen()) as mi:
         bad, good = await Peer.to(mi), await Peer.to(mi)
         await bad.until(GREETING)
         with contextlib.suppress(trio.BrokenResourceError):  # it may close while we send
@@ -268,8 +285,10 @@ async def test_a_one_mib_line_drops_the_client(tmp_path: Path) -> None:
         assert await good.ask("hold") == b"SUCCESS: hold=0\r\n"
 
 
-async def test_disconnect_mid_command(tmp_path: Path) -> None:
-    async with running(unix(tmp_path)) as mi:
+async def test_disconnect_mid_command(
+    listen: Callable[..., ManagementSettings],
+) -> None:
+    async with running(listen()) as mi:
         peer = await Peer.to(mi)
         await peer.until(GREETING)
         await peer.send(b'password "Auth" "half')
@@ -280,10 +299,13 @@ async def test_disconnect_mid_command(tmp_path: Path) -> None:
         assert mi.statistics().clients == 1
 
 
-async def test_a_client_that_never_reads_is_dropped_without_blocking(tmp_path: Path) -> None:
-    settings = unix(tmp_path, max_queued_bytes=256 * 1024)
-    async with running(settings) as mi:
+async def test_a_client_that_never_reads_is_dropped_without_blocking(
+    listen: Callable[..., ManagementSettings],
+) -> None:
+    async with running(listen(max_queued_bytes=256 * 1024)) as mi:
         slow, good = await Peer.to(mi), await Peer.to(mi)
+        if isinstance(slow.stream, trio.SocketStream):  # keep TCP from buffering megabytes
+            slow.stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         await slow.until(GREETING)
         await slow.send("log on")  # and never reads again
         await good.until(GREETING)
@@ -297,13 +319,13 @@ async def test_a_client_that_never_reads_is_dropped_without_blocking(tmp_path: P
                 *lines, rest = (rest + await good.stream.receive_some(1 << 16)).split(b"\r\n")
                 received += sum(line.startswith(b">LOG:") for line in lines)
 
-        text = "x" * 100
+        text = "x" * 500
         with trio.fail_after(LIMIT):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(read_all)
                 await trio.testing.wait_all_tasks_blocked()
-                for batch in range(10):
-                    for i in range(1000):
+                for batch in range(100):  # 100 x 100 notifications of ~530 bytes
+                    for i in range(100):
                         mi.post(ev.LogEvent(f"{batch}.{i} {text}"))  # never blocks
                     await trio.testing.wait_all_tasks_blocked()
         assert received == 10_000

@@ -116,7 +116,7 @@ def split_command(line: str) -> list[str]:
             params.append("".join(current))
             current = []
             state = "initial"
-        if backslash and out and not (out in ('\\', '"') or _is_space(out)):
+        if backslash and out and not (out in ("\\", '"') or _is_space(out)):
             raise CommandSyntaxError(
                 f"ERROR: Options warning: Bad backslash ('\\') usage in {_SOURCE}: remember"
                 " that backslashes are treated as shell-escapes and if you need to pass"

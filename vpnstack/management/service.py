@@ -104,9 +104,9 @@ class ManagementInterface:
         local = settings.unix_path is not None or _is_loopback(settings.host)
         if not local and not settings.allow_non_loopback:
             raise ConfigError(
-                    f"management on {settings.host} would be reachable from other hosts; "
-                    "listen on 127.0.0.1, ::1 or a unix socket"
-                )
+                f"management on {settings.host} would be reachable from other hosts; "
+                "listen on 127.0.0.1, ::1 or a unix socket"
+            )
         self._settings = settings
         self._core = ManagementCore(settings, password=password, title=title)
         self._traffic = traffic
