@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pwd
 import socket
 import stat
 from collections.abc import AsyncIterator, Callable
@@ -171,7 +172,8 @@ async def test_three_bad_passwords_disconnect(tmp_path: Path) -> None:
 
 
 async def test_peer_credentials(tmp_path: Path) -> None:
-    async with running(unix(tmp_path, client_user=os.getuid(), client_group=os.getgid())) as mi:
+    me = pwd.getpwuid(os.getuid()).pw_name
+    async with running(unix(tmp_path, client_user=me, client_group=os.getgid())) as mi:
         peer = await Peer.to(mi)
         assert await peer.until(b"\r\n") == GREETING
     async with running(unix(tmp_path, client_user=os.getuid() + 1)) as mi:
@@ -179,6 +181,21 @@ async def test_peer_credentials(tmp_path: Path) -> None:
         assert await peer.closed()
         assert peer.buffer == b""
         assert mi.statistics().refused == {"peer credentials": 1}
+
+
+def test_unknown_client_user_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such user 'no-such-user-x'"):
+        ManagementInterface(unix(tmp_path, client_user="no-such-user-x"))
+
+
+async def test_too_many_clients_are_refused(tmp_path: Path) -> None:
+    async with running(unix(tmp_path, max_clients=1)) as mi:
+        first = await Peer.to(mi)
+        await first.until(GREETING)
+        second = await Peer.to(mi)
+        assert await second.closed() and second.buffer == b""
+        assert mi.statistics().refused == {"too many clients": 1}
+        assert await first.ask("hold") == b"SUCCESS: hold=0\r\n"
 
 
 # --- flows with the VPN client ---------------------------------------------------------------

@@ -108,6 +108,11 @@ class ManagementInterface:
                 "listen on 127.0.0.1, ::1 or a unix socket"
             )
         self._settings = settings
+        try:
+            self._uid = None if settings.client_user is None else _uid(settings.client_user)
+            self._gid = None if settings.client_group is None else _gid(settings.client_group)
+        except KeyError as exc:
+            raise ConfigError(f"management-client-user/group: no such {exc.args[0]}") from None
         self._core = ManagementCore(settings, password=password, title=title)
         self._traffic = traffic
         self._requests_in, self.requests = trio.open_memory_channel[ev.Request](request_buffer)
@@ -207,9 +212,7 @@ class ManagementInterface:
         if len(self._clients) >= self._settings.max_clients:
             return "too many clients"
         settings = self._settings
-        if settings.unix_path is None or (
-            settings.client_user is None and settings.client_group is None
-        ):
+        if settings.unix_path is None or (self._uid is None and self._gid is None):
             return None
         try:
             creds = stream.socket.getsockopt(
@@ -218,9 +221,9 @@ class ManagementInterface:
             _pid, uid, gid = struct.unpack("3i", creds)
         except OSError:
             return "peer credentials"
-        if settings.client_user is not None and uid != _uid(settings.client_user):
+        if self._uid is not None and uid != self._uid:
             return "peer credentials"
-        if settings.client_group is not None and gid != _gid(settings.client_group):
+        if self._gid is not None and gid != self._gid:
             return "peer credentials"
         return None
 
@@ -363,11 +366,21 @@ def _is_loopback(host: str) -> bool:
 
 
 def _uid(user: str | int) -> int:
-    return user if isinstance(user, int) else pwd.getpwnam(user).pw_uid
+    if isinstance(user, int):
+        return user
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise KeyError(f"user {user!r}") from None
 
 
 def _gid(group: str | int) -> int:
-    return group if isinstance(group, int) else grp.getgrnam(group).gr_gid
+    if isinstance(group, int):
+        return group
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise KeyError(f"group {group!r}") from None
 
 
 def _unlink_socket(path: str) -> None:
