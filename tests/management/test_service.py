@@ -281,8 +281,8 @@ async def test_garbage_gets_errors_and_others_are_unaffected(
         assert await bad.until(b"\r\n") == (
             b'ERROR: Options error: No closing quotation (") in TCP:0\r\n'
         )
-        assert await bad.until(b"\r\n") == (  # invalid UTF-8 reads as U+FFFD
-            "ERROR: unknown command [\ufffd\ufffd], enter 'help' for more options\r\n".encode()
+        assert await bad.until(b"\r\n") == (  # the invalid UTF-8 line
+            b"ERROR: unknown command, enter 'help' for more options\r\n"
         )
         assert await good.ask("hold") == b"SUCCESS: hold=0\r\n"
         assert await bad.ask("hold") == b"SUCCESS: hold=0\r\n"

@@ -510,7 +510,10 @@ class ManagementCore:
                 out.append(ev.SetAuthRetry(arg))
                 send("SUCCESS: auth-retry parameter changed")
             else:
-                send("ERROR: bad auth-retry parameter")
+                send(
+                    "--auth-retry method must be 'interact', 'nointeract', or 'none'",
+                    "ERROR: bad auth-retry parameter",
+                )
         elif cmd == "state":
             if arg is None:
                 self._history(conn, "state", "1", send)
@@ -554,7 +557,9 @@ class ManagementCore:
         elif cmd in _NOT_AVAILABLE:
             send(_NOT_AVAILABLE[cmd])
         else:
-            send(f"ERROR: unknown command [{cmd}], enter 'help' for more options")
+            # 2.6's wording; 2.7 repeats the command in brackets, which would echo a password
+            # typed at the wrong moment back to the screen.
+            send("ERROR: unknown command, enter 'help' for more options")
         return None
 
     def _mod_signal(self, name: str) -> str | None:
