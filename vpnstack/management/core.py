@@ -91,8 +91,8 @@ _NOT_AVAILABLE = {
     "client-kill": "ERROR: The 'client-kill' command is not supported by the current daemon mode",
     "client-deny": "ERROR: The 'client-deny' command is not supported by the current daemon mode",
     "client-auth": "ERROR: The 'client-auth' command is not supported by the current daemon mode",
-    "client-auth-nt": (
-        "ERROR: The 'client-auth-nt' command is not supported by the current daemon mode"
+    "client-auth-nt": (  # sic: stock names both client-auth commands the same
+        "ERROR: The 'client-auth' command is not supported by the current daemon mode"
     ),
     "client-pending-auth": (
         "ERROR: The 'client-pending-auth' command is not supported by the current daemon mode"
