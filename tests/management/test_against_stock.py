@@ -8,6 +8,7 @@ where we deliberately differ (see there). Skipped when ``openvpn`` is not instal
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from vpnstack.lab.pki import Pki
 from vpnstack.management import events as ev
 from vpnstack.management.settings import ManagementSettings
 
@@ -112,16 +114,16 @@ DIFFERENT = {
 }
 
 
-@pytest.fixture
-def stock(tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def stock_openvpn(path: str, *extra: str) -> Iterator[None]:
+    """Run stock openvpn, holding, with its management interface on unix socket ``path``."""
     if OPENVPN is None:
         pytest.skip("stock openvpn is not installed")
-    path = str(tmp_path / "stock.sock")
     # fmt: off
     argv = [
-        OPENVPN, "--dev", "null", "--remote", "127.0.0.1", "--port", "9", "--proto", "udp",
+        OPENVPN, "--dev", "null", "--remote", "127.0.0.1", "9", "udp",
         "--ifconfig-noexec", "--route-noexec", "--verb", "3",
-        "--management", path, "unix", "--management-hold",
+        "--management", path, "unix", "--management-hold", *extra,
     ]
     # fmt: on
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -133,12 +135,19 @@ def stock(tmp_path: Path) -> Iterator[str]:
             chunk = os.read(proc.stdout.fileno(), 65536) if ready else b""
             assert chunk, f"openvpn did not start listening: {seen.decode(errors='replace')}"
             seen += chunk
-        yield path
+        yield
     finally:
         proc.kill()
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.fixture
+def stock(tmp_path: Path) -> Iterator[str]:
+    path = str(tmp_path / "stock.sock")
+    with stock_openvpn(path):
+        yield path
 
 
 async def replies(peer: Peer) -> dict[str, bytes]:
@@ -169,3 +178,52 @@ async def test_replies_match_stock_openvpn(stock: str, tmp_path: Path) -> None:
     assert not DIFFERENT & set(COMMANDS)
     for command in COMMANDS:
         assert (command, ours[command]) == (command, stock_replies[command])
+
+
+# The password query, as stock asks for --auth-user-pass once the hold is released (the server
+# at 127.0.0.1:9 is never reached: stock sends nothing before it has the credentials).
+QUERY_FLOW = [
+    ("state on", b"\r\n"),
+    ("hold release", b"username/password\r\n"),
+    ('username "Auth" "jo\\ doe"', b"\r\n"),
+    ('password "Auth" "pa\\"ss"', b"\r\n"),
+]
+
+
+async def query_flow(peer: Peer) -> list[bytes]:
+    out = [await peer.until(b"release:0\r\n")]
+    for command, marker in QUERY_FLOW:
+        out.append(await peer.ask(command, marker))
+    return out
+
+
+async def test_password_query_matches_stock_openvpn(tmp_path: Path, lab_pki: Pki) -> None:
+    path = str(tmp_path / "stock.sock")
+    with stock_openvpn(
+        path, "--client", "--ca", lab_pki.root_ca, "--auth-user-pass",
+        "--management-query-passwords",
+    ):  # fmt: skip
+        stock_peer = Peer(await trio.open_unix_socket(path))
+        try:
+            stock_lines = await query_flow(stock_peer)
+        finally:
+            await stock_peer.stream.aclose()
+    settings = ManagementSettings(
+        unix_path=str(tmp_path / "ours.sock"), hold=True, query_passwords=True
+    )
+    async with running(settings) as mi:
+        mi.post(ev.HoldWaiting(0))
+        peer = await Peer.to(mi)
+
+        async def vpn_client() -> None:  # what the lifecycle will do
+            assert await mi.requests.receive() == ev.ReleaseHold()
+            mi.post(ev.NeedPassword())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(vpn_client)
+            ours = await query_flow(peer)
+        with trio.fail_after(10):
+            credentials = await mi.requests.receive()
+    assert ours == stock_lines, (ours, stock_lines)
+    assert b">PASSWORD:Need 'Auth' username/password" in stock_lines[2]
+    assert credentials == ev.Credentials("Auth", "jo doe", 'pa"ss')
