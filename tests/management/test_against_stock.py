@@ -115,7 +115,7 @@ DIFFERENT = {
 
 
 @contextlib.contextmanager
-def stock_openvpn(path: str, *extra: str) -> Iterator[None]:
+def stock_openvpn(path: str, *extra: str, pw_file: str | None = None) -> Iterator[None]:
     """Run stock openvpn, holding, with its management interface on unix socket ``path``."""
     if OPENVPN is None:
         pytest.skip("stock openvpn is not installed")
@@ -123,7 +123,8 @@ def stock_openvpn(path: str, *extra: str) -> Iterator[None]:
     argv = [
         OPENVPN, "--dev", "null", "--remote", "127.0.0.1", "9", "udp",
         "--ifconfig-noexec", "--route-noexec", "--verb", "3",
-        "--management", path, "unix", "--management-hold", *extra,
+        "--management", path, "unix", *([pw_file] if pw_file else []),
+        "--management-hold", *extra,
     ]
     # fmt: on
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -227,3 +228,30 @@ async def test_password_query_matches_stock_openvpn(tmp_path: Path, lab_pki: Pki
     assert ours == stock_lines, (ours, stock_lines)
     assert b">PASSWORD:Need 'Auth' username/password" in stock_lines[2]
     assert credentials == ev.Credentials("Auth", "jo doe", 'pa"ss')
+
+
+async def password_flow(peer: Peer) -> list[bytes]:
+    out = [await peer.until(b"ENTER PASSWORD:")]
+    out.append(await peer.ask("Wrong", b"ENTER PASSWORD:"))
+    out.append(await peer.ask("right pw", b"release:0\r\n"))
+    out.append(await peer.ask("hold", b"\r\n"))
+    return out
+
+
+async def test_management_password_matches_stock_openvpn(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("right pw\nsecond line\n")
+    path = str(tmp_path / "stock.sock")
+    with stock_openvpn(path, pw_file=str(pw)):
+        stock_peer = Peer(await trio.open_unix_socket(path))
+        try:
+            stock_lines = await password_flow(stock_peer)
+        finally:
+            await stock_peer.stream.aclose()
+    settings = ManagementSettings(
+        unix_path=str(tmp_path / "ours.sock"), hold=True, password_file=str(pw)
+    )
+    async with running(settings) as mi:
+        mi.post(ev.HoldWaiting(0))
+        ours = await password_flow(await Peer.to(mi))
+    assert ours == stock_lines, (ours, stock_lines)

@@ -432,7 +432,9 @@ class ManagementCore:
                 out.extend(self._welcome(client))
                 return None
             conn.password_tries += 1
-            self._send(out, client, "ERROR: bad password")
+            # Stock composes "ERROR: bad password" (manage.c 242) but its output path drops
+            # everything while the password is still needed, so a client only ever sees the
+            # next "ENTER PASSWORD:" (checked against OpenVPN 2.6.14). We send what it sends.
             if conn.password_tries >= MAX_PASSWORD_TRIES:
                 return f"{MAX_PASSWORD_TRIES} failed password attempts"
             return None
