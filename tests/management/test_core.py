@@ -494,3 +494,10 @@ def test_no_secret_in_reprs_or_log() -> None:
     everything += h.send("log all").decode() + h.send("state all").decode()
     assert "hunter2" not in everything and "TOKEN-XYZ" not in everything
     assert "alice" in everything  # the username is not a secret
+
+
+def test_an_endless_line_closes_without_flushing() -> None:
+    h = Harness(ManagementSettings(max_line=1024))
+    h.connect()
+    outputs = h.core.receive(1, b"x" * 1025, T0)
+    assert outputs == [ev.CloseClient(1, "line too long", flush=False)]

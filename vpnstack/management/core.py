@@ -267,8 +267,8 @@ class ManagementCore:
             return []
         try:
             lines = conn.reader.feed(data)
-        except LineTooLong as exc:
-            return [ev.CloseClient(client, str(exc))]
+        except LineTooLong:
+            return [ev.CloseClient(client, "line too long", flush=False)]
         out: list[ev.Output] = []
         processed = False
         for line in lines:

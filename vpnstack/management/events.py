@@ -223,6 +223,8 @@ class CloseClient:
     """The connection's id."""
     reason: str
     """Why, for the log."""
+    flush: bool = True
+    """Write what is already queued first (``exit``); False drops it (an abusive client)."""
 
 
 # --- requests: management core -> VPN client ------------------------------------------------

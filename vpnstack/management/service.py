@@ -296,8 +296,8 @@ class ManagementInterface:
                 client = self._clients.get(item.client)
                 if client is None:
                     continue
-                if item.reason.startswith("command line longer"):
-                    self._drop(client, "line too long")
+                if not item.flush:
+                    self._drop(client, item.reason)
                 else:
                     client.closing = item.reason
                     client.flush_and_close = True
