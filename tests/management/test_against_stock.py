@@ -96,6 +96,8 @@ COMMANDS = [
     "client-pending-auth 1 2 x 30",
     "username 'Private Key' x",
     'password "Auth" x y',
+    "nclients",
+    "load-stats",
 ]
 
 DIFFERENT = {

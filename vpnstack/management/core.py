@@ -97,6 +97,7 @@ _NOT_AVAILABLE = {
     "client-pending-auth": (
         "ERROR: The 'client-pending-auth' command is not supported by the current daemon mode"
     ),
+    "nclients": "ERROR: The 'nclients' command is not supported by the current daemon mode",
     "net": "ERROR: Sorry, this command is currently only implemented on Windows",
     "remote": "ERROR: The 'remote' command is not supported by the current daemon mode",
     "proxy": "ERROR: The 'proxy' command is not supported by the current daemon mode",
@@ -554,6 +555,9 @@ class ManagementCore:
                 conn.bytecount_interval = max(0, seconds)
                 conn.bytecount_due = now + seconds if seconds > 0 else None
                 send("SUCCESS: bytecount interval changed")
+        elif cmd == "load-stats":  # manage.c man_load_stats: the process's byte totals
+            t = self._traffic
+            send(f"SUCCESS: nclients=0,bytesin={t.link_read_bytes},bytesout={t.link_write_bytes}")
         elif cmd == "env-filter":
             send(f"SUCCESS: env_filter_level={atoi(arg) if arg is not None else 0}")
         elif cmd in _NOT_AVAILABLE:
