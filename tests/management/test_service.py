@@ -141,6 +141,31 @@ async def test_tcp_on_loopback_port_0() -> None:
         assert reply.startswith(b"Management Interface for vpnstack\r\nCommands:\r\n")
 
 
+async def test_a_port_in_use_is_a_config_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        mi = ManagementInterface(ManagementSettings(host="127.0.0.1", port=port))
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1 port {port}"):
+            await mi.run()
+
+
+async def test_last_notifications_go_out_at_shutdown(tmp_path: Path) -> None:
+    mi = ManagementInterface(unix(tmp_path))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(mi.run)
+        peer = await Peer.to(mi)
+        await peer.until(GREETING)
+        await peer.ask("state on")
+        mi.post(ev.StateEvent(ev.State.EXITING, "SIGTERM"))
+        mi.post(ev.Fatal("going away"))
+        nursery.cancel_scope.cancel()
+    assert await peer.closed()
+    assert peer.buffer.endswith(b",EXITING,SIGTERM,,,,,\r\n>FATAL:going away\r\n"), peer.buffer
+    await peer.stream.aclose()
+
+
 def test_non_loopback_needs_to_be_asked_for() -> None:
     with pytest.raises(ConfigError, match="reachable from other hosts"):
         ManagementInterface(ManagementSettings(host="0.0.0.0"))

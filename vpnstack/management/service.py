@@ -22,6 +22,7 @@ Time: the core gets wall-clock unix seconds that advance with trio's clock, so t
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import grp
 import ipaddress
@@ -69,12 +70,16 @@ class _Client:
     """One connected management client."""
 
     id: int
-    stream: trio.abc.Stream
+    stream: trio.SocketStream
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     queue: deque[bytes] = attrs.field(factory=deque)
     queued: int = 0
     wakeup: trio.Event = attrs.field(factory=trio.Event)
     drained: trio.Event = attrs.field(factory=trio.Event)
+    pending: bytes = b""
+    """What the writer is sending now (taken from ``queue``) ..."""
+    offset: int = 0
+    """... and how much of it has gone out."""
     closing: str | None = None
     """Set when we (or the peer) end the connection; None while it lives."""
     flush_and_close: bool = False
@@ -170,7 +175,12 @@ class ManagementInterface:
     async def _listen(self) -> list[trio.SocketListener]:
         settings = self._settings
         if settings.unix_path is None:
-            listeners = await trio.open_tcp_listeners(settings.port, host=settings.host)
+            try:
+                listeners = await trio.open_tcp_listeners(settings.port, host=settings.host)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {settings.host} port {settings.port}: {exc.strerror}"
+                ) from None
             sockname = listeners[0].socket.getsockname()
             self.address = (sockname[0], sockname[1])
             return listeners
@@ -246,6 +256,12 @@ class ManagementInterface:
                 exiting = False
             self._clients.pop(client.id, None)
             with trio.CancelScope(shield=True):
+                rest = client.pending[client.offset :] + b"".join(client.queue)
+                if exiting and rest:
+                    # We are being shut down: the last notifications (>STATE EXITING,
+                    # >FATAL) still go out, within a bound.
+                    with trio.move_on_after(1), contextlib.suppress(trio.BrokenResourceError):
+                        await client.stream.send_all(rest)
                 await trio.aclose_forcefully(client.stream)
             self._dispatch(self._core.disconnect(client.id, self._now(), exiting=exiting))
 
@@ -267,15 +283,22 @@ class ManagementInterface:
             while not client.queue:
                 await client.wakeup.wait()
                 client.wakeup = trio.Event()
-            # Everything queued goes in one write: one syscall per burst, not per line.
-            data = b"".join(client.queue)
+            # Everything queued goes in one write: one syscall per burst, not per line. The
+            # socket's own send is used so that a cancelled write knows what went out.
+            client.pending = b"".join(client.queue)
             client.queue.clear()
+            client.offset = 0
+            view = memoryview(client.pending)
             try:
-                await client.stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                while client.offset < len(view):
+                    client.offset += await client.stream.socket.send(view[client.offset :])
+            except (trio.ClosedResourceError, OSError):
                 self._drop(client, "disconnected")
                 return
-            client.queued -= len(data)
+            finally:
+                view.release()
+            client.queued -= len(client.pending)
+            client.pending = b""
             if not client.queue:
                 client.drained.set()
 
