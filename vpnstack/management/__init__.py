@@ -33,4 +33,19 @@ the service drops requests beyond its buffer rather than block):
   ``ForgetPasswords`` — drop cached credentials and the auth-token;
 * ``SetAuthRetry(mode)``, ``SetVerb(n)``, ``SetMute(n)`` — change those settings;
 * ``CrResponse(text)`` — send ``CR_RESPONSE,<text>`` to the server on the control channel.
+
+Running it (a sketch of the coming lifecycle integration)::
+
+    mi = ManagementInterface(settings, title="vpnstack 0.1.0", traffic=lambda: counters())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(mi.run)              # listening; mi.address says where
+        nursery.start_soon(act_on, mi.requests)  # ONE task consumes the requests
+        mi.post(StateEvent(State.CONNECTING))
+        ...
+
+Replies are stock's bytes (tests/management/test_against_stock.py compares them with the
+installed OpenVPN 2.6). Deliberate differences: several management clients at once (stock:
+one); a parameter may exceed 256 characters (stock's error would repeat it, i.e. the
+password); lines are bounded at ``max_line`` and a client that does not read is dropped;
+``version N`` (N >= 4) gets current OpenVPN's SUCCESS reply (adc0feb), which 2.6 never sends.
 """
