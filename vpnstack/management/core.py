@@ -189,7 +189,7 @@ class _Query:
 
     request: ev.NeedPassword
     username: str | None = None
-    password: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
 
 
 class ManagementCore:
