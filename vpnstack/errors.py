@@ -190,10 +190,8 @@ class TunnelClosed(VPNError):
 class RemoteProtocolError(Exception):
     """A packet from the peer violates the protocol; drop it and count ``reason``."""
 
-    def __init__(self, reason: DropReason | str, detail: str = "") -> None:
-        # ``str`` only until the tlssession core's sites use DropReason (issue 7; narrowed
-        # at merge). A DropReason *is* a str, so counting it reads the same either way.
-        self.reason: DropReason | str = reason
+    def __init__(self, reason: DropReason, detail: str = "") -> None:
+        self.reason = reason
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 

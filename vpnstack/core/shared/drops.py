@@ -24,8 +24,8 @@ class DropCounter:
     def drop(self, reason: DropReason | str, count: int = 1) -> None:
         """Record ``count`` packets dropped for ``reason``.
 
-        ``str`` is accepted for the sites not converted yet (the tlssession layer, and the
-        kernel TUN device's ``write-error-<errno>``, which names an errno, not a violation).
+        ``str`` is accepted for one site only: the kernel TUN device's ``write-error-<errno>``,
+        which names an errno the kernel returned, not a violation of the peer.
         """
         self._counts[reason] += count
 

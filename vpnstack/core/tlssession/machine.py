@@ -211,7 +211,7 @@ class HandWindowExpired(Event):
 class Drop:
     """Refuse the message: ``RemoteProtocolError(reason)``, dropped and counted by the service."""
 
-    reason: str
+    reason: DropReason
     """The drop reason."""
 
 
@@ -219,7 +219,7 @@ class Drop:
 class Ignore:
     """Ignore the event; the caller learns it was not taken."""
 
-    counter: str | None = None
+    counter: DropReason | None = None
     """The ``ignored`` counter to raise, or None to ignore silently."""
 
 
