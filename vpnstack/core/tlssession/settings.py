@@ -34,6 +34,9 @@ class TLSSettings:
     """Lowest TLS version to accept ("1.2" when None, as OpenVPN 2.6)."""
     tls_version_max: str | None = None
     """Highest TLS version to offer, or None for no limit."""
+    keylog: str | None = None
+    """Append the TLS secrets to this file in the NSS key log format (``SSLKEYLOGFILE``);
+    None: never written anywhere."""
 
 
 @attrs.frozen
