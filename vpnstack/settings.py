@@ -110,6 +110,8 @@ def tls_settings(config: Config) -> TLSSettings:
         verify_x509_name=config.tls.verify_x509_name,
         tls_version_min=config.tls.version_min,
         tls_version_max=config.tls.version_max,
+        tls_cipher=config.tls.cipher,
+        tls_ciphersuites=config.tls.ciphersuites,
         # The convention of curl, Firefox and Chrome; a --tls-keylog option may come later.
         keylog=os.environ.get("SSLKEYLOGFILE") or None,
     )

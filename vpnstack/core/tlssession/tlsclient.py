@@ -223,6 +223,22 @@ class TLSClient:
                 raise ConfigError(f"TLS version {value!r} is not one of 1.0, 1.1, 1.2, 1.3")
             setter(_TLS_VERSIONS[value])
         ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_NO_RENEGOTIATION)
+        for value, name in (
+            (settings.tls_cipher, "tls-cipher"),
+            (settings.tls_ciphersuites, "tls-ciphersuites"),
+        ):
+            if value is None:
+                continue
+            try:
+                if name == "tls-cipher":
+                    ctx.set_cipher_list(value.encode())
+                else:
+                    ctx.set_tls13_ciphersuites(value.encode())
+            except SSL.Error:
+                raise ConfigError(
+                    f"{name} {value!r}: no cipher suite OpenSSL knows (use OpenSSL's names, "
+                    "e.g. ECDHE-ECDSA-AES256-GCM-SHA384 or TLS_AES_256_GCM_SHA384)"
+                ) from None
 
         cas = _load_certs(settings.ca, "ca")
         store = ctx.get_cert_store()
