@@ -8,6 +8,8 @@ key-method 2. ``now`` is always a literal.
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from OpenSSL import SSL
@@ -20,12 +22,19 @@ from tests.core.tls_helpers import (
     make_leaf,
     shared_pki,
 )
+from vpnstack.client.output import Reporter
 from vpnstack.core.tlssession.alerts import alert_name, tls_failure
 from vpnstack.core.tlssession.machine import Phase
 from vpnstack.core.tlssession.progress import SessionProgress
 from vpnstack.core.tlssession.session import QUIET_AFTER, SessionCore
-from vpnstack.errors import CertificateError, HandshakeTimeout, TLSError, VPNError
-from vpnstack.messages import ControlMessage
+from vpnstack.errors import (
+    CertificateError,
+    ConfigError,
+    HandshakeTimeout,
+    TLSError,
+    VPNError,
+)
+from vpnstack.messages import ControlMessage, Stage, StateChange
 from vpnstack.settings import session_settings
 
 CLIENT_SID = b"\xc1\x1e\x17\x00\x00\x00\x00\x01"
@@ -35,10 +44,12 @@ VERSIONS = [
 ]
 
 
-def refusing_server(max_version: int, *, silent: bool = False) -> ScriptedServer:
+def refusing_server(
+    max_version: int, *, silent: bool = False, ciphersuites: bytes | None = None
+) -> ScriptedServer:
     """The scripted server; its TLS engine's failure is swallowed so that its alert goes out
     (``silent``: dropped with the session, as a stock OpenVPN 2.6 server does)."""
-    server = ScriptedServer(shared_pki(), max_version=max_version)
+    server = ScriptedServer(shared_pki(), max_version=max_version, ciphersuites=ciphersuites)
     tls = server.tls
     feed = tls.feed
 
@@ -254,3 +265,37 @@ def test_a_healthy_session_never_reports_quiet() -> None:
     for now in (103.0, 200.0, 1000.0):
         assert quiet_notices(driver.timer(now)) == []
 
+
+
+def test_tls_ciphersuites_are_applied_and_a_mismatch_is_handshake_failure() -> None:
+    server = refusing_server(SSL.TLS1_3_VERSION, ciphersuites=b"TLS_AES_128_GCM_SHA256")
+    core = SessionCore(
+        session_settings(config(tls__ciphersuites="TLS_CHACHA20_POLY1305_SHA256")),
+        local_session_id=CLIENT_SID,
+    )
+    core.start(100.0)
+    with pytest.raises(TLSError) as info:
+        Driver(core, server).pump(100.0)
+    assert str(info.value) == (
+        "the server refused the TLS handshake (alert handshake_failure): no TLS cipher suite "
+        "or key-exchange group in common: check tls-cipher, tls-ciphersuites and tls-groups "
+        "against the server's"
+    )
+
+
+@pytest.mark.parametrize("field", ["cipher", "ciphersuites"])
+def test_an_unknown_tls_cipher_is_a_config_error(field: str) -> None:
+    with pytest.raises(ConfigError, match=f"tls-{field} 'NOPE': no cipher suite OpenSSL knows"):
+        SessionCore(
+            session_settings(config(**{f"tls__{field}": "NOPE"})), local_session_id=CLIENT_SID
+        ).start(100.0)
+
+
+def test_vpnstack_client_shows_the_notice_at_the_default_verbosity() -> None:
+    stream = io.StringIO()
+    reporter = Reporter(stream=stream)
+    reporter.stage(StateChange("tlssession", Stage.TLS_HANDSHAKE, "server session 00"))
+    reporter.stage(StateChange("tlssession", Stage.TLS_HANDSHAKE, "still waiting: no answer"))
+    reporter.stage(StateChange("tlssession", Stage.TLS_HANDSHAKE, "warning: TLS secrets"))
+    lines = [line.split(" ", 2)[2] for line in stream.getvalue().splitlines()]
+    assert lines == ["still waiting: no answer", "warning: TLS secrets"]

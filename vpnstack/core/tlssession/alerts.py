@@ -83,7 +83,12 @@ _ALERTS: dict[str, tuple[bool, str]] = {
         "two CAs with the same name)",
     ),
     "illegal_parameter": (False, "the server found a field of our handshake invalid"),
-    "internal_error": (False, "the server failed internally (its log says why)"),
+    "internal_error": (
+        False,
+        "the server failed internally, or one of OpenVPN's own checks refused our "
+        "certificate (an OpenVPN server reports remote-cert-tls client and tls-verify "
+        "refusals with this alert): its log says why",
+    ),
     "no_application_protocol": (False, "the server wants an ALPN protocol we do not send"),
 }
 

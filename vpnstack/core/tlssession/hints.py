@@ -71,6 +71,11 @@ def timeout_message(
     return f"handshake started but did not complete within {window:g} s (hand-window): {hint}"
 
 
+QUIET_PREFIX = "still waiting:"
+"""How a ``ServerQuiet`` notice begins (vpnstack-client shows it at every verbosity)."""
+WARNING_PREFIX = "warning:"
+"""How a warning detail begins (likewise)."""
+
 _CERT_CAUSES = (
     "not issued by the CA the server trusts, expired, revoked, or without the extendedKeyUsage "
     "clientAuth that remote-cert-tls client asks"
@@ -86,7 +91,7 @@ def quiet_message(
     cipher logs the alert ("Sent fatal SSL alert: ...") but frees the session before sending
     it, and then drops every packet of ours; nothing more arrives.
     """
-    prefix = f"still waiting: no answer from the server for {waited:.0f} s"
+    prefix = f"{QUIET_PREFIX} no answer from the server for {waited:.0f} s"
     if key_id != 0:
         prefix += f" (renegotiation of key id {key_id})"
     owner = "the server's log says why; the attempt ends at hand-window"
@@ -113,7 +118,7 @@ def quiet_message(
 def keylog_warning(path: str) -> str:
     """Said once per session when the TLS secrets are written out (SSLKEYLOGFILE)."""
     return (
-        f"warning: TLS secrets of the control channel are appended to {path} "
+        f"{WARNING_PREFIX} TLS secrets of the control channel are appended to {path} "
         "(SSLKEYLOGFILE): that file decrypts this session's control channel, including its "
         "password and keys; delete it when done"
     )
