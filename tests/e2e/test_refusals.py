@@ -17,6 +17,7 @@ Each test checks the exact line and that it came well within the hand-window.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,8 @@ import trio
 from vpnstack import AuthFailed, HandshakeTimeout, StateChange, VPNError, load_config, open_tunnel
 from vpnstack.lab.pki import CertKey, generate_pki, issue_client_cert
 from vpnstack.lab.server import OpenVPNLab, ServerOptions
+
+from .clientproc import ClientProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -222,3 +225,22 @@ async def test_wrong_password_is_auth_failed_at_once(
     )
     assert elapsed < NOTICE_BOUND
     assert notices(seen) == []
+
+
+def test_vpnstack_client_prints_the_notice_within_the_bound(
+    openvpn_lab: StartLab, tmp_path: Path, clients: list[ClientProcess]
+) -> None:
+    lab = openvpn_lab(ServerOptions())
+    client = ClientProcess(lab, tmp_path)
+    clients.append(client)
+    config = client.write_config(
+        client_cert_key=other_pki_client(lab), extra_lines=[f"hand-window {HAND_WINDOW}"]
+    )
+    started = time.monotonic()
+    client.start(config)
+    client.wait_for("still waiting:", timeout=HAND_WINDOW + 5)
+    assert time.monotonic() - started < NOTICE_BOUND + 1  # + the process's own start-up
+    client.wait_for("did not complete within", timeout=HAND_WINDOW + 5)
+    lines = client.output().splitlines()
+    said = [line.split(" ", 2)[2] for line in lines if " still waiting:" in line]
+    assert said[0] == AFTER_TLS13, client.output()

@@ -12,7 +12,8 @@ With TLS 1.3 the server checks our certificate only after our Finished, so its a
 after our handshake is done, while we wait for its key-method 2; the session keeps reading
 the TLS session then, so the alert lands here too. A stock OpenVPN 2.6 server, however, frees
 the TLS session at once on such an error and never sends the alert it wrote (seen on the
-wire: nothing follows its last handshake flight); ``hints.quiet_message`` words that case.
+wire, §5.8.14: nothing follows its last handshake flight); ``hints.quiet_message`` words
+that case.
 """
 
 from __future__ import annotations

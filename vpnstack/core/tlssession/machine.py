@@ -204,7 +204,7 @@ class ServerQuiet(Event):
     """The server has sent nothing on this key for a while although it owes us an answer.
 
     A stock OpenVPN 2.6 server that refuses our certificate, TLS version or cipher frees the
-    session and sends nothing more, not even the alert it logged (seen on the wire): the
+    session and sends nothing more, not even the alert it logged (seen on the wire, §5.8.14): the
     user is told at once what that most likely means, and the hand-window still runs.
     """
 
