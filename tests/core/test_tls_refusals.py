@@ -31,6 +31,7 @@ from vpnstack.errors import (
     CertificateError,
     ConfigError,
     HandshakeTimeout,
+    ServerHalted,
     TLSError,
     VPNError,
 )
@@ -299,3 +300,18 @@ def test_vpnstack_client_shows_the_notice_at_the_default_verbosity() -> None:
     reporter.stage(StateChange("tlssession", Stage.TLS_HANDSHAKE, "warning: TLS secrets"))
     lines = [line.split(" ", 2)[2] for line in stream.getvalue().splitlines()]
     assert lines == ["still waiting: no answer", "warning: TLS secrets"]
+
+
+def test_a_close_notify_instead_of_key_method_2_says_what_it_likely_means() -> None:
+    server = ScriptedServer(shared_pki())
+    server._on_app_data = lambda data: server.tls.conn.shutdown()  # type: ignore[method-assign]
+    core = SessionCore(session_settings(config()), local_session_id=CLIENT_SID)
+    core.start(100.0)
+    with pytest.raises(ServerHalted) as info:
+        Driver(core, server).pump(100.0)
+    assert info.value.reconnect
+    assert str(info.value) == (
+        "the server closed the TLS session of the control channel before answering our "
+        "key-method 2: it most likely refused our certificate or our TLS parameters; the "
+        "server's log says why"
+    )

@@ -115,6 +115,17 @@ def quiet_message(
     )
 
 
+def closed_message(phase: Phase, key_id: int) -> str:
+    """The server closed the TLS session (close_notify): what that means in ``phase``."""
+    base = "the server closed the TLS session of the control channel"
+    if key_id == 0 and phase in (Phase.TLS_HANDSHAKE, Phase.KEY_EXCHANGE):
+        return (
+            f"{base} before answering our key-method 2: it most likely refused our certificate "
+            "or our TLS parameters; the server's log says why"
+        )
+    return base
+
+
 def keylog_warning(path: str) -> str:
     """Said once per session when the TLS secrets are written out (SSLKEYLOGFILE)."""
     return (

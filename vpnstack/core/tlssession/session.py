@@ -72,6 +72,7 @@ from vpnstack.core.tlssession.early_negotiation import (
     resend_wkc_requested,
 )
 from vpnstack.core.tlssession.hints import (
+    closed_message,
     keylog_warning,
     quiet_message,
     renegotiation_failed_message,
@@ -477,9 +478,7 @@ class SessionCore:
                 errors.append(exc)
         self._flush_tls(key)
         if tls.closed:
-            raise ServerHalted(
-                "the server closed the TLS session of the control channel", reconnect=True
-            )
+            raise ServerHalted(closed_message(key.phase, key.key_id), reconnect=True)
         if errors:
             raise errors[0]
 
