@@ -17,6 +17,8 @@ The tlssession core takes ``SessionSettings`` (defined with the core, in
 
 from __future__ import annotations
 
+import os
+
 import attrs
 
 from vpnstack.config import Config
@@ -108,6 +110,10 @@ def tls_settings(config: Config) -> TLSSettings:
         verify_x509_name=config.tls.verify_x509_name,
         tls_version_min=config.tls.version_min,
         tls_version_max=config.tls.version_max,
+        tls_cipher=config.tls.cipher,
+        tls_ciphersuites=config.tls.ciphersuites,
+        # The convention of curl, Firefox and Chrome; a --tls-keylog option may come later.
+        keylog=os.environ.get("SSLKEYLOGFILE") or None,
     )
 
 

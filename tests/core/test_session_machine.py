@@ -47,6 +47,7 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
     machine.RenegotiationDue: lambda: machine.RenegotiationDue("test"),
     machine.ServerRenegotiates: lambda: machine.ServerRenegotiates(3),
     machine.ServerSoftReset: machine.ServerSoftReset,
+    machine.ServerQuiet: lambda: machine.ServerQuiet(3.0),
     machine.HandWindowExpired: machine.HandWindowExpired,
 }
 """One instance of every event type."""

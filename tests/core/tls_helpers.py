@@ -172,8 +172,11 @@ class TLSServer:
         *,
         max_version: int | None = None,
         client_ca: x509.Certificate | None = None,
+        ciphersuites: bytes | None = None,
     ) -> None:
         ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+        if ciphersuites is not None:
+            ctx.set_tls13_ciphersuites(ciphersuites)
         ctx.use_certificate(leaf.cert)
         ctx.use_privatekey(leaf.key)
         for cert in chain:
@@ -287,11 +290,16 @@ class ScriptedServer:
         reset_payload: bytes = b"",
         max_version: int | None = None,
         occ_options: bytes = b"V4,dev-type tun",
+        ciphersuites: bytes | None = None,
     ) -> None:
         self.session_id = session_id
         self.occ_options = occ_options
         self.tls = TLSServer(
-            pki.server, [pki.intermediate.cert], client_ca=pki.root.cert, max_version=max_version
+            pki.server,
+            [pki.intermediate.cert],
+            client_ca=pki.root.cert,
+            max_version=max_version,
+            ciphersuites=ciphersuites,
         )
         self.random1 = bytes(range(100, 132))
         self.random2 = bytes(range(200, 232))

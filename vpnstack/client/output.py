@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
+from vpnstack.core.tlssession.hints import QUIET_PREFIX, WARNING_PREFIX
 from vpnstack.messages import Stage, StateChange, TunnelInfo
 
 DEFAULT_VERB = 1
@@ -50,6 +51,10 @@ class Reporter:
         if self.verb >= 4:
             detail = f": {change.detail}" if change.detail else ""
             self.line(f"[{change.layer}] {change.stage.value}{detail}", level=4)
+            return
+        if change.detail.startswith((QUIET_PREFIX, WARNING_PREFIX)):
+            # A server gone quiet, or the keylog warning: worth a line at every verbosity.
+            self.line(change.detail)
             return
         text = _PERSON_LINES.get(change.stage)
         if text is not None:

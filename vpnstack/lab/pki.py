@@ -9,6 +9,8 @@ How this works: ``generate_pki(directory)`` creates, with ``cryptography``:
   accepts it, only the EKU check of ``remote-cert-tls server`` refuses it);
 * a client certificate (EKU clientAuth) signed by the intermediate;
 * an unrelated "other" root CA with its own ``other-server`` certificate (wrong-CA test);
+* on request (``issue_client_cert``), further client certificates from the intermediate:
+  expired, or with another extendedKeyUsage (the refusal tests);
 * two static keys (tls-auth and tls-crypt) written with ``format_static_key``;
 * on request (``generate_tls_crypt_v2_keys``), a tls-crypt-v2 server key and a client key made
   for it, by ``openvpn --genkey`` (the only tool here that is not ``cryptography``).
@@ -84,6 +86,10 @@ class Pki:
     """Static key file for tls-auth."""
     tls_crypt_key: str
     """Static key file for tls-crypt."""
+    intermediate_key: str | None = None
+    """PEM private key of the intermediate CA (``issue_client_cert`` signs with it)."""
+    key_type: KeyType = "ec"
+    """Key type of every certificate of this PKI."""
 
 
 def _new_key(key_type: KeyType) -> PrivateKey:
@@ -113,8 +119,11 @@ def _cert(
     path_length: int | None = None,
     eku: list[x509.ObjectIdentifier] | None = None,
     dns: str | None = None,
+    expired: bool = False,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
+    if expired:  # valid for a day, ten days ago
+        now -= datetime.timedelta(days=10)
     subject = _name(subject_cn)
     builder = (
         x509.CertificateBuilder()
@@ -123,7 +132,7 @@ def _cert(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
+        .not_valid_after(now + datetime.timedelta(days=1 if expired else 30))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
@@ -239,6 +248,37 @@ def generate_pki(directory: str, *, key_type: KeyType = "ec") -> Pki:
         other_server=other_server,
         tls_auth_key=_write(p("ta.key"), new_static_key_text().encode(), secret=True),
         tls_crypt_key=_write(p("tc.key"), new_static_key_text().encode(), secret=True),
+        intermediate_key=_write(p("intermediate-ca.key"), _key_pem(inter_key), secret=True),
+        key_type=key_type,
+    )
+
+
+def issue_client_cert(
+    pki: Pki,
+    name: str,
+    *,
+    expired: bool = False,
+    eku: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.CLIENT_AUTH,),
+) -> CertKey:
+    """A further client certificate signed by ``pki``'s intermediate CA, written as
+    ``<name>.crt``/``<name>.key`` in its directory.
+
+    ``expired``: its validity ended nine days ago (for the refusal tests); ``eku``: its
+    extendedKeyUsage (empty: no such extension, which ``remote-cert-tls client`` refuses).
+    """
+    if pki.intermediate_key is None:
+        raise LabError("this PKI has no intermediate CA key to sign with")
+    with open(pki.intermediate_key, "rb") as f:
+        inter_key = serialization.load_pem_private_key(f.read(), password=None)
+    with open(pki.intermediate_ca, "rb") as f:
+        inter = x509.load_pem_x509_certificate(f.read())
+    assert isinstance(inter_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+    key = _new_key(pki.key_type)
+    cert = _cert(name, key, inter, inter_key, ca=False, eku=list(eku), dns=name, expired=expired)
+    base = os.path.join(pki.directory, name)
+    return CertKey(
+        cert=_write(f"{base}.crt", _pem(cert)),
+        key=_write(f"{base}.key", _key_pem(key), secret=True),
     )
 
 

@@ -38,6 +38,7 @@ import attrs
 from vpnstack.lab.netns import LabError, LabNetwork, PeerNamespace
 from vpnstack.lab.pki import (
     SERVER_NAME,
+    CertKey,
     KeyType,
     Pki,
     TlsCryptV2Keys,
@@ -382,6 +383,7 @@ class OpenVPNLab:
         verify_x509_name: str | None = SERVER_NAME,
         credentials: tuple[str, str] | Literal["prompt"] | None = None,
         extra_lines: Sequence[str] = (),
+        client_cert_key: CertKey | None = None,
     ) -> str:
         """A client .ovpn matching this server, everything inline; keywords override parts.
 
@@ -391,7 +393,9 @@ class OpenVPNLab:
         ``credentials``: inline user/password block, or "prompt" for a bare
         ``auth-user-pass`` (default: the server's credentials if it requires some).
         ``verify_x509_name=None`` leaves that line out. ``client_cert``: include the client
-        certificate and key (default: unless the server has ``verify-client-cert none``).
+        certificate and key (default: unless the server has ``verify-client-cert none``);
+        ``client_cert_key``: another certificate and key to send (e.g. from
+        ``pki.issue_client_cert``, or another PKI's client).
         """
         o = self.options
         assert self.pki is not None
@@ -423,8 +427,9 @@ class OpenVPNLab:
             lines.append("auth-user-pass")
         lines.append(f"<ca>\n{ca_pem if ca_pem is not None else read(pki.root_ca)}</ca>")
         if client_cert or (client_cert is None and o.client_cert != "none"):
-            lines.append(f"<cert>\n{read(pki.client.cert)}</cert>")
-            lines.append(f"<key>\n{read(pki.client.key)}</key>")
+            ours = client_cert_key if client_cert_key is not None else pki.client
+            lines.append(f"<cert>\n{read(ours.cert)}</cert>")
+            lines.append(f"<key>\n{read(ours.key)}</key>")
         if isinstance(credentials, tuple):
             lines.append(f"<auth-user-pass>\n{credentials[0]}\n{credentials[1]}\n</auth-user-pass>")
         if wrap == "tls-crypt":

@@ -21,10 +21,12 @@ _PHASE_TEXT = {
 }
 
 _STUCK_HINTS = {
-    Phase.TLS_HANDSHAKE: "the TLS handshake did not finish (check tls-version-min/max and the "
-    "server's log for TLS errors)",
-    Phase.KEY_EXCHANGE: "the server did not answer our key-method 2 message (check the "
-    "server's log: our certificate or user/password may have been refused)",
+    Phase.TLS_HANDSHAKE: "the TLS handshake did not finish: the server most likely refused it "
+    "(our certificate, or no TLS version or cipher in common) and dropped the session without "
+    "a word, as OpenVPN 2.6 does; its log says why",
+    Phase.KEY_EXCHANGE: "the server did not answer our key-method 2 message: with TLS 1.3 it "
+    "checks our certificate only after the handshake, and an OpenVPN 2.6 server that refuses "
+    "it drops the session without sending its alert; its log says why (VERIFY ERROR)",
     Phase.PUSH_WAIT: "the server did not send its PUSH_REPLY (check the server's log: "
     "authentication and client-connect scripts may be failing or pending)",
 }
@@ -67,6 +69,70 @@ def timeout_message(
         )
     hint = _STUCK_HINTS.get(phase, f"stuck in phase {phase_text(phase)}")
     return f"handshake started but did not complete within {window:g} s (hand-window): {hint}"
+
+
+QUIET_PREFIX = "still waiting:"
+"""How a ``ServerQuiet`` notice begins (vpnstack-client shows it at every verbosity)."""
+WARNING_PREFIX = "warning:"
+"""How a warning detail begins (likewise)."""
+
+_CERT_CAUSES = (
+    "not issued by the CA the server trusts, expired, revoked, or without the extendedKeyUsage "
+    "clientAuth that remote-cert-tls client asks"
+)
+
+
+def quiet_message(
+    *, phase: Phase, key_id: int, waited: float, heard_tls: bool, tls_version: str | None
+) -> str:
+    """What a server's silence most likely means, while it owes us an answer (``ServerQuiet``).
+
+    Seen on the wire with OpenVPN 2.6.14: a server that refuses our certificate, TLS version or
+    cipher logs the alert ("Sent fatal SSL alert: ...") but frees the session before sending
+    it, and then drops every packet of ours; nothing more arrives.
+    """
+    prefix = f"{QUIET_PREFIX} no answer from the server for {waited:.0f} s"
+    if key_id != 0:
+        prefix += f" (renegotiation of key id {key_id})"
+    owner = "the server's log says why; the attempt ends at hand-window"
+    if phase in (Phase.KEY_EXCHANGE, Phase.REKEY_KEY_EXCHANGE):
+        after = f"our {tls_version} handshake" if tls_version else "our TLS handshake"
+        return (
+            f"{prefix} after {after} and key-method 2: most likely the server refused our "
+            f"certificate ({_CERT_CAUSES}) and dropped the session without sending its alert; "
+            f"or its auth script is slow; {owner}"
+        )
+    if not heard_tls:
+        return (
+            f"{prefix} to our TLS ClientHello: most likely the server refused the handshake "
+            "(no TLS version in common: check tls-version-min/max; or no cipher suite or "
+            f"group in common: check tls-cipher, tls-ciphersuites, tls-groups); {owner}"
+        )
+    return (
+        f"{prefix} to our certificate and TLS Finished: most likely the server refused our "
+        f"certificate ({_CERT_CAUSES}) or our TLS parameters, and dropped the session without "
+        f"sending its alert; {owner}"
+    )
+
+
+def closed_message(phase: Phase, key_id: int) -> str:
+    """The server closed the TLS session (close_notify): what that means in ``phase``."""
+    base = "the server closed the TLS session of the control channel"
+    if key_id == 0 and phase in (Phase.TLS_HANDSHAKE, Phase.KEY_EXCHANGE):
+        return (
+            f"{base} before answering our key-method 2: it most likely refused our certificate "
+            "or our TLS parameters; the server's log says why"
+        )
+    return base
+
+
+def keylog_warning(path: str) -> str:
+    """Said once per session when the TLS secrets are written out (SSLKEYLOGFILE)."""
+    return (
+        f"{WARNING_PREFIX} TLS secrets of the control channel are appended to {path} "
+        "(SSLKEYLOGFILE): that file decrypts this session's control channel, including its "
+        "password and keys; delete it when done"
+    )
 
 
 def renegotiation_failed_message(key_id: int, error: Exception) -> str:

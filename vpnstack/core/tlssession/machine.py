@@ -200,6 +200,19 @@ class ServerSoftReset(Event):
 
 
 @attrs.frozen
+class ServerQuiet(Event):
+    """The server has sent nothing on this key for a while although it owes us an answer.
+
+    A stock OpenVPN 2.6 server that refuses our certificate, TLS version or cipher frees the
+    session and sends nothing more, not even the alert it logged (seen on the wire, §5.8.14): the
+    user is told at once what that most likely means, and the hand-window still runs.
+    """
+
+    waited: float
+    """Seconds since the server was last heard on this key."""
+
+
+@attrs.frozen
 class HandWindowExpired(Event):
     """The key did not finish negotiating within hand-window of its start (§4)."""
 
@@ -244,6 +257,7 @@ UNHANDLED: dict[type[Event], Unhandled] = {
     RenegotiationDue: Ignore(DropReason.STALE_RENEGOTIATION_REQUEST),
     ServerRenegotiates: Drop(DropReason.SOFT_RESET_DURING_NEGOTIATION),  # §5.7 step 2: keys first
     ServerSoftReset: Ignore(DropReason.DUPLICATE_SOFT_RESET),
+    ServerQuiet: Ignore(),  # the server owes nothing in this phase
     HandWindowExpired: Impossible(),
 }
 """The documented path of an event that has no row for the key's phase."""
@@ -267,11 +281,13 @@ TRANSITIONS: dict[Phase | None, dict[type[Event], tuple[Phase, str]]] = {
     },
     P.TLS_HANDSHAKE: {
         TlsData: (P.TLS_HANDSHAKE, "feed_tls"),
+        ServerQuiet: (P.TLS_HANDSHAKE, "report_quiet"),
         TlsEstablished: (P.KEY_EXCHANGE, "send_key_method_2"),
         HandWindowExpired: (P.CLOSED, "fail_hand_window"),
     },
     P.KEY_EXCHANGE: {
         TlsData: (P.KEY_EXCHANGE, "feed_tls"),
+        ServerQuiet: (P.KEY_EXCHANGE, "report_quiet"),
         KeyMethod2Received: (P.PUSH_WAIT, "request_push"),
         HandWindowExpired: (P.CLOSED, "fail_hand_window"),
     },
@@ -290,11 +306,13 @@ TRANSITIONS: dict[Phase | None, dict[type[Event], tuple[Phase, str]]] = {
     },
     P.REKEY_TLS: {
         TlsData: (P.REKEY_TLS, "feed_tls"),
+        ServerQuiet: (P.REKEY_TLS, "report_quiet"),
         TlsEstablished: (P.REKEY_KEY_EXCHANGE, "send_key_method_2"),
         HandWindowExpired: (P.CLOSED, "fail_hand_window"),
     },
     P.REKEY_KEY_EXCHANGE: {
         TlsData: (P.REKEY_KEY_EXCHANGE, "feed_tls"),
+        ServerQuiet: (P.REKEY_KEY_EXCHANGE, "report_quiet"),
         KeyMethod2Received: (P.ACTIVE, "install_data_keys"),
         HandWindowExpired: (P.CLOSED, "fail_hand_window"),
     },

@@ -71,7 +71,13 @@ from vpnstack.core.tlssession.early_negotiation import (
     parse_early_negotiation_tlvs,
     resend_wkc_requested,
 )
-from vpnstack.core.tlssession.hints import renegotiation_failed_message, timeout_message
+from vpnstack.core.tlssession.hints import (
+    closed_message,
+    keylog_warning,
+    quiet_message,
+    renegotiation_failed_message,
+    timeout_message,
+)
 from vpnstack.core.tlssession.keymethod2 import (
     KeySource,
     ServerKeyMethod2,
@@ -90,6 +96,7 @@ from vpnstack.core.tlssession.machine import (
     PushComplete,
     PushRequestDue,
     RenegotiationDue,
+    ServerQuiet,
     ServerRenegotiates,
     ServerReset,
     ServerSoftReset,
@@ -136,6 +143,11 @@ from vpnstack.messages import (
 
 PUSH_REQUEST_INTERVAL = 5.0
 """Seconds between PUSH_REQUESTs until the PUSH_REPLY arrives (§5.5)."""
+QUIET_AFTER = 3.0
+"""Seconds of silence from a server that owes us an answer (a TLS flight, its key-method 2)
+before the user is told what that most likely means (``ServerQuiet``). A healthy server
+answers within a round trip; one lost packet is resent after 2 s (§4), so 3 s of silence is
+rarely loss alone. Only a notice: the hand-window still decides."""
 
 Output = ControlMessage | KeepaliveSettings | DataKeys | SessionProgress | DynamicTlsCryptKey
 """What the core asks its service to deliver: down, to the data channel, or to notify."""
@@ -163,6 +175,19 @@ class _Key:
     """When to write PUSH_REQUEST again (key id 0 in PUSH_WAIT only)."""
     established_at: float | None = None
     """Key-method 2 done: reneg-sec counts from here (§5.7)."""
+    heard_at: float = 0.0
+    """When the server last sent a message for this key (or the key's birth)."""
+    heard_tls: bool = False
+    """The server sent TLS bytes for this key."""
+    quiet_reported: bool = False
+    """``ServerQuiet`` was fired for the current silence (cleared by the next message)."""
+
+    @property
+    def quiet_at(self) -> float | None:
+        """When the silence becomes a ``ServerQuiet``, or None when none is due."""
+        if self.quiet_reported or not self.machine.accepts(ServerQuiet):
+            return None
+        return self.heard_at + QUIET_AFTER
 
     @property
     def phase(self) -> Phase:
@@ -294,11 +319,13 @@ class SessionCore:
         key = self._keys.get(message.key_id)
         if key is None:
             raise RemoteProtocolError(DropReason.UNKNOWN_KEY_ID, str(message.key_id))
+        key.heard_at, key.quiet_reported = now, False
         if message.opcode == opcodes.P_CONTROL_HARD_RESET_SERVER_V2:
             if key.key_id != 0:
                 raise RemoteProtocolError(DropReason.HARD_RESET_NONZERO_KEY_ID)
             self._fire(key, ServerReset(message.peer_session_id, message.payload))
         elif message.opcode == opcodes.P_CONTROL_V1:
+            key.heard_tls = True
             try:
                 self._on_tls_bytes(key, message.payload, now)
             except (TLSError, CertificateError) as exc:
@@ -343,6 +370,8 @@ class SessionCore:
                 times.append(key.deadline)
             if key.next_push_request is not None:
                 times.append(key.next_push_request)
+            if key.quiet_at is not None:
+                times.append(key.quiet_at)
         return min(times, default=None)
 
     def on_timer(self, now: float) -> None:
@@ -352,6 +381,10 @@ class SessionCore:
                 self._fire(key, HandWindowExpired())
             if key.next_push_request is not None and now >= key.next_push_request:
                 self._fire(key, PushRequestDue(now))
+            quiet_at = key.quiet_at
+            if quiet_at is not None and now >= quiet_at:
+                key.quiet_reported = True
+                self._fire(key, ServerQuiet(now - key.heard_at))
         due = self._renegotiate_at()
         if due is not None and now >= due:
             assert self._reneg_interval is not None
@@ -379,6 +412,7 @@ class SessionCore:
             key_id=key_id,
             started_at=now,
             deadline=now + self._settings.hand_window,
+            heard_at=now,
             source=KeySource.generate(self._randbytes),  # new randoms for every key (§5.7)
             machine=machine,
             # Built now so that a bad cert/key/ca surfaces as ConfigError before any traffic.
@@ -415,6 +449,7 @@ class SessionCore:
         current = self._current
         if current is not None and key_id == current.key_id != 0:
             # The server's SOFT_RESET for the key id being renegotiated: its answer to ours.
+            current.heard_at, current.quiet_reported = now, False
             self._fire(current, ServerSoftReset())
             return
         event = ServerRenegotiates(key_id)
@@ -443,9 +478,7 @@ class SessionCore:
                 errors.append(exc)
         self._flush_tls(key)
         if tls.closed:
-            raise ServerHalted(
-                "the server closed the TLS session of the control channel", reconnect=True
-            )
+            raise ServerHalted(closed_message(key.phase, key.key_id), reconnect=True)
         if errors:
             raise errors[0]
 
@@ -514,6 +547,8 @@ class SessionCore:
         self._server_session_id = sid
         key.tls.start()
         self._notify(Stage.TLS_HANDSHAKE, f"server session {sid.hex()}")
+        if self._settings.tls.keylog is not None:
+            self._report(Stage.TLS_HANDSHAKE, keylog_warning(self._settings.tls.keylog))
         if resend_wkc and self._settings.tls_crypt_v2:
             # §3.9.3/§3.11.8: our message id 1 must be P_CONTROL_WKC_V1 (the wrap appends WKc).
             # An empty one, as OpenVPN sends when it has only an ack to give: it carries the
@@ -614,6 +649,17 @@ class SessionCore:
         self._outputs.append(SessionProgress(Stage.TUNNEL_UP, up_summary(info), info))
         self._stage = Stage.TUNNEL_UP
         self._up = True
+
+    def _do_report_quiet(self, key: _Key, event: ServerQuiet) -> None:
+        """Tell the user what the server's silence most likely means (it owes an answer)."""
+        detail = quiet_message(
+            phase=key.phase,
+            key_id=key.key_id,
+            waited=event.waited,
+            heard_tls=key.heard_tls,
+            tls_version=key.tls.protocol_version if key.tls.handshake_complete else None,
+        )
+        self._report(Stage.TLS_HANDSHAKE, detail)
 
     def _do_fail_hand_window(self, key: _Key, event: HandWindowExpired) -> None:
         raise HandshakeTimeout(

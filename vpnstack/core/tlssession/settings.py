@@ -34,6 +34,13 @@ class TLSSettings:
     """Lowest TLS version to accept ("1.2" when None, as OpenVPN 2.6)."""
     tls_version_max: str | None = None
     """Highest TLS version to offer, or None for no limit."""
+    tls_cipher: str | None = None
+    """``tls-cipher``: OpenSSL cipher list for TLS 1.2 (OpenSSL's names), or None."""
+    tls_ciphersuites: str | None = None
+    """``tls-ciphersuites``: TLS 1.3 cipher suites, or None for OpenSSL's default."""
+    keylog: str | None = None
+    """Append the TLS secrets to this file in the NSS key log format (``SSLKEYLOGFILE``);
+    None: never written anywhere."""
 
 
 @attrs.frozen

@@ -16,11 +16,17 @@ callback, so a refused server gets a TLS alert and no key material is ever expor
   present and EKU serverAuth, like OpenVPN's ``remote-cert-ku``/``remote-cert-eku``) and
   ``verify-x509-name`` (``subject``, ``name``, ``name-prefix``).
 
+With ``settings.keylog`` set (``SSLKEYLOGFILE``), every TLS secret of the session is appended
+to that file in the NSS key log format, for Wireshark; the session warns once that the file
+decrypts the control channel.
+
 No SNI and no ALPN are sent (§5.1). Key material for the data channel comes from
 :meth:`TLSClient.export_keying_material` with *no* context (§5.3 B, §5.8.4).
 """
 
 from __future__ import annotations
+
+import os
 
 import attrs
 from cryptography import x509
@@ -28,8 +34,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL, crypto
 
+from vpnstack.core.tlssession.alerts import tls_failure
 from vpnstack.core.tlssession.settings import TLSSettings
-from vpnstack.errors import CertificateError, ConfigError, LocalError, TLSError
+from vpnstack.errors import CertificateError, ConfigError, LocalError
 
 # tls-version-min / tls-version-max values (OpenVPN accepts these spellings).
 _TLS_VERSIONS = {
@@ -216,6 +223,22 @@ class TLSClient:
                 raise ConfigError(f"TLS version {value!r} is not one of 1.0, 1.1, 1.2, 1.3")
             setter(_TLS_VERSIONS[value])
         ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_NO_RENEGOTIATION)
+        for value, name in (
+            (settings.tls_cipher, "tls-cipher"),
+            (settings.tls_ciphersuites, "tls-ciphersuites"),
+        ):
+            if value is None:
+                continue
+            try:
+                if name == "tls-cipher":
+                    ctx.set_cipher_list(value.encode())
+                else:
+                    ctx.set_tls13_ciphersuites(value.encode())
+            except SSL.Error:
+                raise ConfigError(
+                    f"{name} {value!r}: no cipher suite OpenSSL knows (use OpenSSL's names, "
+                    "e.g. ECDHE-ECDSA-AES256-GCM-SHA384 or TLS_AES_256_GCM_SHA384)"
+                ) from None
 
         cas = _load_certs(settings.ca, "ca")
         store = ctx.get_cert_store()
@@ -250,7 +273,20 @@ class TLSClient:
                 ctx.add_extra_chain_cert(cert)
 
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self._verify)
+        if settings.keylog is not None:
+            ctx.set_keylog_callback(self._write_keylog)
         return ctx
+
+    def _write_keylog(self, conn: SSL.Connection, line: bytes) -> None:
+        """OpenSSL's keylog callback: one NSS key log line (``SSLKEYLOGFILE``) per secret.
+
+        Appended to ``settings.keylog``, created 0600; the secrets go nowhere else.
+        """
+        path = self._settings.keylog
+        assert path is not None
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "ab") as f:
+            f.write(line + b"\n")
 
     def _verify(
         self, conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int
@@ -349,7 +385,8 @@ class TLSClient:
                 self._closed = True
                 break
             except SSL.Error as exc:
-                raise TLSError(f"TLS error on the control channel: {_describe(exc)}") from None
+                # A fatal alert after our Finished (TLS 1.3 checks our certificate here).
+                raise tls_failure(exc, after_handshake=True) from None
             if not record:
                 break
             records.append(record)
@@ -379,21 +416,10 @@ class TLSClient:
         except SSL.Error as exc:
             if self._failure is not None:
                 raise CertificateError(self._failure.message) from None
-            raise TLSError(
-                f"TLS handshake with the server failed: {_describe(exc)} "
-                "(check tls-version-min/max, and that the server accepts our cert/key)"
-            ) from None
+            raise tls_failure(exc, after_handshake=False) from None
         if self._failure is not None:  # pragma: no cover - OpenSSL aborts on a refusal
             raise CertificateError(self._failure.message)
         if self.server_subject is None:  # pragma: no cover - VERIFY_PEER guarantees a leaf
             raise CertificateError("the server sent no certificate")
         self._handshake_complete = True
 
-
-def _describe(exc: SSL.Error) -> str:
-    """A short text for an OpenSSL error stack."""
-    parts = []
-    for item in exc.args[0] if exc.args and isinstance(exc.args[0], list) else []:
-        if isinstance(item, tuple) and item:
-            parts.append(str(item[-1]))
-    return "; ".join(parts) or str(exc) or type(exc).__name__
