@@ -69,6 +69,7 @@ async def test_packets_both_ways_through_the_server_view_of_the_keys(
     stats = h.layer.statistics()
     assert (stats.cipher, stats.packets_sealed, stats.packets_opened, stats.pings_received) == (
         cipher, 3, 2, 1)
+    assert (stats.packets_in, stats.batches_opened, stats.batches_sealed) == (3, 1, 1)
 
 
 async def test_forged_replayed_and_unknown_key_packets_are_dropped(

@@ -57,6 +57,12 @@ class DataChannelStatistics:
     """IP packets encrypted and sent (pings included)."""
     packets_opened: int
     """IP packets decrypted and passed up (pings excluded)."""
+    packets_in: int
+    """Data packets received from below (before authentication)."""
+    batches_opened: int
+    """Batches of data packets received from below."""
+    batches_sealed: int
+    """Batches encrypted and sent down."""
     pings_sent: int
     """Keepalive pings sent."""
     pings_received: int
@@ -112,6 +118,9 @@ class DataChannel:
             cipher=core.cipher,
             packets_sealed=core.packets_sealed,
             packets_opened=core.packets_opened,
+            packets_in=core.packets_in,
+            batches_opened=core.batches_opened,
+            batches_sealed=core.batches_sealed,
             pings_sent=core.pings_sent,
             pings_received=core.pings_received,
             drops=core.drops.snapshot(),

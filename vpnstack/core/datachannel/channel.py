@@ -63,6 +63,9 @@ class DataChannelCore:
         self.cipher: str | None = None
         self.packets_sealed = 0
         self.packets_opened = 0
+        self.packets_in = 0
+        self.batches_sealed = 0
+        self.batches_opened = 0
         self.pings_sent = 0
         self.pings_received = 0
 
@@ -106,6 +109,7 @@ class DataChannelCore:
         if sealed:
             self._last_sent = now
             self.packets_sealed += len(sealed)
+            self.batches_sealed += 1
             self.keyring.count(
                 send_key_id,
                 len(sealed),
@@ -118,6 +122,8 @@ class DataChannelCore:
         """Decrypt a batch of data packets into IP packets; bad ones are dropped and counted."""
         opened: Batch = []
         self._expire(now)
+        self.packets_in += len(packets)
+        self.batches_opened += 1
         for packet in packets:
             key_id = data_packet_key_id(packet)
             key = self.keyring.receiving(key_id, now)
