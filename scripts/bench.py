@@ -48,15 +48,19 @@ BATCH = 9
 
 
 def _timeit(fn: Callable[[], int], budget: float) -> float:
-    """Microseconds per item: ``fn`` does some items and returns how many; median of rounds."""
+    """Microseconds of CPU per item: ``fn`` does some items and returns how many.
+
+    CPU time of this process (not wall time: the machine is shared, and time spent
+    descheduled is not ours), best round of ``budget`` seconds.
+    """
     per_item: list[float] = []
-    deadline = time.perf_counter() + budget
+    deadline = time.monotonic() + budget
     while True:
-        start = time.perf_counter()
+        start = time.process_time()
         items = fn()
-        per_item.append((time.perf_counter() - start) / items * 1e6)
-        if time.perf_counter() >= deadline and len(per_item) >= 3:
-            return statistics.median(per_item)
+        per_item.append((time.process_time() - start) / items * 1e6)
+        if time.monotonic() >= deadline and len(per_item) >= 3:
+            return min(per_item)
 
 
 def micro(budget: float) -> None:
@@ -70,7 +74,9 @@ def micro(budget: float) -> None:
     from vpnstack.messages import DataKeys
 
     payloads = [os.urandom(PAYLOAD) for _ in range(BATCH)]
-    print(f"micro-benchmarks: us per packet, {PAYLOAD}-byte payloads, batches of {BATCH}")
+    print(
+        f"micro-benchmarks: CPU us per packet (best round), {PAYLOAD}-byte payloads, batches of {BATCH}"
+    )
     print(f"{'case':50} {'us/pkt':>8}")
     cases = [
         ("AES-256-GCM", None, False),
@@ -158,6 +164,45 @@ def micro(budget: float) -> None:
             return 100 * BATCH
 
         print(f"{'framing ' + mode.value + ' frame+unframe':50} {_timeit(framing, budget):8.2f}")
+
+
+def micro_compare(args: argparse.Namespace) -> int:
+    """--micro for each --tree, interleaved ``--repeat`` times; the best of each case."""
+    trees = [Path(t).resolve() for t in args.tree]
+    figures: dict[Path, dict[str, list[float]]] = {tree: {} for tree in trees}
+    order: list[str] = []
+    for _ in range(args.repeat):
+        for tree in trees:
+            env = dict(os.environ, PYTHONPATH=str(tree))
+            out = subprocess.run(
+                [sys.executable, __file__, "--micro", "--budget", str(args.budget)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=True,
+            ).stdout
+            for line in out.splitlines()[2:]:
+                case, _, value = line.rpartition(" ")
+                case = case.strip()
+                if case not in order:
+                    order.append(case)
+                figures[tree].setdefault(case, []).append(float(value))
+    print(
+        f"micro-benchmarks: us per packet, {PAYLOAD}-byte payloads, batches of {BATCH}, "
+        f"best of {args.repeat} interleaved runs"
+    )
+    names = [t.name for t in trees]
+    print(
+        f"{'case':50} "
+        + " ".join(f"{n:>12}" for n in names)
+        + ("   after/before" if len(trees) == 2 else "")
+    )
+    for case in order:
+        values = [min(figures[t].get(case, [float("nan")])) for t in trees]
+        ratio = f"   {values[1] / values[0]:.2f}" if len(values) == 2 and values[0] else ""
+        print(f"{case:50} " + " ".join(f"{v:12.2f}" for v in values) + ratio)
+    return 0
 
 
 # --- the full run -------------------------------------------------------------------------------
@@ -520,6 +565,9 @@ def main() -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--micro", action="store_true", help="micro-benchmarks only")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="micro with --tree: rounds, trees interleaved"
+    )
     parser.add_argument("--budget", type=float, default=0.4, help="seconds per micro case")
     parser.add_argument(
         "--tree",
@@ -537,6 +585,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=5201)
     parser.add_argument("--no-openvpn", action="store_true", help="leave out the stock client")
     args = parser.parse_args()
+    if args.micro and args.tree:
+        return micro_compare(args)
     if args.micro:
         micro(args.budget)
         return 0
