@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import attrs
+import pytest
 
 from vpnstack.client.status import status_line, status_text, summarize, write_status_file
 
@@ -48,3 +50,20 @@ def test_status_file_is_replaced_whole(tmp_path: Path) -> None:
     write_status_file(str(path), "second\n")
     assert path.read_text() == "second\n"
     assert [p.name for p in tmp_path.iterdir()] == ["status.txt"]  # no temp file left
+
+
+def test_bench_statistics_are_every_layers_record_as_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vpnstack.client.status import BENCH_STATS_ENV, write_bench_statistics
+
+    stats = {"networkio": Net(5, 6, {"muxer-busy": 2}), "other": "text"}
+    write_bench_statistics(stats)  # not set: nothing written
+    assert list(tmp_path.iterdir()) == []
+    path = tmp_path / "stats.json"
+    monkeypatch.setenv(BENCH_STATS_ENV, str(path))
+    write_bench_statistics(stats)
+    assert json.loads(path.read_text()) == {
+        "networkio": {"bytes_in": 5, "bytes_out": 6, "drops": {"muxer-busy": 2}},
+        "other": "text",
+    }

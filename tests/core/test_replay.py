@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vpnstack.core.shared.drops import DropReason
 from vpnstack.core.shared.replay import ReplayWindow
 from vpnstack.errors import RemoteProtocolError
 
@@ -166,3 +167,72 @@ def test_matches_a_reference_model_without_expiry(ids: list[int]) -> None:
         if accepted:
             seen.add(packet_id)
             highest = max(highest, packet_id)
+
+
+class _ListWindow:
+    """The former list-of-slots window, kept as the model the bit-mask window must match."""
+
+    def __init__(self, size: int, time_backtrack: float) -> None:
+        self.size, self.time_backtrack = size, time_backtrack
+        self.highest_time = self.highest_id = 0
+        self.seen: list[float | None] = [None] * size
+
+    def check(self, packet_id: int, now: float, packet_time: int = 0) -> None:
+        if packet_id == 0:
+            raise RemoteProtocolError(DropReason.REPLAY_ZERO_ID, "")
+        if packet_time != self.highest_time:
+            if packet_time < self.highest_time:
+                raise RemoteProtocolError(DropReason.REPLAY_TIME_BACKWARDS, "")
+            self.highest_time, self.highest_id = packet_time, 0
+            self.seen = [None] * self.size
+        highest, size, seen = self.highest_id, self.size, self.seen
+        if packet_id > highest:
+            if packet_id - highest >= size:
+                self.seen = seen = [None] * size
+            else:
+                for cleared in range(highest + 1, packet_id):
+                    seen[cleared % size] = None
+            seen[packet_id % size] = now
+            self.highest_id = packet_id
+            return
+        if highest - packet_id >= size:
+            raise RemoteProtocolError(DropReason.REPLAY_TOO_OLD, "")
+        if seen[packet_id % size] is not None:
+            raise RemoteProtocolError(DropReason.REPLAY_DUPLICATE, "")
+        for newer in range(packet_id + 1, highest + 1):
+            received = seen[newer % size]
+            if received is not None and received < now - self.time_backtrack:
+                raise RemoteProtocolError(DropReason.REPLAY_EXPIRED, "")
+        seen[packet_id % size] = now
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    size=st.sampled_from([1, 2, 5, 8, 64]),
+    steps=st.lists(
+        st.tuples(
+            st.one_of(st.integers(-9, 9), st.integers(-70, 70)),
+            st.sampled_from([0.0, 0.5, 4.0, 16.0]),
+            st.integers(0, 2),
+        ),
+        max_size=120,
+    ),
+)
+def test_bit_mask_window_answers_like_the_list_window(
+    size: int, steps: list[tuple[int, float, int]]
+) -> None:
+    window, model = ReplayWindow(size, 15.0), _ListWindow(size, 15.0)
+    now, packet_id, packet_time = 0.0, 0, 0
+    for delta, elapsed, time_step in steps:
+        now += elapsed
+        packet_id = max(0, packet_id + delta)
+        packet_time += 1 if time_step == 2 and delta % 7 == 0 else 0
+        outcomes = []
+        for w in (window, model):
+            try:
+                w.check(packet_id, now, packet_time)
+                outcomes.append(None)
+            except RemoteProtocolError as exc:
+                outcomes.append(exc.reason)
+        assert outcomes[0] == outcomes[1], (packet_id, now, packet_time)
+        assert (window.highest_id, window.highest_time) == (model.highest_id, model.highest_time)

@@ -69,6 +69,7 @@ async def test_packets_both_ways_through_the_server_view_of_the_keys(
     stats = h.layer.statistics()
     assert (stats.cipher, stats.packets_sealed, stats.packets_opened, stats.pings_received) == (
         cipher, 3, 2, 1)
+    assert (stats.packets_in, stats.batches_opened, stats.batches_sealed) == (3, 1, 1)
 
 
 async def test_forged_replayed_and_unknown_key_packets_are_dropped(
@@ -161,3 +162,21 @@ async def test_occ_exit_is_a_command_answered_once_handed_down(
     assert trio.current_time() == start  # event-driven: no time passed
     assert layer.statistics().packets_sealed == 1
     await net_in.aclose()
+
+
+async def test_queued_batches_are_merged_up_to_the_cap_without_touching_them() -> None:
+    from vpnstack.layers.datachannel import MERGE_CAP, _with_queued
+
+    send, receive = trio.open_memory_channel[list[bytes]](10)
+    first = [b"a"] * 10
+    assert _with_queued(first, receive) is first  # nothing queued: the same list
+    queued = [[b"b"] * 100, [b"c"] * 200, [b"d"] * 5]
+    for batch in queued:
+        send.send_nowait(batch)
+    merged = _with_queued(first, receive)
+    assert merged == first + queued[0] + queued[1]  # stops once the cap is reached
+    assert len(first + queued[0]) < MERGE_CAP <= len(merged)
+    assert first == [b"a"] * 10 and queued[0] == [b"b"] * 100  # not modified
+    assert receive.receive_nowait() == queued[2]
+    send.close()
+    assert _with_queued(first, receive) is first  # closed: what there was

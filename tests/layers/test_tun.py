@@ -38,6 +38,7 @@ async def test_application_packets_are_batched_up_to_the_cap(nursery: trio.Nurse
     assert first == packets[:BATCH_CAP]
     assert second == packets[BATCH_CAP:]
     assert tun.statistics().batches_down == 2
+    assert (tun.statistics().packets_up, tun.statistics().batches_up) == (0, 0)
 
 
 async def test_slow_application_loses_newest_packets_not_the_stack(

@@ -39,7 +39,13 @@ from vpnstack.client.policy import (
     decide,
     retry_delay,
 )
-from vpnstack.client.status import status_line, status_text, summarize, write_status_file
+from vpnstack.client.status import (
+    status_line,
+    status_text,
+    summarize,
+    write_bench_statistics,
+    write_status_file,
+)
 from vpnstack.config import Config, Remote
 from vpnstack.errors import ConfigError, VPNError
 from vpnstack.layers.tun import TunEndpoint
@@ -269,6 +275,7 @@ class ClientLifecycle:
             stack = self._stack
             if stack is not None:
                 write_status_file(status.path, status_text(summarize(stack.statistics())))
+                write_bench_statistics(stack.statistics())
             await trio.sleep(status.interval)
 
 

@@ -8,12 +8,17 @@ channel. ``status_text`` renders them in the shape of openvpn's client status fi
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
 from collections.abc import Mapping
 
 import attrs
+
+BENCH_STATS_ENV = "VPNSTACK_BENCH_STATS"
+"""If set, a file where every status write also puts every layer's statistics as JSON
+(``scripts/bench`` reads drops per layer and batch sizes per hop from it)."""
 
 
 @attrs.frozen
@@ -75,6 +80,30 @@ def status_text(summary: TrafficSummary, *, now: float | None = None) -> str:
         f"Dropped packets,{summary.drops}\n"
         "END\n"
     )
+
+
+def layer_statistics_json(statistics: Mapping[str, object]) -> str:
+    """Every layer's statistics record as JSON (attrs records as objects, the rest as text)."""
+
+    def plain(value: object) -> object:
+        if attrs.has(type(value)):
+            return {k: plain(v) for k, v in attrs.asdict(value, recurse=False).items()}  # type: ignore[arg-type]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        return str(value)
+
+    return json.dumps({name: plain(record) for name, record in statistics.items()}, indent=1)
+
+
+def write_bench_statistics(statistics: Mapping[str, object]) -> None:
+    """Write ``layer_statistics_json`` to ``$VPNSTACK_BENCH_STATS`` when that is set."""
+    path = os.environ.get(BENCH_STATS_ENV)
+    if path:
+        write_status_file(path, layer_statistics_json(statistics))
 
 
 def write_status_file(path: str, text: str) -> None:

@@ -7,6 +7,9 @@ them on one thread and none awaits in the middle of a core call, so no lock is n
   ``DATA_KEYS_READY`` once it can send;
 * up: batches from the packetmuxer -> decrypt -> batches of IP packets for the tun layer;
 * down: batches of IP packets from the tun layer -> encrypt -> batches for the packetmuxer;
+  both take, with the batch they wait for, the batches already queued behind it (up to
+  ``MERGE_CAP`` packets), so a layer that fell behind catches up with one core call and
+  one send instead of one per batch;
 * keepalive: sleeps until the core's next timer, sends the pings it asks for, and lets its
   ``KeepaliveTimeout`` end the stack; the same timer forgets the lame-duck key when its
   tran-window is over (docs §5.7).
@@ -46,6 +49,27 @@ from vpnstack.messages import (
 )
 from vpnstack.settings import DataChannelSettings
 
+MERGE_CAP = 256
+"""Most packets one core call takes when batches queue up before the datachannel."""
+
+
+def _with_queued(batch: Batch, channel: trio.MemoryReceiveChannel[Batch]) -> Batch:
+    """``batch`` plus the batches already waiting on ``channel`` (up to ``MERGE_CAP`` packets).
+
+    One core call and one send up or down for all of them: fewer scheduler ticks per hop when
+    the layer falls behind, and no extra wait when it does not. The batches are not modified.
+    """
+    merged: Batch | None = None
+    while len(batch if merged is None else merged) < MERGE_CAP:
+        try:
+            more = channel.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            break
+        if merged is None:
+            merged = list(batch)
+        merged.extend(more)
+    return batch if merged is None else merged
+
 
 @attrs.frozen
 class DataChannelStatistics:
@@ -57,6 +81,12 @@ class DataChannelStatistics:
     """IP packets encrypted and sent (pings included)."""
     packets_opened: int
     """IP packets decrypted and passed up (pings excluded)."""
+    packets_in: int
+    """Data packets received from below (before authentication)."""
+    batches_opened: int
+    """Batches of data packets received from below."""
+    batches_sealed: int
+    """Batches encrypted and sent down."""
     pings_sent: int
     """Keepalive pings sent."""
     pings_received: int
@@ -112,6 +142,9 @@ class DataChannel:
             cipher=core.cipher,
             packets_sealed=core.packets_sealed,
             packets_opened=core.packets_opened,
+            packets_in=core.packets_in,
+            batches_opened=core.batches_opened,
+            batches_sealed=core.batches_sealed,
             pings_sent=core.pings_sent,
             pings_received=core.pings_received,
             drops=core.drops.snapshot(),
@@ -169,6 +202,7 @@ class DataChannel:
     async def _up(self) -> None:
         async with self._to_above:
             async for batch in self._from_below:
+                batch = _with_queued(batch, self._from_below)
                 opened = self._core.open(batch, trio.current_time())
                 self._forward_requests()
                 if opened:
@@ -177,6 +211,7 @@ class DataChannel:
     async def _down(self, to_below: trio.MemorySendChannel[Batch]) -> None:
         async with to_below:
             async for batch in self._from_above:
+                batch = _with_queued(batch, self._from_above)
                 sealed = self._core.seal(batch, trio.current_time())
                 self._forward_requests()
                 if sealed:

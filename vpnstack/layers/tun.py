@@ -90,6 +90,8 @@ class TunStatistics:
 
     packets_up: int
     """IP packets delivered to the endpoint."""
+    batches_up: int
+    """Batches delivered to the endpoint."""
     packets_down: int
     """IP packets taken from the endpoint."""
     batches_down: int
@@ -113,12 +115,13 @@ class Tun:
         self._endpoint = endpoint
         self._from_below = from_below
         self._to_below = to_below
-        self._packets_up = self._packets_down = self._batches_down = 0
+        self._packets_up = self._packets_down = self._batches_down = self._batches_up = 0
 
     def statistics(self) -> TunStatistics:
         """A snapshot of this layer's counters."""
         return TunStatistics(
             packets_up=self._packets_up,
+            batches_up=self._batches_up,
             packets_down=self._packets_down,
             batches_down=self._batches_down,
             drops=self._endpoint.drops(),
@@ -134,6 +137,7 @@ class Tun:
     async def _up(self) -> None:
         async for batch in self._from_below:
             self._packets_up += len(batch)
+            self._batches_up += 1
             await self._endpoint.write_batch(batch)
 
     async def _down(self) -> None:

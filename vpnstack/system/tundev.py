@@ -15,7 +15,8 @@ child such as ``resolvectl`` cannot keep the device alive).
 * ``read_batch`` waits until the descriptor is readable (one trio wait), then drains every
   packet already queued with non-blocking ``os.read`` calls, up to ``BATCH_CAP``, without a
   task switch per packet (ARCHITECTURE.md "Performance shape").
-* ``write_batch`` writes each packet; if the kernel says "would block" it waits until the
+* ``write_batch`` writes each packet (one ``os.write`` each: a TUN takes one packet per
+  write, ``writev`` included); if the kernel says "would block" it waits until the
   descriptor is writable and retries that packet. A packet the kernel refuses (not IPv4/IPv6,
   too large, ...) is dropped and counted, never raised: one bad packet must not end a session.
 
@@ -218,29 +219,48 @@ class KernelTunEndpoint:
         return batch
 
     async def write_batch(self, batch: Batch) -> None:
-        """Write each packet to the kernel; drop and count those it refuses."""
-        fd = self.device.fd
-        for packet in batch:
-            if self.device.closed:
-                self._drops.drop(DropReason.TUN_CLOSED)
-                continue
+        """Write each packet to the kernel; drop and count those it refuses.
+
+        One ``os.write`` per packet: a TUN takes exactly one packet per write (``writev``
+        gathers its buffers into one packet too), so there is no batched write to use
+        without IFF_VNET_HDR offloads. The loop keeps the per-packet work to that call.
+        """
+        device = self.device
+        fd = device.fd
+        write = os.write
+        for index, packet in enumerate(batch):
+            if device.closed:
+                self._drops.drop(DropReason.TUN_CLOSED, len(batch) - index)
+                break
             if not packet:
                 self._drops.drop(DropReason.EMPTY_PACKET)
                 continue
-            while True:
-                try:
-                    os.write(fd, packet)
-                except BlockingIOError:
-                    try:
-                        await trio.lowlevel.wait_writable(fd)
-                    except trio.ClosedResourceError:
-                        self._drops.drop(DropReason.TUN_CLOSED)
-                        break
-                    continue
-                except OSError as exc:
-                    self._drops.drop(_write_drop_reason(exc))
-                break
+            try:
+                write(fd, packet)
+                continue
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                self._drops.drop(_write_drop_reason(exc))
+                continue
+            await self._write_when_writable(packet)
         await trio.lowlevel.checkpoint()
+
+    async def _write_when_writable(self, packet: bytes) -> None:
+        """The kernel queue was full: wait until it takes ``packet`` (or drop it)."""
+        while not self.device.closed:
+            try:
+                await trio.lowlevel.wait_writable(self.device.fd)
+            except trio.ClosedResourceError:
+                break
+            try:
+                os.write(self.device.fd, packet)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                self._drops.drop(_write_drop_reason(exc))
+            return
+        self._drops.drop(DropReason.TUN_CLOSED)
 
     def drops(self) -> dict[str, int]:
         """Packets dropped at the endpoint, by reason."""

@@ -63,6 +63,9 @@ class DataChannelCore:
         self.cipher: str | None = None
         self.packets_sealed = 0
         self.packets_opened = 0
+        self.packets_in = 0
+        self.batches_sealed = 0
+        self.batches_opened = 0
         self.pings_sent = 0
         self.pings_received = 0
 
@@ -106,6 +109,7 @@ class DataChannelCore:
         if sealed:
             self._last_sent = now
             self.packets_sealed += len(sealed)
+            self.batches_sealed += 1
             self.keyring.count(
                 send_key_id,
                 len(sealed),
@@ -115,36 +119,62 @@ class DataChannelCore:
         return sealed
 
     def open(self, packets: Batch, now: float) -> Batch:
-        """Decrypt a batch of data packets into IP packets; bad ones are dropped and counted."""
+        """Decrypt a batch of data packets into IP packets; bad ones are dropped and counted.
+
+        The key of a batch is looked up once per distinct first byte (opcode and key id),
+        and counted for reneg-bytes / reneg-pkts once per key at the end of the batch.
+        """
         opened: Batch = []
         self._expire(now)
-        for packet in packets:
-            key_id = data_packet_key_id(packet)
-            key = self.keyring.receiving(key_id, now)
-            if key is None:
-                self.drops.drop(DropReason.UNKNOWN_KEY_ID)
-                continue
-            try:
-                payload = key.crypto.decrypt(packet, now)
-            except RemoteProtocolError as exc:
-                self.drops.drop(exc.reason)
-                continue
-            self._last_received = now
-            self.keyring.count(key_id, 1, len(packet))
-            try:
-                # §6.10.6: the framing comes off before the ping/OCC check.
-                payload = unframe(payload, key.framing)
-            except RemoteProtocolError as exc:
-                self.drops.drop(exc.reason)
-                continue
-            except ConfigError:
-                # Never passed up as garbage; the session ends.
-                self.drops.drop(DropReason.COMPRESSED)
-                raise
-            if payload == PING_PAYLOAD:  # §6.5: a keepalive, not for the tun
-                self.pings_received += 1
-                continue
-            opened.append(payload)
+        self.packets_in += len(packets)
+        self.batches_opened += 1
+        drop = self.drops.drop
+        # first byte -> (key id, its key or None, [packets, bytes] authenticated)
+        keys: dict[int, tuple[int, InstalledKey | None, list[int]]] = {}
+        try:
+            for packet in packets:
+                try:
+                    entry = keys[packet[0]]
+                except (KeyError, IndexError):
+                    key_id = data_packet_key_id(packet)
+                    entry = keys[packet[0]] = (
+                        key_id,
+                        self.keyring.receiving(key_id, now),
+                        [0, 0],
+                    )
+                key = entry[1]
+                if key is None:
+                    drop(DropReason.UNKNOWN_KEY_ID)
+                    continue
+                try:
+                    payload = key.crypto.decrypt(packet, now)
+                except RemoteProtocolError as exc:
+                    drop(exc.reason)
+                    continue
+                counts = entry[2]
+                counts[0] += 1
+                counts[1] += len(packet)
+                framing = key.framing
+                if framing is not None:
+                    try:
+                        # §6.10.6: the framing comes off before the ping/OCC check.
+                        payload = unframe(payload, framing)
+                    except RemoteProtocolError as exc:
+                        drop(exc.reason)
+                        continue
+                    except ConfigError:
+                        # Never passed up as garbage; the session ends.
+                        drop(DropReason.COMPRESSED)
+                        raise
+                if payload == PING_PAYLOAD:  # §6.5: a keepalive, not for the tun
+                    self.pings_received += 1
+                    continue
+                opened.append(payload)
+        finally:
+            for key_id, _key, (authentic, nbytes) in keys.values():
+                if authentic:
+                    self._last_received = now
+                    self.keyring.count(key_id, authentic, nbytes)
         self.packets_opened += len(opened)
         return opened
 

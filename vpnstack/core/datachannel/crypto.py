@@ -162,6 +162,9 @@ class DataChannelCrypto(_SendCounter):
         self._next_id = first_packet_id
         self._replay = ReplayWindow(replay_window, time_backtrack)
         self._header = _header_for(keys)
+        # The first byte of the packets we accept, in each format (§6.1).
+        self._v1_byte = P_DATA_V1 << 3 | keys.key_id
+        self._v2_byte = P_DATA_V2 << 3 | keys.key_id
         self.overhead = len(self._header) + PACKET_ID_LEN + TAG_LEN
         """Bytes added to each payload: 24 for P_DATA_V2, 21 for P_DATA_V1 (§6.7)."""
 
@@ -170,22 +173,31 @@ class DataChannelCrypto(_SendCounter):
 
     def encrypt(self, payload: bytes) -> bytes:
         """The whole wire packet for ``payload`` (§6.2); uses the next packet id."""
-        packet_id = self._next_id
-        if packet_id > MAX_PACKET_ID:
-            raise PacketIdExhausted("data-channel packet ids exhausted; renegotiate the key")
-        self._next_id = packet_id + 1
-        pid = _U32.pack(packet_id)
-        header = self._header
-        # V2 authenticates the 4-byte header, V1 only the packet id (§6.10.2).
-        ad = header + pid if len(header) == 4 else pid
-        sealed = memoryview(self._send.encrypt(pid + self._send_iv, payload, ad))
-        # The tag goes between the packet id and the ciphertext (§6.10.1).
-        return b"".join((header, pid, sealed[-TAG_LEN:], sealed[:-TAG_LEN]))
+        return self.encrypt_batch([payload])[0]
 
     def encrypt_batch(self, payloads: list[bytes]) -> list[bytes]:
-        """``encrypt`` for each payload, in order."""
-        encrypt = self.encrypt
-        return [encrypt(payload) for payload in payloads]
+        """``encrypt`` for each payload, in order (the per-key state looked up once)."""
+        first = self._next_id
+        if first + len(payloads) - 1 > MAX_PACKET_ID:
+            raise PacketIdExhausted("data-channel packet ids exhausted; renegotiate the key")
+        self._next_id = first + len(payloads)
+        seal = self._send.encrypt
+        iv = self._send_iv
+        header = self._header
+        v2 = len(header) == 4
+        pack = _U32.pack
+        join = b"".join
+        packets: list[bytes] = []
+        append = packets.append
+        for packet_id in range(first, first + len(payloads)):
+            pid = pack(packet_id)
+            # V2 authenticates the 4-byte header, V1 only the packet id (§6.10.2).
+            sealed = memoryview(
+                seal(pid + iv, payloads[packet_id - first], header + pid if v2 else pid)
+            )
+            # The tag goes between the packet id and the ciphertext (§6.10.1).
+            append(join((header, pid, sealed[-TAG_LEN:], sealed[:-TAG_LEN])))
+        return packets
 
     def decrypt(self, packet: bytes, now: float) -> bytes:
         """The payload of a P_DATA_V1/V2 packet of our key id; ``RemoteProtocolError`` else.
@@ -193,19 +205,29 @@ class DataChannelCrypto(_SendCounter):
         Reasons: ``too-short``, ``not-data``, ``wrong-key-id``, ``auth-failed`` and the
         ``replay-*`` reasons of ``ReplayWindow.check``.
         """
-        header_len = _received_header_len(packet, self.key_id)
+        first = packet[0] if packet else -1
+        if first == self._v2_byte:
+            header_len = 4
+        elif first == self._v1_byte:
+            header_len = 1
+        else:
+            header_len = _received_header_len(packet, self.key_id)  # raises: not ours
         body = header_len + PACKET_ID_LEN + TAG_LEN
         if len(packet) < body:
             raise RemoteProtocolError(DropReason.TOO_SHORT, f"{len(packet)}-byte data packet")
+        ad_end = header_len + PACKET_ID_LEN
         view = memoryview(packet)
-        pid = bytes(view[header_len : header_len + PACKET_ID_LEN])
-        ad = bytes(view[: header_len + PACKET_ID_LEN]) if header_len == 4 else pid
-        sealed = b"".join((view[body:], view[body - TAG_LEN : body]))
+        pid = packet[header_len:ad_end]
         try:
-            payload = self._recv.decrypt(pid + self._recv_iv, sealed, ad)
+            # One copy: the ciphertext and the tag, put back in the order the AEAD wants.
+            payload = self._recv.decrypt(
+                pid + self._recv_iv,
+                b"".join((view[body:], view[ad_end:body])),
+                view[:ad_end] if header_len == 4 else pid,
+            )
         except InvalidTag:
             raise RemoteProtocolError(DropReason.AUTH_FAILED, "AEAD tag does not verify") from None
-        self._replay.check(_U32.unpack(pid)[0], now)
+        self._replay.check(int.from_bytes(pid), now)
         return payload
 
 

@@ -22,6 +22,8 @@ packet was authenticated: a forged packet must not move the window.
 
 from __future__ import annotations
 
+import math
+
 from vpnstack.core.shared.drops import DropReason
 from vpnstack.errors import RemoteProtocolError
 
@@ -31,6 +33,8 @@ DEFAULT_TIME_BACKTRACK = 15.0
 """``--replay-window`` default time backtrack (seconds)."""
 MAX_WINDOW = 65536
 """Largest window OpenVPN accepts."""
+_NEVER = [math.inf]
+"""The receive time of a slot whose id was not seen (times one slot)."""
 
 
 class ReplayWindow:
@@ -45,9 +49,10 @@ class ReplayWindow:
         self.time_backtrack = time_backtrack
         self._highest_time = 0
         self._highest_id = 0
-        # _seen[id % size] = receive time of that id, or None; valid for the ids
-        # highest_id - size + 1 .. highest_id.
-        self._seen: list[float | None] = [None] * size
+        # _times[id % size] = receive time of that id, for the ids highest_id - size + 1 ..
+        # highest_id; +inf for those not seen. Slots are cleared and scanned with slice
+        # operations, never a Python loop over ids.
+        self._times: list[float] = _NEVER * size
 
     @property
     def highest_id(self) -> int:
@@ -65,6 +70,12 @@ class ReplayWindow:
         Reasons: ``replay-zero-id``, ``replay-time-backwards``, ``replay-too-old``,
         ``replay-duplicate``, ``replay-expired`` (docs §6.8).
         """
+        highest = self._highest_id
+        if packet_id == highest + 1 and packet_time == self._highest_time:
+            # The common case, the next id in order (never 0: highest >= 0).
+            self._times[packet_id % self.size] = now
+            self._highest_id = packet_id
+            return
         if packet_id == 0:
             raise RemoteProtocolError(DropReason.REPLAY_ZERO_ID, "packet id 0 is never sent")
         if packet_time != self._highest_time:
@@ -73,20 +84,22 @@ class ReplayWindow:
                     DropReason.REPLAY_TIME_BACKWARDS,
                     f"time {packet_time} is older than {self._highest_time}",
                 )
-            # Time moved forward: restart the window (packet_id_add).
+            # Time moved forward: restart the window (packet_id_add) with this id.
             self._highest_time = packet_time
-            self._highest_id = 0
-            self._seen = [None] * self.size
-        highest = self._highest_id
+            self._highest_id = packet_id
+            self._times[:] = _NEVER * self.size
+            self._times[packet_id % self.size] = now
+            return
         size = self.size
+        times = self._times
         if packet_id > highest:
-            seen = self._seen
-            if packet_id - highest >= size:
-                self._seen = seen = [None] * size
+            if packet_id - highest == 2:  # one id skipped (reordered): one slot
+                times[(highest + 1) % size] = math.inf
+            elif packet_id - highest < size:
+                self._forget(highest + 1, packet_id)
             else:
-                for cleared in range(highest + 1, packet_id):
-                    seen[cleared % size] = None
-            seen[packet_id % size] = now
+                times[:] = _NEVER * size
+            times[packet_id % size] = now
             self._highest_id = packet_id
             return
         behind = highest - packet_id
@@ -95,18 +108,33 @@ class ReplayWindow:
                 DropReason.REPLAY_TOO_OLD,
                 f"id {packet_id} is {behind} behind {highest} (window {size})",
             )
-        seen = self._seen
-        if seen[packet_id % size] is not None:
+        slot = packet_id % size
+        if times[slot] != math.inf:
             raise RemoteProtocolError(
                 DropReason.REPLAY_DUPLICATE, f"id {packet_id} was already received"
             )
-        # Expired if any seen id in packet_id+1 .. highest arrived over time_backtrack ago.
-        deadline = now - self.time_backtrack
-        for newer in range(packet_id + 1, highest + 1):
-            received = seen[newer % size]
-            if received is not None and received < deadline:
-                raise RemoteProtocolError(
-                    DropReason.REPLAY_EXPIRED,
-                    f"id {packet_id} arrived over {self.time_backtrack:g} s after id {newer}",
-                )
-        seen[packet_id % size] = now
+        # Expired if any seen id in packet_id+1 .. highest arrived over time_backtrack ago
+        # (the slots of ids not seen hold +inf, so the oldest of the slots decides).
+        start, end = (packet_id + 1) % size, highest % size + 1
+        if behind <= 1:
+            oldest = times[start] if behind else math.inf
+        elif start < end:
+            oldest = min(times[start:end])
+        else:
+            oldest = min(min(times[start:]), min(times[:end]))
+        if oldest < now - self.time_backtrack:
+            raise RemoteProtocolError(
+                DropReason.REPLAY_EXPIRED,
+                f"id {packet_id} arrived over {self.time_backtrack:g} s after a newer id",
+            )
+        times[slot] = now
+
+    def _forget(self, first: int, end: int) -> None:
+        """Mark the slots of ids ``first`` .. ``end - 1`` (fewer than ``size``) as not seen."""
+        size = self.size
+        a, b = first % size, end % size
+        if a < b:
+            self._times[a:b] = _NEVER * (b - a)
+        elif a > b:
+            self._times[a:] = _NEVER * (size - a)
+            self._times[:b] = _NEVER * b
