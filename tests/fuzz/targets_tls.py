@@ -1,0 +1,222 @@
+"""Control text (PUSH_REPLY and friends), key-method 2 and early-negotiation TLVs.
+
+* ``control-text``: TLS application records (``engine.pack_records``) go through
+  ``ControlTextReader``, ``classify`` and, by kind, ``PushCollector`` (then ``tunnel_info``
+  and the session's cipher/compression choice), ``parse_auth_failed_temp`` or
+  ``restart_flags``, as the session core does with them.
+* ``push-options``: one PUSH_REPLY argument straight into ``parse_push_reply`` (bytes outside
+  printable ASCII, which ``classify`` refuses, are folded into it) and the same follow-ups.
+* ``keymethod2-server``: ``parse_server_message``.
+* ``early-negotiation``: ``parse_early_negotiation_tlvs`` and ``resend_wkc_requested``.
+
+Contract: ``RemoteProtocolError`` and the ``VPNError`` family (``PushOptionRejected``,
+``ConfigError`` for a pushed compression we do not know, ``CipherNegotiationFailed``).
+"""
+
+from __future__ import annotations
+
+from tests.fuzz.engine import Target, mutate_records, pack_records, unpack_records
+from tests.fuzz.keys import CA_PEM
+from vpnstack.config import Config, parse_config
+from vpnstack.core.tlssession.early_negotiation import (
+    parse_early_negotiation_tlvs,
+    resend_wkc_requested,
+)
+from vpnstack.core.tlssession.keymethod2 import encode_string, parse_server_message
+from vpnstack.core.tlssession.push import (
+    ControlKind,
+    ControlTextReader,
+    PushCollector,
+    PushedOptions,
+    classify,
+    client_pull_filters,
+    is_auth_token_only,
+    parse_auth_failed_temp,
+    parse_push_reply,
+    restart_flags,
+    tunnel_info,
+    with_local_options,
+)
+
+try:  # the session's choices from the pushed options; they may move in a refactoring
+    from vpnstack.core.tlssession.session import compression_framing, negotiate_cipher
+except ImportError:  # pragma: no cover - then only push.py is exercised
+    compression_framing = None  # type: ignore[assignment]
+    negotiate_cipher = None  # type: ignore[assignment]
+
+_FILTERS = client_pull_filters(
+    pull_filters=(("ignore", "route 192.168."), ("reject", "dhcp-option PROXY")),
+    route_nopull=False,
+)
+
+_CONFIG: Config | None = None
+
+
+def _config() -> Config:
+    global _CONFIG
+    if _CONFIG is None:
+        _CONFIG = parse_config(
+            f"client\ndev tun\nremote 192.0.2.1 1194\n<ca>\n{CA_PEM}</ca>\nauth-user-pass\n"
+        )
+    return _CONFIG
+
+
+def _use_options(options: PushedOptions) -> None:
+    info = tunnel_info(options, cipher="AES-256-GCM", key_derivation="tls-ekm")
+    assert info.mtu > 0
+    is_auth_token_only(options)
+    _ = options.dns_addresses, options.search_domains, options.uses_ekm
+    with_local_options(options, routes=(), routes_ipv6=(), redirect_gateway=None, dhcp_options=())
+    if compression_framing is not None and negotiate_cipher is not None:
+        compression_framing(options, _config())
+        negotiate_cipher(options, _config(), server_options="V4,cipher AES-256-GCM")
+
+
+def _run_control_text(data: bytes) -> None:
+    reader = ControlTextReader()
+    collector = PushCollector(filters=_FILTERS)
+    for record in unpack_records(data):
+        for raw in reader.feed(record):
+            if not raw:
+                continue
+            text = classify(raw)
+            if text.kind is ControlKind.PUSH_REPLY:
+                options = collector.add(text.argument)
+                if options is not None:
+                    _use_options(options)
+            elif text.kind is ControlKind.AUTH_FAILED:
+                parse_auth_failed_temp(text.argument)
+            elif text.kind in (ControlKind.RESTART, ControlKind.HALT):
+                restart_flags(text.argument)
+
+
+_PRINTABLE = bytes((b if 0x20 <= b <= 0x7E else 0x20 + b % 95) for b in range(256))
+
+
+def _run_push_options(data: bytes) -> None:
+    argument = data.translate(_PRINTABLE).decode("ascii")
+    _use_options(parse_push_reply([argument], filters=_FILTERS))
+
+
+PUSH_REPLY = (
+    "PUSH_REPLY,redirect-gateway def1 bypass-dhcp,dhcp-option DNS 10.8.0.1,"
+    "dhcp-option DOMAIN example.lan,route 10.10.0.0 255.255.0.0 vpn_gateway 5,"
+    "route 192.0.2.0 255.255.255.0 net_gateway,route-ipv6 2001:db8::/32 default 3,"
+    "dns server 1 address 10.8.0.1 [2001:db8::1]:53 10.8.0.2:5353,"
+    "dns server 1 resolve-domains corp.example,dns server -2 dnssec yes,"
+    "dns search-domains a.example b.example,tun-ipv6,route-gateway 10.8.0.1,"
+    "topology subnet,ping 10,ping-restart 60,ifconfig 10.8.0.2 255.255.255.0,"
+    "ifconfig-ipv6 2001:db8:0:123::1000/64 2001:db8:0:123::1,peer-id 3,"
+    "cipher AES-256-GCM,protocol-flags cc-exit tls-ekm dyn-tls-crypt,tun-mtu 1500,"
+    "compress stub-v2,auth-token SESS_ID_abc,auth-token-user dXNlcg==,"
+    "explicit-exit-notify 2,route-metric 7,key-derivation tls-ekm"
+)
+
+
+def _text_samples() -> tuple[bytes, ...]:
+    reply = PUSH_REPLY.encode()
+    half = len(reply) // 2
+    first = reply[:half].rsplit(b",", 1)[0]
+    second = b"PUSH_REPLY," + reply[len(first) + 1 :]
+    return (
+        pack_records([reply + b"\x00"]),
+        pack_records(
+            [
+                first + b",push-continuation 2\x00",
+                second[:40],
+                second[40:] + b",push-continuation 1\x00",
+            ]
+        ),
+        pack_records(
+            [
+                b"AUTH_PENDING,timeout 30\x00INFO,hello\x00",
+                b"AUTH_FAILED,TEMP[backoff 30,advance remote]:try later\x00",
+            ]
+        ),
+        pack_records([b"RESTART,[N]server restarting\x00HALT\x00EXIT\x00INFO_PRE,x\x00"]),
+        pack_records([b"PUSH_REPLY,comp-lzo no,cipher CHACHA20-POLY1305,peer-id 1\x00"]),
+    )
+
+
+def _km2(options: str, tail: int = 3) -> bytes:
+    return (
+        bytes(4)
+        + b"\x02"
+        + bytes(range(32))
+        + bytes(range(32, 64))
+        + encode_string(options)
+        + b"".join(encode_string("") for _ in range(tail))
+    )
+
+
+_TLV_SAMPLES = (
+    bytes.fromhex("000100020001"),
+    bytes.fromhex("0001000200000002000400000000"),
+    b"",
+    bytes.fromhex("ffff0000"),
+)
+
+
+def _run_km2(data: bytes) -> None:
+    parse_server_message(data)
+
+
+def _run_tlvs(data: bytes) -> None:
+    resend_wkc_requested(parse_early_negotiation_tlvs(data))
+
+
+_PUSH_WORDS = tuple(
+    w.encode()
+    for w in (
+        ",route ",
+        ",route-ipv6 ",
+        ",dns server ",
+        ",dhcp-option ",
+        ",ifconfig ",
+        ",ifconfig-ipv6 ",
+        ",push-continuation 2",
+        ",push-continuation 1",
+        ",topology ",
+        ",peer-id ",
+        ",compress ",
+        ",comp-lzo ",
+        ",cipher ",
+        " address ",
+        '"',
+        "'",
+        "\\",
+        "\x00",
+        "PUSH_REPLY,",
+        " 4294967296",
+        " -1",
+        " ::",
+        " 255.255.255.255",
+        "[",
+        "]:",
+    )
+)
+
+
+def targets() -> list[Target]:
+    return [
+        Target(
+            "control-text",
+            _text_samples(),
+            _run_control_text,
+            mutator=mutate_records,
+            max_len=16384,
+        ),
+        Target(
+            "push-options",
+            (PUSH_REPLY.removeprefix("PUSH_REPLY,").encode(),),
+            _run_push_options,
+            dictionary=_PUSH_WORDS,
+            max_len=16384,
+        ),
+        Target(
+            "keymethod2-server",
+            (_km2("V4,dev-type tun,link-mtu 1559,cipher AES-256-GCM,tls-server"), _km2("", 0)),
+            _run_km2,
+        ),
+        Target("early-negotiation", _TLV_SAMPLES, _run_tlvs),
+    ]
