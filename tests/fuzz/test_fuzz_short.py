@@ -2,7 +2,7 @@
 
 The long runs are ``scripts/fuzz N``; this keeps the whole file well under 20 s. A target that
 crashes on today's code is listed in ``KNOWN_CRASHES`` with the crash it shows, and left out
-until the lead fixes it and adds the regression test (none at present).
+until the lead fixes it and adds the regression test.
 """
 
 from __future__ import annotations
@@ -16,8 +16,16 @@ from tests.fuzz.runner import TargetResult, fuzz_target
 INPUTS = 300
 SEED = 20250801
 
-KNOWN_CRASHES: dict[str, str] = {}
-"""target name -> the crash it shows today (``crash_key``), kept out of CI until fixed."""
+KNOWN_CRASHES: dict[str, str] = {
+    # vpnstack/config.py crashes on hostile configs (found by scripts/fuzz 20000 --seed 1):
+    # _Parser.read_bytes catches only OSError, so a NUL in a file argument ("cert a\0")
+    # raises ValueError("embedded null byte") from open(); _Parser._key catches only
+    # ValueError/TypeError, so a PEM private key of an algorithm cryptography does not know
+    # raises cryptography.exceptions.UnsupportedAlgorithm (and _finish_credentials does the
+    # same for such a certificate's public_key()). Put "config" back once they are ConfigError.
+    "config": "ValueError at config.py read_bytes; UnsupportedAlgorithm at config.py _key",
+}
+"""target name -> the crash it shows today, kept out of CI until fixed."""
 
 TARGETS = all_targets()
 
