@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.fuzz import (
+    grammar,
     targets_config,
     targets_control,
     targets_data,
@@ -25,6 +26,7 @@ def all_targets() -> list[Target]:
         targets_data,
         targets_tls,
         targets_config,
+        grammar,
     ):
         result += module.targets()
     names = [t.name for t in result]
