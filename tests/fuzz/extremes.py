@@ -103,6 +103,12 @@ def config_line_1e6_tokens() -> None:
     _config("route-nopull" + " a" * (LINE // 2))
 
 
+def config_setenv_opt_nesting() -> None:
+    """1000 nested ``setenv opt setenv opt ... verb 3`` (an 11 KB line): ConfigError or
+    accepted, not a RecursionError."""
+    _config("setenv opt " * 1000 + "verb 3")
+
+
 def config_unterminated_inline() -> None:
     """``<ca>`` without ``</ca>`` (the rest of the file is swallowed): ConfigError."""
     parse_config(_HEAD + "<ca>\n" + CA_PEM + "verb 3\n")
@@ -162,6 +168,7 @@ CASES: dict[str, Callable[[], None]] = {
     "config-line-1e6-quoted": config_line_1e6_quoted,
     "config-line-1e6-comment": config_line_1e6_comment,
     "config-line-1e6-tokens": config_line_1e6_tokens,
+    "config-setenv-opt-nesting": config_setenv_opt_nesting,
     "config-unterminated-inline": config_unterminated_inline,
     "config-unterminated-connection": config_unterminated_connection,
     "config-unterminated-inline-big": config_unterminated_inline_big,
