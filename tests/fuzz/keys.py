@@ -90,3 +90,54 @@ CLIENT_KEY_PEM = _CLIENT_KEY.private_bytes(
     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
 ).decode()
 """The client certificate's private key (PKCS#8)."""
+
+
+_SERVER_KEY = Ed25519PrivateKey.from_private_bytes(_RNG.randbytes(32))
+
+
+def _server_cert() -> bytes:
+    """A server certificate (DER) with what ``check_server_leaf`` looks at: a multi-RDN
+    subject, keyUsage, EKU serverAuth and a SAN."""
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "vpnstack fuzz"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "ops\x01"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "server"),
+            x509.NameAttribute(NameOID.EMAIL_ADDRESS, "ops@example.com"),
+        ]
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(_name("vpnstack fuzz CA"))
+        .public_key(_SERVER_KEY.public_key())
+        .serial_number(0x9ABC)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("server.example.com")]), critical=False
+        )
+    )
+    return builder.sign(_CA_KEY, None).public_bytes(serialization.Encoding.DER)
+
+
+SERVER_CERT_DER = _server_cert()
+"""A server certificate signed by ``CA_PEM`` (DER)."""

@@ -11,6 +11,7 @@ from tests.fuzz import (
     targets_reliable,
     targets_tcp,
     targets_tls,
+    targets_x509,
 )
 from tests.fuzz.engine import Target
 
@@ -25,6 +26,7 @@ def all_targets() -> list[Target]:
         targets_reliable,
         targets_data,
         targets_tls,
+        targets_x509,
         targets_config,
         grammar,
     ):
