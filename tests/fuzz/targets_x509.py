@@ -1,4 +1,7 @@
-"""The server certificate as our TLS verify callback sees it (core/tlssession/tlsclient.py).
+"""The TLS client (core/tlssession/tlsclient.py): the server certificate as our verify
+callback sees it (``tls-verify-certificate``), and the records of a server's first TLS 1.2
+flight replayed, mutated, into a fresh ``TLSClient`` (``tls-client-records``; contract:
+``TLSError``/``CertificateError``, the ``VPNError`` family).
 
 During the handshake OpenSSL calls ``TLSClient._verify`` for every certificate the server
 sends, trusted or not, so whatever certificate any peer (or a man in the middle, when there
@@ -21,7 +24,7 @@ import contextlib
 
 from OpenSSL import crypto
 
-from tests.fuzz.engine import Target
+from tests.fuzz.engine import Target, mutate_records, pack_records, unpack_records
 from tests.fuzz.keys import _CA_KEY, CA_PEM, CLIENT_CERT_PEM, SERVER_CERT_DER
 from vpnstack.config import Config, parse_config
 from vpnstack.core.tlssession.tlsclient import TLSClient, check_server_leaf, openvpn_subject
@@ -138,7 +141,16 @@ _DER_WORDS = (
 
 
 def targets() -> list[Target]:
-    return [Target("tls-verify-certificate", samples(), run, expected=(), dictionary=_DER_WORDS)]
+    return [
+        Target("tls-verify-certificate", samples(), run, expected=(), dictionary=_DER_WORDS),
+        Target(
+            "tls-client-records",
+            (server_flight(),),
+            run_records,
+            mutator=mutate_records,
+            max_len=16384,
+        ),
+    ]
 
 
 def handshake_with_certificate(der: bytes, config: Config | None = None) -> None:
@@ -186,3 +198,63 @@ def handshake_with_certificate(der: bytes, config: Config | None = None) -> None
             answer += chunk
         if answer:
             client.feed(answer)
+
+
+# --- the TLS records of a server's first flight -------------------------------------------
+
+
+def _tls12_config() -> Config:
+    head = f"client\ndev tun\nremote 192.0.2.1\n<ca>\n{CA_PEM}</ca>\nauth-user-pass\n"
+    return parse_config(head + "remote-cert-tls server\ntls-version-max 1.2\n")
+
+
+_TLS12: list[Config] = []
+
+
+def _split_records(stream: bytes) -> list[bytes]:
+    records = []
+    pos = 0
+    while pos + 5 <= len(stream):
+        length = int.from_bytes(stream[pos + 3 : pos + 5], "big")
+        records.append(stream[pos : pos + 5 + length])
+        pos += 5 + length
+    return records
+
+
+def server_flight() -> bytes:
+    """The TLS 1.2 records a server answers our ClientHello with (ServerHello, Certificate,
+    ServerKeyExchange, ServerHelloDone), packed with ``engine.pack_records``.
+
+    TLS randoms make these bytes differ from run to run (OpenSSL cannot be seeded), but in
+    TLS 1.2 the certificate travels in the clear and is verified before the key exchange, so
+    a replayed (mutated) flight still reaches the record parser and the verify callback.
+    """
+    from OpenSSL import SSL
+
+    from tests.fuzz.keys import _SERVER_KEY
+
+    ctx = SSL.Context(SSL.TLS_METHOD)
+    ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
+    ctx.use_certificate(crypto.load_certificate(crypto.FILETYPE_ASN1, SERVER_CERT_DER))
+    ctx.use_privatekey(crypto.PKey.from_cryptography_key(_SERVER_KEY))
+    server = SSL.Connection(ctx, None)
+    server.set_accept_state()
+    client = TLSClient(_tls12_config())
+    client.start()
+    server.bio_write(client.outgoing())
+    with contextlib.suppress(SSL.WantReadError):
+        server.do_handshake()
+    flight = server.bio_read(65536)
+    return pack_records(_split_records(flight))
+
+
+def run_records(data: bytes) -> None:
+    if not _TLS12:
+        _TLS12.append(_tls12_config())
+    client = TLSClient(_TLS12[0])
+    client.start()
+    client.outgoing()
+    for record in unpack_records(data):
+        client.feed(record)
+        client.outgoing()
+    client.read_application_records()
