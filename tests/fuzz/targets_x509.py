@@ -21,7 +21,9 @@ from an ``X509StoreContext`` holding the CA) and the certificate are handed to t
 from __future__ import annotations
 
 import contextlib
+import warnings
 
+from cryptography import x509
 from OpenSSL import crypto
 
 from tests.fuzz.engine import Target, mutate_records, pack_records, unpack_records
@@ -166,10 +168,14 @@ def handshake_with_certificate(der: bytes, config: Config | None = None) -> None
 
     ctx = SSL.Context(SSL.TLS_METHOD)
     cert = crypto.load_certificate(crypto.FILETYPE_ASN1, der)
-    ctx.use_certificate(cert)
+    with warnings.catch_warnings():
+        # cryptography may not parse ``der`` at all (that is the point), so the deprecated
+        # pyOpenSSL X509 object is the only way to hand it to the server
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.use_certificate(cert)
     for key in (_SERVER_KEY, _CLIENT_KEY, _CA_KEY):
         try:
-            ctx.use_privatekey(crypto.PKey.from_cryptography_key(key))
+            ctx.use_privatekey(key)
             break
         except SSL.Error:
             continue
@@ -235,8 +241,8 @@ def server_flight() -> bytes:
 
     ctx = SSL.Context(SSL.TLS_METHOD)
     ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
-    ctx.use_certificate(crypto.load_certificate(crypto.FILETYPE_ASN1, SERVER_CERT_DER))
-    ctx.use_privatekey(crypto.PKey.from_cryptography_key(_SERVER_KEY))
+    ctx.use_certificate(x509.load_der_x509_certificate(SERVER_CERT_DER))
+    ctx.use_privatekey(_SERVER_KEY)
     server = SSL.Connection(ctx, None)
     server.set_accept_state()
     client = TLSClient(_tls12_config())
