@@ -6,7 +6,8 @@
   ``restart_flags``, as the session core does with them.
 * ``push-options``: one PUSH_REPLY argument straight into ``parse_push_reply`` (bytes outside
   printable ASCII, which ``classify`` refuses, are folded into it) and the same follow-ups.
-* ``keymethod2-server``: ``parse_server_message``.
+* ``keymethod2-server``: ``parse_server_message``, then the cipher choice from its OCC
+  options string (``negotiate_cipher`` without a pushed cipher).
 * ``early-negotiation``: ``parse_early_negotiation_tlvs`` and ``resend_wkc_requested``.
 
 Contract: ``RemoteProtocolError`` and the ``VPNError`` family (``PushOptionRejected``,
@@ -158,7 +159,9 @@ _TLV_SAMPLES = (
 
 
 def _run_km2(data: bytes) -> None:
-    parse_server_message(data)
+    message = parse_server_message(data)
+    if negotiate_cipher is not None:  # the OCC options string picks the cipher without NCP
+        negotiate_cipher(PushedOptions(), _config(), server_options=message.options)
 
 
 def _run_tlvs(data: bytes) -> None:
