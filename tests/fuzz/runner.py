@@ -11,6 +11,7 @@ Command line (what ``scripts/fuzz`` runs)::
 
     python -m tests.fuzz.runner [N] [--target NAME]... [--seed S] [--crash-dir DIR]
                                 [--no-extremes] [--no-minimize] [--list]
+    python -m tests.fuzz.runner --target NAME --replay FILE   # one saved input again
 
 exits 1 if any target crashed or hung (or an extreme case failed), 0 otherwise.
 """
@@ -263,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-extremes", action="store_true", help="skip the extreme cases")
     parser.add_argument("--no-minimize", action="store_true", help="keep crashing inputs whole")
     parser.add_argument("--list", action="store_true", help="list targets and extreme cases")
+    parser.add_argument(
+        "--replay", metavar="FILE", help="run one saved input on the one --target; show it"
+    )
     args = parser.parse_args(argv)
 
     targets = all_targets()
@@ -278,6 +282,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown target(s) {', '.join(unknown)}; see --list")
         targets = [t for t in targets if t.name in args.target]
+    if args.replay is not None:
+        if len(targets) != 1 or not args.target:
+            parser.error("--replay needs exactly one --target")
+        with open(args.replay, "rb") as f:
+            data = f.read()
+        outcome, exc, seconds = run_one(targets[0], data)
+        print(f"{targets[0].name}: {outcome} in {seconds:.3f} s ({len(data)} bytes)")
+        if exc is not None:
+            print(crash_key(exc))
+            print("".join(traceback.format_exception(exc)).rstrip())
+        return 0 if outcome == "ok" and seconds <= HANG_LIMIT else 1
 
     print(f"fuzz: {args.n} inputs per target, seed {args.seed}, crashes to {args.crash_dir}")
     results: list[TargetResult] = []
