@@ -7,6 +7,7 @@ from tests.fuzz import (
     targets_config,
     targets_control,
     targets_data,
+    targets_icmp,
     targets_packets,
     targets_reliable,
     targets_tcp,
@@ -27,6 +28,7 @@ def all_targets() -> list[Target]:
         targets_data,
         targets_tls,
         targets_x509,
+        targets_icmp,
         targets_config,
         grammar,
     ):
