@@ -7,6 +7,8 @@ until the lead fixes it and adds the regression test.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tests.fuzz.engine import Target
@@ -68,3 +70,15 @@ def test_every_target_has_valid_samples() -> None:
     for target in TARGETS:
         assert target.samples, target.name
         assert len(target.samples) <= INPUTS, target.name
+
+
+def test_inputs_are_deterministic_for_a_seed() -> None:
+    by_name = {t.name: t for t in TARGETS}
+    for name in ("packets-decode-control", "reliable", "config", "push-options"):
+        target = by_name[name]
+        runs = []
+        for _ in range(2):
+            rng = random.Random(f"{SEED}:{name}")
+            runs.append([target.mutate(rng.choice(target.samples), rng) for _ in range(200)])
+        assert runs[0] == runs[1], name
+        assert len(set(runs[0])) > 100, f"{name}: the mutations hardly vary"
