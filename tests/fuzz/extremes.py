@@ -74,6 +74,18 @@ def push_reply_100k_routes_continued() -> None:
     _feed_text(b"".join(parts))
 
 
+def push_reply_dns_addresses_continued() -> None:
+    """21 000 ``dns server 1 address`` options in 10 push-continuation parts of < 64 KiB."""
+    option = "dns server 1 address 10.0.0.1"
+    count = 64000 // (len(option) + 1)
+    parts = []
+    for index in range(10):
+        more = 2 if index < 9 else 1
+        body = ",".join([*([option] * count), f"push-continuation {more}"])
+        parts.append(f"PUSH_REPLY,{body}".encode() + b"\0")
+    _feed_text(b"".join(parts))
+
+
 def control_text_without_nul() -> None:
     """10^6 bytes of control text with no NUL: refused after 64 KiB."""
     _feed_text(b"PUSH_REPLY," + b"r" * LINE)
@@ -163,6 +175,7 @@ def config_file_fifo() -> None:
 CASES: dict[str, Callable[[], None]] = {
     "push-reply-100k-routes": push_reply_100k_routes,
     "push-reply-100k-routes-continued": push_reply_100k_routes_continued,
+    "push-reply-dns-addresses-continued": push_reply_dns_addresses_continued,
     "control-text-without-nul": control_text_without_nul,
     "config-line-1e6-argument": config_line_1e6_argument,
     "config-line-1e6-quoted": config_line_1e6_quoted,
