@@ -11,22 +11,27 @@
 * ``replay-window``: ``ReplayWindow.check`` fed ``(id, time, dt)`` triples; an id accepted twice
   in one time epoch is a replay let through (asserted).
 * ``compression-unframe``: ``unframe(packet, mode)``; ``unframe(frame(p)) == p`` is asserted.
+* ``data-key-rotation``: installs of key ids 0, 1 .. 7, 1 .., packets of any live or dead key
+  id, seals and keepalive timers on one ``DataChannelCore`` (``KeepaliveTimeout`` allowed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import attrs
+
 from tests.fuzz.engine import Target, mutate_records, pack_records, unpack_records
 from tests.fuzz.keys import STATIC_KEY
 from vpnstack.core.datachannel.channel import DataChannelCore
 from vpnstack.core.datachannel.compression import frame, unframe
-from vpnstack.core.datachannel.crypto import PING_PAYLOAD, make_data_crypto
+from vpnstack.core.datachannel.crypto import PING_PAYLOAD, DataCrypto, make_data_crypto
 from vpnstack.core.datachannel.epoch import EpochDataCrypto
+from vpnstack.core.datachannel.keyring import KeyRing
 from vpnstack.core.shared.framing import FRAMINGS
 from vpnstack.core.shared.replay import ReplayWindow
 from vpnstack.errors import RemoteProtocolError
-from vpnstack.messages import DataKeys
+from vpnstack.messages import DataKeys, KeepaliveSettings
 
 _PAYLOADS = (
     bytes.fromhex("4500001c00000000400100000a0800010a080002") + bytes(8),
@@ -219,6 +224,88 @@ def targets() -> list[Target]:
                 max_len=8192,
             )
         )
+    result.append(
+        Target(
+            "data-key-rotation",
+            _rotation_samples(),
+            _run_rotation,
+            mutator=mutate_records,
+            max_len=8192,
+        )
+    )
     result.append(Target("replay-window", _replay_samples(), _replay, max_len=4096))
     result.append(Target("compression-unframe", _unframe_samples(), _unframe, max_len=2048))
     return result
+
+
+# --- key rotation: the datachannel core with several key ids over time ----------------------
+
+INSTALL, OPEN, SEAL, TIMER = range(4)
+
+
+def _rotation_keys(key_id: int, cipher: str) -> DataKeys:
+    k = STATIC_KEY[key_id * 7 :] + STATIC_KEY[: key_id * 7]
+    keys = _keys(cipher, peer_id=1)
+    return attrs.evolve(
+        keys, key_id=key_id, encrypt_key=k[:32], decrypt_key=k[128:160], compression="stub-v2"
+    )
+
+
+def _run_rotation(data: bytes) -> None:
+    """Steps ``[action][dt][body]``: install the next key id (0, 1 .. 7, 1 ..), open a packet
+    the server sealed with the key id ``body[0] % 8`` (if it has that key), seal, or fire the
+    keepalive timer. ``KeepaliveTimeout`` (a ``VPNError``) ends the input."""
+    core = DataChannelCore(KeyRing(tran_window=30.0, hand_window=10.0, reneg_pkts=20))
+    core.set_keepalive(KeepaliveSettings(ping=10.0, ping_restart=60.0), 0.0)
+    now = 0.0
+    next_id = 0
+    servers: dict[int, DataCrypto] = {}
+    last_installed: int | None = None
+    for step in unpack_records(data):
+        if len(step) < 2:
+            continue
+        action, dt, body = step[0] % 4, step[1], step[2:]
+        now += dt / 4
+        if action == INSTALL:
+            cipher = "AES-256-GCM" if step[0] & 0x80 else "CHACHA20-POLY1305"
+            keys = _rotation_keys(next_id, cipher)
+            core.install_keys(keys, now)
+            servers[next_id] = make_data_crypto(keys, role="server")
+            last_installed = next_id
+            next_id = 1 if next_id == 7 else next_id + 1
+        elif action == OPEN:
+            key_id = body[0] % 8 if body else 0
+            server = servers.get(key_id)
+            if server is not None:
+                core.open([server.encrypt(frame(body[1:], "stub-v2"))], now)
+        elif action == SEAL:
+            core.seal([body], now)
+        else:
+            deadline = core.next_timer()
+            assert deadline is not None, "keepalive is on, so there is always a deadline"
+            now = max(now, deadline)
+            core.on_timer(now)
+        core.take_renegotiation_requests()
+        assert core.keyring.newest == last_installed, "the newest key is the last installed"
+
+
+def _rotation_samples() -> tuple[bytes, ...]:
+    def step(action: int, dt: int, body: bytes = b"") -> bytes:
+        return bytes([action, dt]) + body
+
+    return (
+        pack_records(
+            [
+                step(INSTALL, 0),
+                step(OPEN, 1, b"\x00hello"),
+                step(SEAL, 1, b"\x45" + bytes(27)),
+                step(INSTALL, 4),
+                step(OPEN, 1, b"\x01new"),
+                step(OPEN, 1, b"\x00old"),
+                step(TIMER, 0),
+                step(INSTALL | 0x80, 200),
+                step(OPEN, 1, b"\x02x"),
+                step(TIMER, 0),
+            ]
+        ),
+    )
