@@ -41,6 +41,8 @@ HANG_LIMIT = 1.0
 HARD_LIMIT = 10.0
 """Seconds after which one input is interrupted."""
 DEFAULT_CRASH_DIR = "/tmp/vpnstack-fuzz-crashes"
+MAX_SAVED_HANGS = 20
+"""Hanging inputs saved (and printed) per target; the rest are only counted."""
 
 
 class InputTimeout(BaseException):
@@ -198,6 +200,7 @@ def fuzz_target(
     rng = random.Random(f"{seed}:{target.name}")
     result = TargetResult(target.name)
     start = time.monotonic()
+    minimizing = 0.0  # not counted in the inputs/s figure
     for index in range(n):
         if index < len(target.samples):
             data = target.samples[index]
@@ -207,7 +210,7 @@ def fuzz_target(
         result.tried += 1
         if outcome == "timeout" or seconds > hang_limit:
             hang = Hang(data, seconds, interrupted=outcome == "timeout")
-            if crash_dir is not None:
+            if crash_dir is not None and len(result.hangs) < MAX_SAVED_HANGS:
                 hang.saved = _save(
                     crash_dir, target.name, data, f"hang: {seconds:.2f} s on this input\n"
                 )
@@ -223,6 +226,7 @@ def fuzz_target(
             continue
         text = "".join(traceback.format_exception(exc))
         if do_minimize:
+            began = time.monotonic()
 
             def same_crash(candidate: bytes, key: str = key) -> bool:
                 got, got_exc, _ = run_one(target, candidate, hard_limit)
@@ -232,11 +236,12 @@ def fuzz_target(
             _, small_exc, _ = run_one(target, small, hard_limit)
             if small_exc is not None:
                 data, text = small, "".join(traceback.format_exception(small_exc))
+            minimizing += time.monotonic() - began
         crash = Crash(key, data, text)
         if crash_dir is not None:
             crash.saved = _save(crash_dir, target.name, data, f"{key}\n\n{text}")
         result.crashes[key] = crash
-    result.seconds = time.monotonic() - start
+    result.seconds = time.monotonic() - start - minimizing
     return result
 
 
@@ -315,12 +320,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nCRASH {r.name}: {crash.key} (x{crash.count}), saved {crash.saved}")
             print(f"  input ({len(crash.data)} bytes): {crash.data[:200].hex()}")
             print("  " + crash.traceback.rstrip().replace("\n", "\n  "))
-        for hang in r.hangs:
+        for hang in r.hangs[:MAX_SAVED_HANGS]:
             failed = True
             print(
                 f"\nHANG {r.name}: {hang.seconds:.2f} s"
                 f"{' (interrupted)' if hang.interrupted else ''}, saved {hang.saved}"
             )
+            print(f"  input ({len(hang.data)} bytes): {hang.data[:200].hex()}")
+        if len(r.hangs) > MAX_SAVED_HANGS:
+            print(f"\n... and {len(r.hangs) - MAX_SAVED_HANGS} more hangs of {r.name}")
     if not args.no_extremes and not args.target:
         print("\nextreme cases:")
         for name in extremes.CASES:
