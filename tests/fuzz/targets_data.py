@@ -28,7 +28,7 @@ from vpnstack.core.datachannel.compression import frame, unframe
 from vpnstack.core.datachannel.crypto import PING_PAYLOAD, DataCrypto, make_data_crypto
 from vpnstack.core.datachannel.epoch import EpochDataCrypto
 from vpnstack.core.datachannel.keyring import KeyRing
-from vpnstack.core.shared.framing import FRAMINGS
+from vpnstack.core.shared.framing import FRAMINGS, Framing
 from vpnstack.core.shared.replay import ReplayWindow
 from vpnstack.errors import RemoteProtocolError
 from vpnstack.messages import DataKeys, KeepaliveSettings
@@ -81,16 +81,24 @@ VARIANTS: dict[str, DataKeys] = {
 }
 
 
+def _core() -> DataChannelCore:
+    return DataChannelCore(KeyRing(tran_window=3600.0, hand_window=60.0, reneg_sec=3600.0))
+
+
+def _framing(keys: DataKeys) -> Framing | None:
+    return None if keys.compression is None else Framing(keys.compression)
+
+
 def _server_packets(keys: DataKeys) -> bytes:
     server = make_data_crypto(keys, role="server")
-    payloads = [frame(p, keys.compression) for p in _PAYLOADS]
+    payloads = [frame(p, _framing(keys)) for p in _PAYLOADS]
     return pack_records([server.encrypt(p) for p in payloads] + [server.encrypt(payloads[0])])
 
 
 def _open_runner(keys: DataKeys) -> Callable[[bytes], None]:
     def run(data: bytes) -> None:
         packets = unpack_records(data)
-        core = DataChannelCore()
+        core = _core()
         core.install_keys(keys, 0.0)
         for index, packet in enumerate(packets):
             try:
@@ -106,7 +114,7 @@ def _authenticated_runner(keys: DataKeys) -> Callable[[bytes], None]:
     """Records are ``[packet id 4][plaintext]`` (AEAD/CBC) or ``[op 1][plaintext]`` (epoch)."""
 
     def run(data: bytes) -> None:
-        core = DataChannelCore()
+        core = _core()
         core.install_keys(keys, 0.0)
         wires: list[bytes] = []
         held: list[bytes] = []
@@ -144,15 +152,12 @@ def _authenticated_samples(keys: DataKeys) -> tuple[bytes, ...]:
     if keys.epoch:
         return (
             pack_records(
-                [bytes([n]) + frame(p, keys.compression) for n, p in enumerate(_PAYLOADS * 3)]
+                [bytes([n]) + frame(p, _framing(keys)) for n, p in enumerate(_PAYLOADS * 3)]
             ),
         )
     return (
         pack_records(
-            [
-                (n + 1).to_bytes(4, "big") + frame(p, keys.compression)
-                for n, p in enumerate(_PAYLOADS)
-            ]
+            [(n + 1).to_bytes(4, "big") + frame(p, _framing(keys)) for n, p in enumerate(_PAYLOADS)]
         ),
     )
 
@@ -255,7 +260,9 @@ def _run_rotation(data: bytes) -> None:
     """Steps ``[action][dt][body]``: install the next key id (0, 1 .. 7, 1 ..), open a packet
     the server sealed with the key id ``body[0] % 8`` (if it has that key), seal, or fire the
     keepalive timer. ``KeepaliveTimeout`` (a ``VPNError``) ends the input."""
-    core = DataChannelCore(KeyRing(tran_window=30.0, hand_window=10.0, reneg_pkts=20))
+    core = DataChannelCore(
+        KeyRing(tran_window=30.0, hand_window=10.0, reneg_sec=3600.0, reneg_pkts=20)
+    )
     core.set_keepalive(KeepaliveSettings(ping=10.0, ping_restart=60.0), 0.0)
     now = 0.0
     next_id = 0
@@ -277,7 +284,7 @@ def _run_rotation(data: bytes) -> None:
             key_id = body[0] % 8 if body else 0
             server = servers.get(key_id)
             if server is not None:
-                core.open([server.encrypt(frame(body[1:], "stub-v2"))], now)
+                core.open([server.encrypt(frame(body[1:], Framing.STUB_V2))], now)
         elif action == SEAL:
             core.seal([body], now)
         else:

@@ -23,7 +23,7 @@ from tests.fuzz.keys import REMOTE_SESSION_ID
 from vpnstack.core.reliabletransport.reliable import ReliableCore
 from vpnstack.core.shared import opcodes
 from vpnstack.core.shared.packets import check_control_opcode, decode_reliable_section
-from vpnstack.errors import RemoteProtocolError
+from vpnstack.errors import DropReason, RemoteProtocolError
 from vpnstack.messages import ControlMessage, ReliablePacket
 
 RECEIVE, SEND_DUE, SEND_TLS, TIMER = range(4)
@@ -31,7 +31,7 @@ RECEIVE, SEND_DUE, SEND_TLS, TIMER = range(4)
 
 def _packet(body: bytes) -> ReliablePacket:
     if not body:
-        raise RemoteProtocolError("empty")
+        raise RemoteProtocolError(DropReason.EMPTY)
     opcode, key_id = opcodes.split_first_byte(body[0])
     check_control_opcode(opcode, key_id)
     section = decode_reliable_section(opcode, body[1:])

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from tests.fuzz.engine import Target, mutate_records, pack_records, unpack_records
 from tests.fuzz.keys import CA_PEM
-from vpnstack.config import Config, parse_config
+from vpnstack.config import parse_config
+from vpnstack.core.tlssession.apply_push import compression_framing, negotiate_cipher
 from vpnstack.core.tlssession.early_negotiation import (
     parse_early_negotiation_tlvs,
     resend_wkc_requested,
@@ -38,28 +39,26 @@ from vpnstack.core.tlssession.push import (
     tunnel_info,
     with_local_options,
 )
-
-try:  # the session's choices from the pushed options; they may move in a refactoring
-    from vpnstack.core.tlssession.session import compression_framing, negotiate_cipher
-except ImportError:  # pragma: no cover - then only push.py is exercised
-    compression_framing = None  # type: ignore[assignment]
-    negotiate_cipher = None  # type: ignore[assignment]
+from vpnstack.core.tlssession.settings import SessionSettings
+from vpnstack.settings import session_settings
 
 _FILTERS = client_pull_filters(
     pull_filters=(("ignore", "route 192.168."), ("reject", "dhcp-option PROXY")),
     route_nopull=False,
 )
 
-_CONFIG: Config | None = None
+_SETTINGS: list[SessionSettings] = []
 
 
-def _config() -> Config:
-    global _CONFIG
-    if _CONFIG is None:
-        _CONFIG = parse_config(
-            f"client\ndev tun\nremote 192.0.2.1 1194\n<ca>\n{CA_PEM}</ca>\nauth-user-pass\n"
+def _settings() -> SessionSettings:
+    """The session settings of a plain client config (what the session core reads)."""
+    if not _SETTINGS:
+        config = parse_config(
+            f"client\ndev tun\nremote 192.0.2.1 1194\n<ca>\n{CA_PEM}</ca>\n"
+            "<auth-user-pass>\nuser\npass\n</auth-user-pass>\n"
         )
-    return _CONFIG
+        _SETTINGS.append(session_settings(config))
+    return _SETTINGS[0]
 
 
 def _use_options(options: PushedOptions) -> None:
@@ -68,9 +67,8 @@ def _use_options(options: PushedOptions) -> None:
     is_auth_token_only(options)
     _ = options.dns_addresses, options.search_domains, options.uses_ekm
     with_local_options(options, routes=(), routes_ipv6=(), redirect_gateway=None, dhcp_options=())
-    if compression_framing is not None and negotiate_cipher is not None:
-        compression_framing(options, _config())
-        negotiate_cipher(options, _config(), server_options="V4,cipher AES-256-GCM")
+    compression_framing(options, _settings())
+    negotiate_cipher(options, _settings(), server_options="V4,cipher AES-256-GCM")
 
 
 def _run_control_text(data: bytes) -> None:
@@ -160,8 +158,8 @@ _TLV_SAMPLES = (
 
 def _run_km2(data: bytes) -> None:
     message = parse_server_message(data)
-    if negotiate_cipher is not None:  # the OCC options string picks the cipher without NCP
-        negotiate_cipher(PushedOptions(), _config(), server_options=message.options)
+    # the OCC options string picks the cipher when the server pushes none
+    negotiate_cipher(PushedOptions(), _settings(), server_options=message.options)
 
 
 def _run_tlvs(data: bytes) -> None:

@@ -28,22 +28,24 @@ from OpenSSL import crypto
 
 from tests.fuzz.engine import Target, mutate_records, pack_records, unpack_records
 from tests.fuzz.keys import _CA_KEY, CA_PEM, CLIENT_CERT_PEM, SERVER_CERT_DER
-from vpnstack.config import Config, parse_config
+from vpnstack.config import parse_config
+from vpnstack.core.tlssession.settings import TLSSettings
 from vpnstack.core.tlssession.tlsclient import TLSClient, check_server_leaf, openvpn_subject
+from vpnstack.settings import tls_settings
 
-_CONFIGS: list[Config] = []
+_CONFIGS: list[TLSSettings] = []
 _ED25519 = bytes.fromhex("300506032b6570")
 """AlgorithmIdentifier of Ed25519."""
 
 
-def _configs() -> list[Config]:
+def _configs() -> list[TLSSettings]:
     if not _CONFIGS:
         head = f"client\ndev tun\nremote 192.0.2.1\n<ca>\n{CA_PEM}</ca>\nauth-user-pass\n"
         for extra in (
             "remote-cert-tls server\nverify-x509-name server name\n",
             "verify-x509-name 'C=SE, O=vpnstack fuzz, CN=server' subject\n",
         ):
-            _CONFIGS.append(parse_config(head + extra))
+            _CONFIGS.append(tls_settings(parse_config(head + extra)))
     return _CONFIGS
 
 
@@ -155,7 +157,7 @@ def targets() -> list[Target]:
     ]
 
 
-def handshake_with_certificate(der: bytes, config: Config | None = None) -> None:
+def handshake_with_certificate(der: bytes, settings: TLSSettings | None = None) -> None:
     """A real TLS handshake over memory BIOs in which a server presents ``der`` to a
     ``TLSClient``: what a crash found by this target does end to end (for regression tests).
 
@@ -183,7 +185,7 @@ def handshake_with_certificate(der: bytes, config: Config | None = None) -> None
         raise ValueError("no harness key matches this certificate")
     server = SSL.Connection(ctx, None)
     server.set_accept_state()
-    client = TLSClient(config if config is not None else _configs()[0])
+    client = TLSClient(settings if settings is not None else _configs()[0])
     client.start()
     for _ in range(10):
         if client.handshake_complete:
@@ -209,12 +211,12 @@ def handshake_with_certificate(der: bytes, config: Config | None = None) -> None
 # --- the TLS records of a server's first flight -------------------------------------------
 
 
-def _tls12_config() -> Config:
+def _tls12_config() -> TLSSettings:
     head = f"client\ndev tun\nremote 192.0.2.1\n<ca>\n{CA_PEM}</ca>\nauth-user-pass\n"
-    return parse_config(head + "remote-cert-tls server\ntls-version-max 1.2\n")
+    return tls_settings(parse_config(head + "remote-cert-tls server\ntls-version-max 1.2\n"))
 
 
-_TLS12: list[Config] = []
+_TLS12: list[TLSSettings] = []
 
 
 def _split_records(stream: bytes) -> list[bytes]:
