@@ -19,16 +19,16 @@ INPUTS = 300
 SEED = 20250801
 
 KNOWN_CRASHES: dict[str, str] = {
-    # vpnstack/config.py crashes on hostile configs (found by scripts/fuzz 20000 --seed 1):
-    # _Parser.read_bytes catches only OSError, so a NUL in a file argument ("cert a\0")
-    # raises ValueError("embedded null byte") from open(); _Parser._key catches only
-    # ValueError/TypeError, so a PEM private key of an algorithm cryptography does not know
-    # raises cryptography.exceptions.UnsupportedAlgorithm (and _finish_credentials does the
-    # same for such a certificate's public_key()); _pem_certs catches only ValueError, so a
-    # certificate with version 64 raises cryptography.x509.InvalidVersion. Put "config" back
-    # once they are all ConfigError.
-    "config": "ValueError at config.py read_bytes; UnsupportedAlgorithm at config.py _key, "
-    "_finish_credentials; InvalidVersion at config.py _pem_certs",
+    # vpnstack/config/ crashes on hostile configs (scripts/fuzz 20000 --seed 1 and --seed 7):
+    # files.read_bytes (and parser.Parser.include, for "config FILE") catch only OSError, so
+    # a NUL in a file argument ("cert a\0") raises ValueError("embedded null byte") from
+    # open(); files.key catches only ValueError/TypeError, so a PEM private key of an
+    # algorithm cryptography does not know raises cryptography.exceptions.UnsupportedAlgorithm,
+    # and files.finish_credentials does the same for such a certificate's public_key();
+    # files._pem_certificates catches only ValueError, so a certificate with version 64
+    # raises cryptography.x509.InvalidVersion. Put "config" back once they are ConfigError.
+    "config": "ValueError at config/files.py read_bytes; UnsupportedAlgorithm at files.py key, "
+    "finish_credentials; InvalidVersion at files.py _pem_certificates",
     # vpnstack/core/tlssession/tlsclient.py TLSClient._verify (the OpenSSL verify callback)
     # calls cert.to_cryptography(), crypto_cert.subject and check_server_leaf's extension
     # lookups unguarded; for a certificate OpenSSL parses but cryptography does not (a bad
