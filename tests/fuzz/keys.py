@@ -26,7 +26,7 @@ OTHER_STATIC_KEY = _RNG.randbytes(256)
 """A second static key (dynamic tls-crypt)."""
 _WKC_BODY = _RNG.randbytes(297)
 TLS_CRYPT_V2_CLIENT_KEY = _RNG.randbytes(256) + _WKC_BODY + (len(_WKC_BODY) + 2).to_bytes(2, "big")
-"""Kc (256 bytes) || WKc, WKc ending in its own length (PROTOCOL.md §4.3)."""
+"""Kc (256 bytes) || WKc, WKc ending in its own length (docs §3.8)."""
 LOCAL_SESSION_ID = bytes.fromhex("c1c2c3c4c5c6c7c8")
 """Our (the client's) session id."""
 REMOTE_SESSION_ID = bytes.fromhex("5151515151515151")

@@ -4,7 +4,7 @@
   of the same ``DataKeys`` is opened by a fresh client ``DataChannelCore``, each packet as its
   own batch and then all as one batch. Contract: ``open`` drops and counts bad packets; it may
   raise ``RemoteProtocolError`` (a non-data opcode, which the muxer never passes) and
-  ``ConfigError`` (a compressed packet, §7.4), nothing else.
+  ``ConfigError`` (a compressed packet, docs §6.4), nothing else.
 * ``data-authenticated-*``: the plaintexts and packet ids are mutated and encrypted with the
   server's keys, so that the replay window, the compression framing and the ping check see
   hostile but authentic packets.

@@ -2,7 +2,7 @@
 
 Contract: ``decode_control``, ``decode_reliable_section`` and ``classify`` raise only
 ``RemoteProtocolError`` on bad input. On top, a decoded packet re-encodes to the same bytes
-(the layout of §2.2 is canonical), checked with an assert.
+(the layout of docs §3.3 is canonical), checked with an assert.
 """
 
 from __future__ import annotations
