@@ -1,9 +1,10 @@
 """Control text (PUSH_REPLY and friends), key-method 2 and early-negotiation TLVs.
 
 * ``control-text``: TLS application records (``engine.pack_records``) go through
-  ``ControlTextReader``, ``classify`` and, by kind, ``PushCollector`` (then ``tunnel_info``
-  and the session's cipher/compression choice), ``parse_auth_failed_temp`` or
-  ``restart_flags``, as the session core does with them.
+  ``ControlTextReader``, ``classify``, the session's ``control.react`` and, for PUSH_REPLY,
+  ``PushCollector`` and what the session does with a complete push (``apply_push``:
+  ``choose_data_channel``, ``keepalive_settings``, ``tunnel_up_info``; ``tunnel_info``,
+  ``auth_token_of``), as the session core does with them.
 * ``push-options``: one PUSH_REPLY argument straight into ``parse_push_reply`` (bytes outside
   printable ASCII, which ``classify`` refuses, are folded into it) and the same follow-ups.
 * ``keymethod2-server``: ``parse_server_message``, then the cipher choice from its OCC
@@ -19,7 +20,15 @@ from __future__ import annotations
 from tests.fuzz.engine import Target, mutate_records, pack_records, unpack_records
 from tests.fuzz.keys import CA_PEM
 from vpnstack.config import parse_config
-from vpnstack.core.tlssession.apply_push import compression_framing, negotiate_cipher
+from vpnstack.core.tlssession.apply_push import (
+    choose_data_channel,
+    dynamic_tls_crypt_negotiated,
+    keepalive_settings,
+    negotiate_cipher,
+    push_summary,
+    tunnel_up_info,
+)
+from vpnstack.core.tlssession.control import Fatal, PushPart, auth_token_of, react
 from vpnstack.core.tlssession.early_negotiation import (
     parse_early_negotiation_tlvs,
     resend_wkc_requested,
@@ -40,6 +49,7 @@ from vpnstack.core.tlssession.push import (
     with_local_options,
 )
 from vpnstack.core.tlssession.settings import SessionSettings
+from vpnstack.errors import VPNError
 from vpnstack.settings import session_settings
 
 _FILTERS = client_pull_filters(
@@ -62,28 +72,38 @@ def _settings() -> SessionSettings:
 
 
 def _use_options(options: PushedOptions) -> None:
+    """What the session does with a complete push (apply_push, control)."""
+    settings = _settings()
     info = tunnel_info(options, cipher="AES-256-GCM", key_derivation="tls-ekm")
     assert info.mtu > 0
     is_auth_token_only(options)
+    auth_token_of(options)
+    push_summary(options)
     _ = options.dns_addresses, options.search_domains, options.uses_ekm
     with_local_options(options, routes=(), routes_ipv6=(), redirect_gateway=None, dhcp_options=())
-    compression_framing(options, _settings())
-    negotiate_cipher(options, _settings(), server_options="V4,cipher AES-256-GCM")
+    keepalive_settings(options, settings)
+    dynamic_tls_crypt_negotiated(options, settings)
+    choice = choose_data_channel(options, settings, server_options="V4,cipher AES-256-GCM")
+    tunnel_up_info(options, settings, choice)
 
 
 def _run_control_text(data: bytes) -> None:
     reader = ControlTextReader()
     collector = PushCollector(filters=_FILTERS)
+    ciphers = _settings().data_ciphers
     for record in unpack_records(data):
         for raw in reader.feed(record):
             if not raw:
                 continue
             text = classify(raw)
-            if text.kind is ControlKind.PUSH_REPLY:
-                options = collector.add(text.argument)
+            reaction = react(text, ciphers=ciphers)  # what the session does with it
+            if isinstance(reaction, PushPart):
+                options = collector.add(reaction.argument)
                 if options is not None:
                     _use_options(options)
-            elif text.kind is ControlKind.AUTH_FAILED:
+            elif isinstance(reaction, Fatal):
+                assert isinstance(reaction.error, VPNError)
+            if text.kind is ControlKind.AUTH_FAILED:
                 parse_auth_failed_temp(text.argument)
             elif text.kind in (ControlKind.RESTART, ControlKind.HALT):
                 restart_flags(text.argument)
