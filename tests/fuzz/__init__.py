@@ -8,7 +8,8 @@ A small library, not a test module:
   (codec, muxer), ``targets_tcp`` (TCP deframing), ``targets_control`` (control unwrap for
   every wrapping), ``targets_reliable``, ``targets_data`` (data-channel open, replay window,
   compression framing, key rotation), ``targets_tls`` (control text, PUSH_REPLY, key-method
-  2, early negotiation), ``targets_x509`` (the TLS verify callback, TLS records),
+  2, early negotiation), ``targets_session`` (the whole ``SessionCore`` against a scripted
+  TLS server), ``targets_x509`` (the TLS verify callback, TLS records),
   ``targets_icmp`` (echo replies from the tunnel), ``targets_config`` (the .ovpn corpus and lab
   configs) and ``grammar`` (generated configs and PUSH_REPLYs); ``registry`` lists them all;
 * ``runner``: tries N inputs per target, reports crashes (any exception outside a target's
