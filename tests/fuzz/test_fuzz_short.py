@@ -66,7 +66,7 @@ def test_target_survives_mutated_inputs(target: Target) -> None:
     assert not result.failed, findings(result)
 
 
-def test_every_target_has_valid_samples() -> None:
+def test_every_target_has_samples_that_fit_the_budget() -> None:
     for target in TARGETS:
         assert target.samples, target.name
         assert len(target.samples) <= INPUTS, target.name
