@@ -23,21 +23,6 @@ KNOWN_FAILURES = {
     # the same, and _Builder._opt_dns rebuilds the server's address tuple for every address
     # (attrs.evolve with addresses + new): 21 000 addresses in 10 parts take ~2 s.
     "push-reply-dns-addresses-continued": "hang",
-    # vpnstack/config/handlers.py setenv calls p.handle() for "setenv opt DIRECTIVE ...", and
-    # handle() calls setenv again: ~500 nested "setenv opt " (a 5.5 KB line) raise
-    # RecursionError.
-    "config-setenv-opt-nesting": "crash (RecursionError)",
-    # vpnstack/config/files.py read_bytes: open(path, "rb").read() has no size bound, so
-    # /dev/zero is read until memory runs out (MemoryError under a 1 GiB limit after 1.5-5 s,
-    # or still reading when the 5 s timeout kills it on a loaded machine).
-    "config-ca-dev-zero": "crash (MemoryError) or hang",
-    # the same read_bytes: open() of a FIFO blocks until a writer appears, forever.
-    "config-ca-fifo": "hang",
-    # vpnstack/config/parser.py Parser.include (load_config, and "config FILE"): the same
-    # unbounded read of the config file itself.
-    "config-file-dev-zero": "crash (MemoryError) or hang",
-    # Parser.include: open() of a FIFO config file blocks forever.
-    "config-file-fifo": "hang",
 }
 
 

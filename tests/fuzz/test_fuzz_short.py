@@ -18,29 +18,7 @@ from tests.fuzz.runner import TargetResult, fuzz_target
 INPUTS = 300
 SEED = 20250801
 
-KNOWN_CRASHES: dict[str, str] = {
-    # vpnstack/config/ crashes on hostile configs (scripts/fuzz 20000 --seed 1 and --seed 7):
-    # files.read_bytes (and parser.Parser.include, for "config FILE") catch only OSError, so
-    # a NUL in a file argument ("cert a\0") raises ValueError("embedded null byte") from
-    # open(); files.key catches only ValueError/TypeError, so a PEM private key of an
-    # algorithm cryptography does not know raises cryptography.exceptions.UnsupportedAlgorithm,
-    # and files.finish_credentials does the same for such a certificate's public_key();
-    # files._pem_certificates catches only ValueError, so a certificate with version 64
-    # raises cryptography.x509.InvalidVersion. Put "config" back once they are ConfigError.
-    "config": "ValueError at config/files.py read_bytes; UnsupportedAlgorithm at files.py key, "
-    "finish_credentials; InvalidVersion at files.py _pem_certificates",
-    # vpnstack/core/tlssession/tlsclient.py TLSClient._verify (the OpenSSL verify callback)
-    # calls cert.to_cryptography(), crypto_cert.subject and check_server_leaf's extension
-    # lookups unguarded; for a certificate OpenSSL parses but cryptography does not (a bad
-    # UTCTime, a non-IA5 emailAddress, a broken SAN, a duplicate extension, version 64) they
-    # raise ValueError/InvalidVersion/DuplicateExtension, which pyOpenSSL re-raises from
-    # do_handshake, so it escapes TLSClient.feed untyped. Any server (or a man in the middle,
-    # without tls-auth/tls-crypt) can send such a certificate; targets_x509's
-    # handshake_with_certificate shows it end to end.
-    "tls-verify-certificate": "ValueError at tlsclient.py _verify / check_server_leaf",
-    # the same fault reached through real TLS records (a mutated certificate in the flight).
-    "tls-client-records": "ValueError at tlsclient.py _verify",
-}
+KNOWN_CRASHES: dict[str, str] = {}
 """target name -> the crash it shows today, kept out of CI until fixed."""
 
 TARGETS = all_targets()

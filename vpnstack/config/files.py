@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import os
+import stat
 from typing import TYPE_CHECKING
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12 as pkcs12_format
@@ -64,12 +67,33 @@ def path_of(p: Parser, d: Directive, name: str) -> str:
     return os.path.normpath(os.path.join(base, os.path.expanduser(name)))
 
 
+MAX_FILE_BYTES = 16 << 20
+"""Largest file a directive may name: certificates, keys and configs are a few KiB."""
+
+
+def read_regular_file(path: str) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``MAX_FILE_BYTES``.
+
+    Raises ``OSError`` (with a ``strerror`` that says what is wrong) for anything else: a
+    device such as /dev/zero would be read forever, and opening a FIFO blocks until someone
+    writes to it, so both are refused before they are opened; so is a name with a NUL byte.
+    """
+    if "\0" in path:
+        raise OSError(errno.EINVAL, "the file name contains a NUL byte")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a device, FIFO or directory)")
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_FILE_BYTES >> 20} MiB")
+    return data
+
+
 def read_bytes(p: Parser, d: Directive, name: str) -> bytes:
     """The contents of a file argument of ``d``."""
     path = path_of(p, d, name)
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return read_regular_file(path)
     except OSError as exc:
         raise p.error(
             d, f"cannot read the '{d.name}' file {path!r}: {exc.strerror}; check the path"
@@ -155,7 +179,7 @@ def _pem_certificates(p: Parser, d: Directive) -> tuple[bytes, list[x509.Certifi
     data = text.encode()
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm):
         certs = []
     if not certs:
         raise p.error(d, f"{d.label}: {where} holds no readable PEM certificate; check the file")
@@ -198,7 +222,7 @@ def key(p: Parser, d: Directive) -> None:
         )
     try:
         private_key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise p.error(
             d, f"{d.label}: {where} holds no readable PEM private key; check the file"
         ) from None
@@ -386,7 +410,15 @@ def finish_credentials(p: Parser) -> LoadedCredentials:
         )
     if cert_obj is not None and key_obj is not None:
         spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        if cert_obj.public_key().public_bytes(*spki) != key_obj.public_key().public_bytes(*spki):
+        try:
+            cert_public = cert_obj.public_key().public_bytes(*spki)
+        except (ValueError, UnsupportedAlgorithm):
+            raise p.error_at(
+                p.lines.get("cert"),
+                f"the certificate ({say('cert')}) has a public key of a type vpnstack cannot"
+                " use; use an RSA, EC or Ed25519 certificate",
+            ) from None
+        if cert_public != key_obj.public_key().public_bytes(*spki):
             raise p.error_at(
                 key_at,
                 f"the private key ({say('key')}) does not belong to the certificate"

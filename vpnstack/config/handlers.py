@@ -111,6 +111,8 @@ def setenv(p: Parser, d: Directive) -> None:
     """``setenv NAME VALUE`` or ``setenv opt DIRECTIVE ...`` (apply it; ignore if unknown)."""
     if d.args[0] == "opt":
         p.nargs(d, 2, None)
+        if d.args[1].removeprefix("--") == "setenv" and d.args[2:3] == ("opt",):
+            raise p.error(d, f"{d.label}: 'setenv opt setenv opt ...' nests; give the option once")
         inner = Directive(
             d.args[1].removeprefix("--"), d.args[2:], d.line, cli=d.cli, source=d.source
         )

@@ -253,8 +253,7 @@ class Parser:
         # the name as given while it is relative to the process's directory, else absolute
         shown = d.args[0] if d.cli and self.cwd == os.getcwd() else path
         try:
-            with open(path, encoding="utf-8-sig", newline="") as f:
-                text = f.read()
+            text = files.read_regular_file(path).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise self.error(
                 d, f"the config file {shown!r} is not UTF-8 text ({exc.reason})"

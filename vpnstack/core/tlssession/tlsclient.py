@@ -291,9 +291,26 @@ class TLSClient:
     def _verify(
         self, conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int
     ) -> bool:
-        """OpenSSL's verify callback: keep OpenSSL's verdict and add OpenVPN's leaf checks."""
+        """OpenSSL's verify callback: keep OpenSSL's verdict and add OpenVPN's leaf checks.
+
+        The certificates come from the peer before anything is trusted: one that OpenSSL
+        parses but cryptography cannot read (a bad date, version, name or extension) is
+        refused here, since an exception escaping a verify callback would leave the
+        handshake as an untyped error.
+        """
         if self._failure is not None:
             return False
+        try:
+            return self._check(cert, errnum, depth, ok)
+        except Exception as exc:  # any parse failure of a hostile certificate
+            where = "server certificate" if depth == 0 else f"certificate at depth {depth}"
+            self._failure = _VerifyFailure(
+                f"{where} cannot be read ({type(exc).__name__}: {exc}); it is malformed"
+            )
+            return False
+
+    def _check(self, cert: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
+        """The verdict on one certificate of the server's chain (see ``_verify``)."""
         crypto_cert = cert.to_cryptography()
         where = "server certificate" if depth == 0 else f"certificate at depth {depth} of the chain"
         if not ok:
