@@ -593,3 +593,17 @@ def test_retransmissions_share_one_budget_of_six_per_rto() -> None:
         t = nxt
         assert len([p for p in core.packets_to_send(t) if p.message_id is not None]) == 1
     assert core.statistics().retransmissions == 12
+
+
+def test_a_gap_repeats_the_later_acks_so_the_peer_fast_retransmits() -> None:
+    # §4.9: the peer counts every ack of a later id, repeated ones included (reliable.c), and
+    # resends at 3: an out-of-order packet makes us send its ack in three P_ACK_V1s.
+    core = established(repeat_acks=True)
+    core.receive(peer(1, b"a"), 1.0)
+    assert [p.acks for p in core.packets_to_send(1.0)] == [(1, 0)]
+    core.receive(peer(3, b"c"), 1.1)  # id 2 is missing
+    out = core.packets_to_send(1.1)
+    assert [(p.opcode, p.acks[0]) for p in out] == [(op.P_ACK_V1, 3)] * 3
+    assert core.next_timer() is None  # nothing more until something arrives
+    core.receive(peer(2, b"b"), 1.3)  # in order again: one ack
+    assert [p.acks[0] for p in core.packets_to_send(1.3)] == [2]

@@ -185,6 +185,7 @@ class _KeyState:
         self.buffered: dict[int, ReliablePacket] = {}
         self.pending_acks: list[int] = []  # ids we owe an ack for, oldest first
         self.recent_acks: list[int] = []  # most recently sent acks first (OpenVPN ack_mru)
+        self.gap_acks = 0  # extra P_ACK_V1s owed after an out-of-order packet (§4.9)
 
     @property
     def received_reset(self) -> bool:
@@ -382,6 +383,11 @@ class ReliableCore:
             self._duplicates += 1
             return []
         state.buffered[mid] = packet
+        if mid > state.next_expected and self.repeat_acks:
+            # §4.9: a gap. The peer fast-retransmits a packet once it counted 3 acks of later
+            # ids, repeated ones included (reliable.c): repeat the later acks in extra P_ACK_V1s
+            # so that the missing packet comes back after one RTT instead of its timer.
+            state.gap_acks = N_ACK_RETRANSMIT - 1
         if opcode == P_CONTROL_HARD_RESET_SERVER_V2 and (
             state.sent_reset == P_CONTROL_HARD_RESET_CLIENT_V3
         ):
@@ -501,6 +507,17 @@ class ReliableCore:
                     )
                 )
                 self._acks_sent += 1
+            # §4.9: the repeated acks of a gap (recent acks only; the later ids are in front).
+            while state.gap_acks > 0 and not state.acks_ride and state.recent_acks:
+                state.gap_acks -= 1
+                out.append(
+                    ReliablePacket(
+                        opcode=P_ACK_V1,
+                        key_id=state.key_id,
+                        acks=self._take_acks(state, MAX_ACKS),
+                    )
+                )
+                self._acks_sent += 1
         self._packets_sent += len(out)
         return out
 
@@ -529,7 +546,7 @@ class ReliableCore:
         loss_delay = self.rtt.loss_delay()
         budget_ready: float | None = None
         for state in self._states.values():
-            if state.pending_acks and not state.acks_ride:
+            if (state.pending_acks or state.gap_acks) and not state.acks_ride:
                 return self._now
             for entry in state.eligible():
                 if not entry.sent:
