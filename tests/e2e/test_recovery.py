@@ -7,6 +7,8 @@ and the lifecycle reconnects with the connect-retry backoff. Traffic must resume
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,5 +39,50 @@ def test_udp_server_killed_and_restarted_mid_session(
         time.sleep(0.2)
     assert "ping-restart" in client.output()
     assert client.ping(lab.tunnel_server_address) == 3
+    status, _ = client.terminate()
+    assert status == 0
+
+
+_REPLY_AT = re.compile(r"^\[(\d+\.\d+)\] .*icmp_seq=", re.MULTILINE)
+
+
+def test_udp_server_restart_traffic_back_within_3_s_of_the_server(
+    openvpn_lab: StartLab, tmp_path: Path, clients: list[ClientProcess]
+) -> None:
+    # §1.6: the server is killed and started again 2 s later, as in issue 8 (pushed keepalive
+    # 2 20, so ping-restart alone would take 20 s). While it is down our pings draw ICMP port
+    # unreachable; 2 s after its last packet the session ends (ServerUnreachable) and the
+    # client reconnects 1 s later, which is about when the server is ready again.
+    lab = openvpn_lab(ServerOptions(keepalive=(2, 20)))
+    client = start_client(lab, tmp_path, clients=clients)
+    client.wait_for("Tunnel up on tun0")
+    assert client.ping(lab.tunnel_server_address) == 3
+    log = tmp_path / "ping.log"
+    with open(log, "wb") as out:
+        pinger = subprocess.Popen(
+            ["ip", "netns", "exec", client.namespace, "ping", "-D", "-n", "-i", "0.2", "-W", "1",
+             str(lab.tunnel_server_address)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        time.sleep(1)
+        lab.restart(pause=2.0)
+        ready = time.time()
+        first: float | None = None
+        deadline = time.monotonic() + 25
+        while first is None and time.monotonic() < deadline:
+            replies = [float(m.group(1)) for m in _REPLY_AT.finditer(log.read_text())]
+            first = next((r for r in replies if r >= ready), None)
+            time.sleep(0.1)
+    finally:
+        pinger.terminate()
+        pinger.wait(5)
+    assert first is not None, client.output()
+    # Expected about 1 s: the verdict comes 2 s after the kill, the reconnect 1 s later, the
+    # server has been ready for ~0.5 s by then and the handshake takes a few hundred ms on
+    # the lab link. 3 s leaves room for a loaded machine, and is far below ping-restart's 20.
+    assert first - ready <= 3.0, (first - ready, client.output())
+    output = client.output()
+    assert "unreachable" in output and "ping-restart" not in output, output
     status, _ = client.terminate()
     assert status == 0
