@@ -60,7 +60,8 @@ def established(max_payload: int = 100, repeat_acks: bool = False) -> ReliableCo
     got = core.receive(peer(0, opcode=op.P_CONTROL_HARD_RESET_SERVER_V2, acks=(0,)), 0.0)
     assert [m.opcode for m in got] == [op.P_CONTROL_HARD_RESET_SERVER_V2]
     out = core.packets_to_send(0.0)
-    assert [(p.opcode, p.acks) for p in out] == [(op.P_ACK_V1, (0,))]
+    # with repeat_acks the lone ack goes twice (§4.9)
+    assert [(p.opcode, p.acks) for p in out] == [(op.P_ACK_V1, (0,))] * (1 + repeat_acks)
     return core
 
 
@@ -238,9 +239,10 @@ def test_recent_acks_fill_free_slots() -> None:
     core = established(repeat_acks=True)  # the ack of the server reset (0) is in the MRU
     core.receive(peer(1), 1.0)
     core.receive(peer(2), 1.0)
-    assert [p.acks for p in core.packets_to_send(1.0)] == [(1, 2, 0)]
+    # (a lone P_ACK_V1 is sent twice, the copy from the MRU: §4.9)
+    assert [p.acks for p in core.packets_to_send(1.0)] == [(1, 2, 0), (2, 1, 0)]
     core.receive(peer(3), 2.0)
-    assert [p.acks for p in core.packets_to_send(2.0)] == [(3, 2, 1, 0)]
+    assert [p.acks for p in core.packets_to_send(2.0)] == [(3, 2, 1, 0)] * 2
     # no *new* id: no P_ACK_V1, even though the MRU is not empty
     assert core.packets_to_send(3.0) == []
     # a piggy-backed packet fills its 4 slots from the MRU
@@ -251,7 +253,7 @@ def test_recent_acks_fill_free_slots() -> None:
     for mid in range(4, 11):
         core.receive(peer(mid), 5.0)
     out = core.packets_to_send(5.0)
-    assert [p.acks for p in out] == [(4, 5, 6, 7, 8, 9, 10, 3)]
+    assert [p.acks for p in out] == [(4, 5, 6, 7, 8, 9, 10, 3), (10, 9, 8, 7, 6, 5, 4, 3)]
 
 
 def test_acks_for_unknown_ids_are_ignored() -> None:
@@ -600,10 +602,10 @@ def test_a_gap_repeats_the_later_acks_so_the_peer_fast_retransmits() -> None:
     # resends at 3: an out-of-order packet makes us send its ack in three P_ACK_V1s.
     core = established(repeat_acks=True)
     core.receive(peer(1, b"a"), 1.0)
-    assert [p.acks for p in core.packets_to_send(1.0)] == [(1, 0)]
+    assert [p.acks for p in core.packets_to_send(1.0)] == [(1, 0)] * 2  # a lone ack: twice
     core.receive(peer(3, b"c"), 1.1)  # id 2 is missing
     out = core.packets_to_send(1.1)
     assert [(p.opcode, p.acks[0]) for p in out] == [(op.P_ACK_V1, 3)] * 3
     assert core.next_timer() is None  # nothing more until something arrives
-    core.receive(peer(2, b"b"), 1.3)  # in order again: one ack
-    assert [p.acks[0] for p in core.packets_to_send(1.3)] == [2]
+    core.receive(peer(2, b"b"), 1.3)  # in order again: the lone ack twice
+    assert [p.acks[0] for p in core.packets_to_send(1.3)] == [2, 2]

@@ -185,7 +185,7 @@ class _KeyState:
         self.buffered: dict[int, ReliablePacket] = {}
         self.pending_acks: list[int] = []  # ids we owe an ack for, oldest first
         self.recent_acks: list[int] = []  # most recently sent acks first (OpenVPN ack_mru)
-        self.gap_acks = 0  # extra P_ACK_V1s owed after an out-of-order packet (§4.9)
+        self.repeats_owed = 0  # extra P_ACK_V1s of recent acks owed (§4.9)
 
     @property
     def received_reset(self) -> bool:
@@ -387,7 +387,7 @@ class ReliableCore:
             # §4.9: a gap. The peer fast-retransmits a packet once it counted 3 acks of later
             # ids, repeated ones included (reliable.c): repeat the later acks in extra P_ACK_V1s
             # so that the missing packet comes back after one RTT instead of its timer.
-            state.gap_acks = N_ACK_RETRANSMIT - 1
+            state.repeats_owed = max(state.repeats_owed, N_ACK_RETRANSMIT - 1)
         if opcode == P_CONTROL_HARD_RESET_SERVER_V2 and (
             state.sent_reset == P_CONTROL_HARD_RESET_CLIENT_V3
         ):
@@ -498,6 +498,10 @@ class ReliableCore:
                 )
             # docs §4 rule 4: a P_ACK_V1 only when new ids wait to be acked,
             # and (§3.9) never while the acks must ride on our next packet.
+            if state.pending_acks and not state.acks_ride and self.repeat_acks:
+                # §4.9: a lone ack that is lost stalls the peer until its timer (it waits for
+                # every ack before moving on, e.g. reset -> TLS): send it twice.
+                state.repeats_owed = max(state.repeats_owed, 1)
             while state.pending_acks and not state.acks_ride:
                 out.append(
                     ReliablePacket(
@@ -507,9 +511,9 @@ class ReliableCore:
                     )
                 )
                 self._acks_sent += 1
-            # §4.9: the repeated acks of a gap (recent acks only; the later ids are in front).
-            while state.gap_acks > 0 and not state.acks_ride and state.recent_acks:
-                state.gap_acks -= 1
+            # §4.9: the repeated acks (recent acks only; the newest ids are in front).
+            while state.repeats_owed > 0 and not state.acks_ride and state.recent_acks:
+                state.repeats_owed -= 1
                 out.append(
                     ReliablePacket(
                         opcode=P_ACK_V1,
@@ -546,7 +550,7 @@ class ReliableCore:
         loss_delay = self.rtt.loss_delay()
         budget_ready: float | None = None
         for state in self._states.values():
-            if (state.pending_acks or state.gap_acks) and not state.acks_ride:
+            if (state.pending_acks or state.repeats_owed) and not state.acks_ride:
                 return self._now
             for entry in state.eligible():
                 if not entry.sent:
