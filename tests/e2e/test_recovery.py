@@ -46,6 +46,36 @@ def test_udp_server_killed_and_restarted_mid_session(
 _REPLY_AT = re.compile(r"^\[(\d+\.\d+)\] .*icmp_seq=", re.MULTILINE)
 
 
+def seconds_to_first_reply_after_restart(
+    lab: OpenVPNLab, client: ClientProcess, tmp_path: Path, *, pause: float
+) -> float | None:
+    """Ping the server every 0.2 s from the client's namespace, restart the server (down for
+    ``pause`` s) and return the time from its being ready to the first reply (None: none
+    within 25 s)."""
+    log = tmp_path / "ping.log"
+    with open(log, "wb") as out:
+        pinger = subprocess.Popen(
+            ["ip", "netns", "exec", client.namespace, "ping", "-D", "-n", "-i", "0.2", "-W", "1",
+             str(lab.tunnel_server_address)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        time.sleep(1)
+        lab.restart(pause=pause)
+        ready = time.time()
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            replies = [float(m.group(1)) for m in _REPLY_AT.finditer(log.read_text())]
+            first = next((r for r in replies if r >= ready), None)
+            if first is not None:
+                return first - ready
+            time.sleep(0.1)
+        return None
+    finally:
+        pinger.terminate()
+        pinger.wait(5)
+
+
 def test_udp_server_restart_traffic_back_within_3_s_of_the_server(
     openvpn_lab: StartLab, tmp_path: Path, clients: list[ClientProcess]
 ) -> None:
@@ -57,32 +87,30 @@ def test_udp_server_restart_traffic_back_within_3_s_of_the_server(
     client = start_client(lab, tmp_path, clients=clients)
     client.wait_for("Tunnel up on tun0")
     assert client.ping(lab.tunnel_server_address) == 3
-    log = tmp_path / "ping.log"
-    with open(log, "wb") as out:
-        pinger = subprocess.Popen(
-            ["ip", "netns", "exec", client.namespace, "ping", "-D", "-n", "-i", "0.2", "-W", "1",
-             str(lab.tunnel_server_address)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
-        time.sleep(1)
-        lab.restart(pause=2.0)
-        ready = time.time()
-        first: float | None = None
-        deadline = time.monotonic() + 25
-        while first is None and time.monotonic() < deadline:
-            replies = [float(m.group(1)) for m in _REPLY_AT.finditer(log.read_text())]
-            first = next((r for r in replies if r >= ready), None)
-            time.sleep(0.1)
-    finally:
-        pinger.terminate()
-        pinger.wait(5)
-    assert first is not None, client.output()
+    back = seconds_to_first_reply_after_restart(lab, client, tmp_path, pause=2.0)
+    assert back is not None, client.output()
     # Expected about 1 s: the verdict comes 2 s after the kill, the reconnect 1 s later, the
     # server has been ready for ~0.5 s by then and the handshake takes a few hundred ms on
     # the lab link. 3 s leaves room for a loaded machine, and is far below ping-restart's 20.
-    assert first - ready <= 3.0, (first - ready, client.output())
+    assert back <= 3.0, (back, client.output())
     output = client.output()
     assert "unreachable" in output and "ping-restart" not in output, output
+    status, _ = client.terminate()
+    assert status == 0
+
+
+def test_a_server_stopping_with_explicit_exit_notify_is_followed_at_once(
+    openvpn_lab: StartLab, tmp_path: Path, clients: list[ClientProcess]
+) -> None:
+    # A server with explicit-exit-notify tells its clients RESTART on the control channel
+    # when it is stopped by SIGTERM: the client reconnects without waiting for any timer.
+    lab = openvpn_lab(ServerOptions(keepalive=(2, 20), extra_lines=("explicit-exit-notify 1",)))
+    client = start_client(lab, tmp_path, clients=clients)
+    client.wait_for("Tunnel up on tun0")
+    back = seconds_to_first_reply_after_restart(lab, client, tmp_path, pause=2.0)
+    output = client.output()
+    assert "RESTART" in output, output
+    assert back is not None and back <= 3.0, (back, output)
+    assert "ping-restart" not in output, output
     status, _ = client.terminate()
     assert status == 0
