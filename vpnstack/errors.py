@@ -172,6 +172,11 @@ class NetworkError(VPNError):
     """The transport failed: the remote could not be resolved or reached."""
 
 
+class ServerUnreachable(NetworkError):
+    """Over UDP the server went silent and our packets keep drawing ICMP port unreachable:
+    it stopped or restarted and forgot the session (docs §1.6). Reconnect soon."""
+
+
 class ServerHalted(VPNError):
     """The server ended the session (HALT, RESTART or EXIT on the control channel)."""
 

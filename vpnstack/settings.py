@@ -29,6 +29,9 @@ from vpnstack.core.tlssession.push import PushedRoute, PushedRoute6
 from vpnstack.core.tlssession.renegotiation import RENEG_SEC_DEFAULT
 from vpnstack.core.tlssession.settings import SessionSettings, TLSSettings
 
+HAND_WINDOW_DEFAULT = 60.0
+"""Stock ``hand-window``: a key negotiation must finish within a minute (§5.7)."""
+
 # --- reliabletransport
 
 
@@ -39,7 +42,9 @@ class ReliableSettings:
     max_payload: int
     """TLS bytes per control packet (§4; ``max_tls_payload``)."""
     tls_timeout: float
-    """``tls-timeout``: the first retransmission timeout, doubled on each retry (§4)."""
+    """``tls-timeout``: the first retransmission timeout before any RTT sample (§4.9)."""
+    hand_window: float = HAND_WINDOW_DEFAULT
+    """``hand-window``: the cap of the doubling retransmission timeout (§4.9, §4.10)."""
 
 
 def reliable_settings(config: Config, *, wrap_reserve: int) -> ReliableSettings:
@@ -53,15 +58,17 @@ def reliable_settings(config: Config, *, wrap_reserve: int) -> ReliableSettings:
         wrap_reserve=max(wrap_reserve, TLS_CRYPT_MTU_RESERVE),
         ipv6=True,
     )
-    return ReliableSettings(max_payload=max_payload, tls_timeout=config.tls.timeout)
+    return ReliableSettings(
+        max_payload=max_payload,
+        tls_timeout=config.tls.timeout,
+        hand_window=config.tls.hand_window,
+    )
 
 
 # --- datachannel
 
 TRAN_WINDOW_DEFAULT = 3600.0
 """Stock ``tran-window``: the lame-duck key decrypts for an hour after a renegotiation (§5.7)."""
-HAND_WINDOW_DEFAULT = 60.0
-"""Stock ``hand-window``: a key negotiation must finish within a minute (§5.7)."""
 
 
 @attrs.frozen

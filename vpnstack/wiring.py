@@ -288,6 +288,7 @@ def build_layers(
             to_above=c.reliable_to_tls.send,
             max_payload=reliable.max_payload,
             tls_timeout=reliable.tls_timeout,
+            max_timeout=reliable.hand_window,
             notify=notify,
         ),
         DataChannel(

@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from vpnstack.client.policy import Action, RemoteRotation, decide, retry_delay
+from vpnstack.client.policy import (
+    RESTART_RECONNECT_DELAY,
+    Action,
+    RemoteRotation,
+    decide,
+    retry_delay,
+)
 from vpnstack.config import Remote
 from vpnstack.errors import (
     AuthFailed,
@@ -17,6 +23,7 @@ from vpnstack.errors import (
     KeepaliveTimeout,
     NetworkError,
     ServerHalted,
+    ServerUnreachable,
     TLSError,
 )
 
@@ -94,3 +101,14 @@ def test_again_repeats_the_remote_just_tried() -> None:
     assert rotation.next().host == "a"
     rotation.again()
     assert [rotation.next().host for _ in range(3)] == ["a", "b", "a"]
+
+
+def test_a_server_gone_under_an_up_session_is_retried_after_one_second() -> None:
+    error = ServerUnreachable("silent and refusing")
+    up = decide(error, was_up=True)
+    assert (up.action, up.delay, up.next_remote) == (Action.RECONNECT, 1.0, False)
+    assert RESTART_RECONNECT_DELAY == 1.0
+    # before the tunnel was ever up it is an ordinary network error: connect-retry backoff
+    never = decide(error, was_up=False)
+    assert (never.action, never.delay) == (Action.RECONNECT, None)
+    assert decide(NetworkError("x"), was_up=True).delay is None

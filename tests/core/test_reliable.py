@@ -48,14 +48,20 @@ def ids(packets: list[ReliablePacket]) -> list[int | None]:
 
 
 def established(max_payload: int = 100, repeat_acks: bool = False) -> ReliableCore:
-    """A core whose hard reset was acked by the server reset (delivered and acked at t=0)."""
+    """A core whose hard reset was acked by the server reset (delivered and acked at t=0).
+
+    The reset was sent at -2 and again at 0, so its ack gives no RTT sample (Karn, §4.9): the
+    RTO stays tls-timeout (2 s) and the stock timer rules show unchanged.
+    """
     core = make_core(max_payload, repeat_acks)
-    core.send(hard_reset(), 0.0)
+    core.send(hard_reset(), -2.0)
+    assert ids(core.packets_to_send(-2.0)) == [0]
     assert ids(core.packets_to_send(0.0)) == [0]
     got = core.receive(peer(0, opcode=op.P_CONTROL_HARD_RESET_SERVER_V2, acks=(0,)), 0.0)
     assert [m.opcode for m in got] == [op.P_CONTROL_HARD_RESET_SERVER_V2]
     out = core.packets_to_send(0.0)
-    assert [(p.opcode, p.acks) for p in out] == [(op.P_ACK_V1, (0,))]
+    # with repeat_acks the lone ack goes twice (§4.9)
+    assert [(p.opcode, p.acks) for p in out] == [(op.P_ACK_V1, (0,))] * (1 + repeat_acks)
     return core
 
 
@@ -70,7 +76,7 @@ def test_reset_is_one_packet_with_id_zero_and_empty_payload() -> None:
     ]
 
 
-def test_retransmission_schedule_2_4_8_16_no_cap() -> None:
+def test_retransmission_schedule_2_4_8_16_capped_by_the_hand_window() -> None:
     core = make_core()
     core.send(hard_reset(), 0.0)
     sent_at = []
@@ -85,7 +91,8 @@ def test_retransmission_schedule_2_4_8_16_no_cap() -> None:
         # nothing is due a moment before the deadline
         assert core.packets_to_send(deadline - 0.001) == []
         t = deadline
-    assert sent_at == [0.0, 2.0, 6.0, 14.0, 30.0, 62.0, 126.0]
+    # doubling from tls-timeout, at most the hand-window (60 s) apart (§4.9)
+    assert sent_at == [0.0, 2.0, 6.0, 14.0, 30.0, 62.0, 122.0]
     assert core.statistics().retransmissions == 6
 
 
@@ -150,7 +157,7 @@ def test_fast_retransmit_after_three_later_acks() -> None:
     out = core.packets_to_send(10.3)
     assert ids(out) == [1]
     stats = core.statistics()
-    assert (stats.fast_retransmits, stats.retransmissions) == (1, 1)
+    assert (stats.fast_retransmits, stats.retransmissions) == (1, 2)  # + the reset in established()
     # the counter restarts and the backoff continues: next try at 10.3 + 4
     assert core.next_timer() == pytest.approx(14.3)
     core.receive(peer_ack(4, 3), 11.0)  # repeated later acks count again (reliable.c)
@@ -232,9 +239,10 @@ def test_recent_acks_fill_free_slots() -> None:
     core = established(repeat_acks=True)  # the ack of the server reset (0) is in the MRU
     core.receive(peer(1), 1.0)
     core.receive(peer(2), 1.0)
-    assert [p.acks for p in core.packets_to_send(1.0)] == [(1, 2, 0)]
+    # (a lone P_ACK_V1 is sent twice, the copy from the MRU: §4.9)
+    assert [p.acks for p in core.packets_to_send(1.0)] == [(1, 2, 0), (2, 1, 0)]
     core.receive(peer(3), 2.0)
-    assert [p.acks for p in core.packets_to_send(2.0)] == [(3, 2, 1, 0)]
+    assert [p.acks for p in core.packets_to_send(2.0)] == [(3, 2, 1, 0)] * 2
     # no *new* id: no P_ACK_V1, even though the MRU is not empty
     assert core.packets_to_send(3.0) == []
     # a piggy-backed packet fills its 4 slots from the MRU
@@ -245,7 +253,7 @@ def test_recent_acks_fill_free_slots() -> None:
     for mid in range(4, 11):
         core.receive(peer(mid), 5.0)
     out = core.packets_to_send(5.0)
-    assert [p.acks for p in out] == [(4, 5, 6, 7, 8, 9, 10, 3)]
+    assert [p.acks for p in out] == [(4, 5, 6, 7, 8, 9, 10, 3), (10, 9, 8, 7, 6, 5, 4, 3)]
 
 
 def test_acks_for_unknown_ids_are_ignored() -> None:
@@ -441,3 +449,163 @@ def test_after_a_v2_reset_the_server_reset_is_acked_at_once() -> None:
     assert core.next_timer() == 0.5
     out = core.packets_to_send(0.5)
     assert [(p.opcode, p.acks) for p in out] == [(op.P_ACK_V1, (0,))]
+
+
+# --- §4.9 loss recovery: RTT estimate, Karn, floor, backoff cap, time threshold, rate bound
+
+
+def sampled(rtt: float, max_payload: int = 100) -> ReliableCore:
+    """A core whose reset (sent once at 0) was acked at ``rtt``: one RTT sample."""
+    core = make_core(max_payload)
+    core.send(hard_reset(), 0.0)
+    assert ids(core.packets_to_send(0.0)) == [0]
+    core.receive(peer(0, opcode=op.P_CONTROL_HARD_RESET_SERVER_V2, acks=(0,)), rtt)
+    core.packets_to_send(rtt)  # the ack of the server's reset
+    return core
+
+
+def test_first_rtt_sample_sets_srtt_rttvar_and_the_rto() -> None:
+    core = sampled(0.1)
+    stats = core.statistics()
+    # RFC 6298: srtt = R, rttvar = R/2, rto = srtt + 4 rttvar = 0.1 + 0.2
+    assert stats.rtt_samples == 1
+    assert stats.srtt == pytest.approx(0.1)
+    assert stats.rto == pytest.approx(0.3)
+
+
+def test_exact_retransmission_times_after_an_rtt_sample() -> None:
+    core = sampled(0.1)
+    core.send(tls(b"hello"), 1.0)
+    sent_at = []
+    t = 1.0
+    for _ in range(5):
+        if core.packets_to_send(t):
+            sent_at.append(round(t, 6))
+        deadline = core.next_timer()
+        assert deadline is not None
+        t = deadline
+    # first RTO 0.3 s, then doubling: 1.0, 1.3, 1.9, 3.1, 5.5
+    assert sent_at == [1.0, 1.3, 1.9, 3.1, 5.5]
+
+
+def test_later_samples_are_smoothed() -> None:
+    core = sampled(0.1)
+    core.send(tls(b"a"), 1.0)
+    core.packets_to_send(1.0)
+    core.receive(peer_ack(1), 1.3)  # R = 0.3
+    # rttvar = 3/4 0.05 + 1/4 |0.1 - 0.3| = 0.0875; srtt = 7/8 0.1 + 1/8 0.3 = 0.125
+    stats = core.statistics()
+    assert stats.srtt == pytest.approx(0.125)
+    assert stats.rto == pytest.approx(0.125 + 4 * 0.0875)
+
+
+def test_karn_no_sample_from_a_retransmitted_packet() -> None:
+    core = sampled(0.1)
+    core.send(tls(b"a"), 1.0)
+    core.packets_to_send(1.0)
+    core.packets_to_send(1.3)  # retransmitted
+    core.receive(peer_ack(1), 1.35)  # an ack of either copy: no sample
+    stats = core.statistics()
+    assert stats.rtt_samples == 1
+    assert stats.srtt == pytest.approx(0.1)
+
+
+def test_rto_floor_is_200_ms() -> None:
+    core = sampled(0.001)
+    assert core.statistics().rto == pytest.approx(0.2)
+    core.send(tls(b"a"), 1.0)
+    core.packets_to_send(1.0)
+    assert core.next_timer() == pytest.approx(1.2)
+
+
+def test_rto_floor_never_exceeds_tls_timeout() -> None:
+    core = ReliableCore(max_payload=100, tls_timeout=0.1, repeat_acks=False)
+    core.send(hard_reset(), 0.0)
+    core.packets_to_send(0.0)
+    core.receive(peer(0, opcode=op.P_CONTROL_HARD_RESET_SERVER_V2, acks=(0,)), 0.001)
+    assert core.statistics().rto == pytest.approx(0.1)
+
+
+def test_backoff_is_capped_at_max_timeout() -> None:
+    core = ReliableCore(max_payload=100, max_timeout=10.0)
+    core.send(hard_reset(), 0.0)
+    sent_at = []
+    t = 0.0
+    for _ in range(7):
+        if core.packets_to_send(t):
+            sent_at.append(t)
+        deadline = core.next_timer()
+        assert deadline is not None
+        t = deadline
+    assert sent_at == [0.0, 2.0, 6.0, 14.0, 24.0, 34.0, 44.0]
+
+
+def test_time_threshold_declares_loss_after_a_later_packet_is_acked() -> None:
+    core = sampled(0.1, max_payload=10)
+    core.send(tls(bytes(20)), 1.0)  # ids 1, 2
+    assert ids(core.packets_to_send(1.0)) == [1, 2]
+    core.receive(peer_ack(2), 1.1)  # R = 0.1 again: srtt 0.1, latest 0.1
+    # one later ack is no packet threshold (3), but RFC 9002's time threshold applies:
+    # id 1 is lost once 9/8 * 0.1 passed since it was sent, long before its RTO (1.3)
+    assert core.next_timer() == pytest.approx(1.1125)
+    assert core.packets_to_send(1.11) == []
+    assert ids(core.packets_to_send(1.1125)) == [1]
+    assert core.statistics().fast_retransmits == 1
+    # its next timer is the backed-off RTO (0.3 doubled); no second early resend without a
+    # new ack of a later packet
+    assert core.next_timer() == pytest.approx(1.1125 + 0.6)
+
+
+def test_time_threshold_needs_a_packet_sent_after_it() -> None:
+    core = sampled(0.1, max_payload=10)
+    core.send(tls(bytes(10)), 1.0)  # id 1
+    core.packets_to_send(1.0)
+    core.packets_to_send(1.3)  # id 1 retransmitted at 1.3
+    core.send(tls(bytes(10)), 1.0)  # id 2, first sent at 1.3 too
+    core.packets_to_send(1.3)
+    core.receive(peer_ack(0), 1.4)  # an MRU repeat of an old id: nothing was sent after
+    assert core.next_timer() == pytest.approx(1.3 + 0.3)  # id 2's RTO, no early loss
+
+
+def test_retransmissions_share_one_budget_of_six_per_rto() -> None:
+    core = sampled(0.1, max_payload=10)  # srtt 0.1, rttvar 0.05, rto 0.3
+    core.send(ControlMessage(op.P_CONTROL_SOFT_RESET_V1, 1), 0.9)
+    core.send(tls(bytes(60)), 0.9)  # key 0: ids 1..6, due again at 0.9 + 0.3
+    out = core.packets_to_send(0.9)
+    assert sorted((p.key_id, p.message_id) for p in out) == [(0, i) for i in range(1, 7)] + [
+        (1, 0)
+    ]
+    # the peer's soft reset acks ours: R = 0.1, rttvar 0.0375, rto = 0.1 + 0.15 = 0.25
+    core.receive(peer(0, opcode=op.P_CONTROL_SOFT_RESET_V1, key_id=1, acks=(0,)), 1.0)
+    assert core.statistics().rto == pytest.approx(0.25)
+    core.send(tls(bytes(60), key_id=1), 1.0)  # key 1: ids 1..6, due again at 1.25
+    assert len([p for p in core.packets_to_send(1.0) if p.message_id is not None]) == 6
+    # at 1.3 all 12 in flight are due: only 6 go (one burst), the rest one by one as the
+    # bucket refills at 6 per RTO (one every 0.25 / 6 s)
+    due = [p for p in core.packets_to_send(1.3) if p.message_id is not None]
+    assert len(due) == 6
+    assert core.statistics().budget_waits == 6
+    step = 0.25 / 6
+    assert core.next_timer() == pytest.approx(1.3 + step)
+    assert core.packets_to_send(1.3 + step / 2) == []
+    t = 1.3
+    for n in range(1, 7):
+        nxt = core.next_timer()
+        assert nxt == pytest.approx(1.3 + n * step)
+        t = nxt
+        assert len([p for p in core.packets_to_send(t) if p.message_id is not None]) == 1
+    assert core.statistics().retransmissions == 12
+
+
+def test_a_gap_repeats_the_later_acks_so_the_peer_fast_retransmits() -> None:
+    # §4.9: the peer counts every ack of a later id, repeated ones included (reliable.c), and
+    # resends at 3: an out-of-order packet makes us send its ack in three P_ACK_V1s.
+    core = established(repeat_acks=True)
+    core.receive(peer(1, b"a"), 1.0)
+    assert [p.acks for p in core.packets_to_send(1.0)] == [(1, 0)] * 2  # a lone ack: twice
+    core.receive(peer(3, b"c"), 1.1)  # id 2 is missing
+    out = core.packets_to_send(1.1)
+    assert [(p.opcode, p.acks[0]) for p in out] == [(op.P_ACK_V1, 3)] * 3
+    assert core.next_timer() is None  # nothing more until something arrives
+    core.receive(peer(2, b"b"), 1.3)  # in order again: the lone ack twice
+    assert [p.acks[0] for p in core.packets_to_send(1.3)] == [2, 2]

@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from vpnstack.config import Remote
-from vpnstack.errors import NetworkError
+from vpnstack.errors import NetworkError, ServerUnreachable
 from vpnstack.layers.networkio import BATCH_CAP, NetworkIO
 from vpnstack.manager import one_error
 from vpnstack.messages import Batch, StateChange
@@ -429,3 +429,39 @@ async def test_tcp_layer_ends_cleanly_when_the_stack_above_closes(nursery: trio.
         with pytest.raises(trio.EndOfChannel):
             await t.up.receive()
     await peer.aclose()
+
+
+async def test_a_silent_server_refusing_our_packets_ends_the_layer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # §1.6: the server answers, then stops (its port closes). Our packets draw ICMP port
+    # unreachable; after 2 s of silence with 3 errors the layer ends with ServerUnreachable.
+    peer = await udp_peer(socket.AF_INET, "127.0.0.1")
+    port = peer.getsockname()[1]
+    up_send, up_recv = trio.open_memory_channel[Batch](10)
+    down_send, down_recv = trio.open_memory_channel[Batch](10)
+    layer = NetworkIO(
+        remote=Remote(host="127.0.0.1", port=port, proto="udp"),
+        to_above=up_send,
+        from_above=down_recv,
+    )
+    with pytest.raises(ServerUnreachable, match="unreachable"), one_error():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(layer.run)
+            await down_send.send([b"hello"])
+            _, client = await peer.recvfrom(100)
+            await peer.sendto(b"reply", client)
+            await up_recv.receive()
+            heard = trio.current_time()
+            peer.close()  # the server is gone
+            # keep sending like a keepalive would: one refused send is no verdict yet
+            for _ in range(5):
+                await trio.sleep(0.5)
+                await down_send.send([b"ping"])
+                await trio.sleep(0.01)  # let the error be read before the next send
+            await trio.sleep(10)
+            pytest.fail("the layer did not end")
+    # 2 s after the server's last packet, the errors (one per send) being 3 or more by then
+    assert trio.current_time() == pytest.approx(heard + 2.0, abs=0.02)
+    assert layer.statistics().drops["icmp-port-unreachable"] >= 3
+

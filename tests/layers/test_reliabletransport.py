@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -22,7 +23,12 @@ class Side:
     """One ReliableTransport with the test holding the other end of each of its channels."""
 
     def __init__(
-        self, *, max_payload: int = 100, above_buffer: int = 16, backlog_limit: int = 32
+        self,
+        *,
+        max_payload: int = 100,
+        above_buffer: int = 16,
+        backlog_limit: int = 32,
+        max_timeout: float = 60.0,
     ) -> None:
         self.notes: list[StateChange] = []
         self.below_in, from_below = trio.open_memory_channel[ReliablePacket](16)
@@ -35,6 +41,7 @@ class Side:
             from_above=from_above,
             to_above=to_above,
             max_payload=max_payload,
+            max_timeout=max_timeout,
             notify=self.notes.append,
             backlog_limit=backlog_limit,
         )
@@ -73,6 +80,76 @@ async def test_exact_retransmission_schedule(autojump_clock: trio.testing.MockCl
         nursery.cancel_scope.cancel()
 
 
+async def test_retransmission_times_follow_the_measured_rtt(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # §4.9: the server's reset acks ours 0.1 s after it left (one sample, Karn: sent once):
+    # srtt 0.1, rttvar 0.05, RTO 0.3. An unacked TLS packet then goes out at +0, +0.3, +0.9,
+    # +2.1, +4.5 (doubling), not at the stock +2, +6, +14.
+    side = Side()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(side.transport.run)
+        start = trio.current_time()
+        await side.above_in.send(CLIENT_RESET)
+        with trio.fail_after(10):
+            assert (await side.below_out.receive()).message_id == 0
+            await trio.sleep(0.1)
+            server_reset = ReliablePacket(
+                op.P_CONTROL_HARD_RESET_SERVER_V2, 0, (0,), 0, b"", PEER_SID
+            )
+            await side.below_in.send(server_reset)
+            await side.above_out.receive()
+            for _ in range(2):  # a lone ack goes twice (§4.9)
+                assert (await side.below_out.receive()).opcode == op.P_ACK_V1
+        assert side.transport.statistics().rto == pytest.approx(0.3)
+        await trio.sleep_until(start + 1.0)
+        await side.above_in.send(tls(b"client hello"))
+        times = []
+        with trio.fail_after(20):
+            for _ in range(5):
+                packet = await side.below_out.receive()
+                assert packet.message_id == 1
+                times.append(round(trio.current_time() - start, 6))
+        assert times == [1.0, 1.3, 1.9, 3.1, 5.5]
+        nursery.cancel_scope.cancel()
+
+
+async def test_backoff_cap_and_no_flood_while_the_peer_is_silent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A peer that went away after the handshake started: the retransmissions of a full send
+    # window back off to the cap (max_timeout) and never exceed the budget of 6 per RTO.
+    side = Side(max_payload=10, max_timeout=5.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(side.transport.run)
+        start = trio.current_time()
+        await side.above_in.send(CLIENT_RESET)
+        assert (await side.below_out.receive()).message_id == 0
+        await trio.sleep(0.01)
+        await side.below_in.send(
+            ReliablePacket(op.P_CONTROL_HARD_RESET_SERVER_V2, 0, (0,), 0, b"", PEER_SID)
+        )
+        await side.above_out.receive()
+        await side.above_in.send(tls(bytes(60)))  # ids 1..6, a full window, never acked
+        sent: list[tuple[float, int | None]] = []
+        with trio.move_on_after(60):
+            async for packet in side.below_out:
+                sent.append((trio.current_time() - start, packet.message_id))
+        data = [(t, mid) for t, mid in sent if mid is not None and mid >= 1]
+        one = [t for t, mid in data if mid == 1]
+        gaps = [round(b - a, 6) for a, b in itertools.pairwise(one)]
+        # RTO floor 0.2 s, doubling, capped at 5 s
+        assert gaps[:6] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
+        assert set(gaps[6:]) == {5.0}
+        # the retransmissions (everything after each id's first send) never exceed 6 within
+        # one RTO (0.2 s) anywhere: one burst per RTO at most
+        firsts = {mid: min(t for t, m in data if m == mid) for _, mid in data}
+        retrans = sorted(t for t, mid in data if t > firsts[mid])
+        assert len(retrans) > 6 * 6
+        assert max(sum(1 for u in retrans if t <= u < t + 0.2) for t in retrans) <= 6
+        nursery.cancel_scope.cancel()
+
+
 async def test_acks_promptly_and_reports_the_reset_ack(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -91,7 +168,9 @@ async def test_acks_promptly_and_reports_the_reset_ack(
                 op.P_CONTROL_HARD_RESET_SERVER_V2, 0, b"", PEER_SID
             )
             ack = await side.below_out.receive()
+            again = await side.below_out.receive()
         assert (ack.opcode, ack.acks, ack.message_id) == (op.P_ACK_V1, (0,), None)
+        assert again == ack  # a lone ack goes twice (§4.9)
         assert trio.current_time() == start  # no delay before the ack
         assert side.notes == [
             StateChange("reliabletransport", Stage.RESET_SENT),

@@ -160,6 +160,7 @@ class ClientLifecycle:
                 error,
                 auth_retry=self._config.client.auth_retry,
                 using_auth_token=self._auth_token is not None,
+                was_up=self._was_up,
             )
             if decision.action is Action.EXIT:
                 raise error
@@ -174,6 +175,14 @@ class ClientLifecycle:
             if decision.action is Action.ASK_CREDENTIALS and self._ask_credentials is not None:
                 self._out.line(f"{error}")
                 self._config = await self._ask_credentials(self._config)
+                continue
+            if decision.delay is not None:
+                # A server that restarted under an up session: back soon (policy.py).
+                failures = 0
+                self._out.line(f"{error}; reconnecting in {decision.delay:g} s")
+                with trio.CancelScope() as self._attempt_scope:
+                    await trio.sleep(decision.delay)
+                self._attempt_scope = None
                 continue
             failures += 1
             limit = self._config.transport.connect_retry_max

@@ -20,6 +20,12 @@ The rules follow openvpn(8):
   is dropped and the real credentials are used at once. ``AUTH_FAILED,TEMP`` is retried after
   at least its ``backoff``, on the same server for ``advance no``. HALT ends the run; RESTART,
   EXIT, ping-restart, handshake timeouts and network errors reconnect.
+* A session that was up and ended with ``ServerUnreachable`` (the server went silent while
+  our packets drew ICMP port unreachable: it stopped or restarted, docs §1.6) is retried after
+  ``RESTART_RECONNECT_DELAY`` (1 s) every time, not after the growing connect-retry backoff:
+  a restarting server is usually back within seconds, and each attempt that finds it still
+  down costs at least 2 s of silence plus 3 refused packets before the next verdict, so the
+  attempts stay rare. Before the tunnel was ever up, it is an ordinary network error.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from vpnstack.errors import (
     KeepaliveTimeout,
     NetworkError,
     ServerHalted,
+    ServerUnreachable,
     VPNError,
 )
 
@@ -49,6 +56,8 @@ EXIT_USAGE = 2
 
 RETRIES_BEFORE_BACKOFF = 5
 """Failed attempts at the base delay before the delay starts doubling (openvpn(8))."""
+RESTART_RECONNECT_DELAY = 1.0
+"""Seconds before reconnecting to a server that stopped or restarted under an up session."""
 
 
 class Action(enum.Enum):
@@ -72,12 +81,19 @@ class Decision:
     """Wait at least this long before reconnecting (AUTH_FAILED,TEMP backoff)."""
     next_remote: bool | None = None
     """Move to the next remote (True), stay (False), or the default for how it ended (None)."""
+    delay: float | None = None
+    """Reconnect after exactly this many seconds, instead of the connect-retry backoff."""
 
 
 def decide(
-    error: VPNError, *, auth_retry: str = "none", using_auth_token: bool = False
+    error: VPNError,
+    *,
+    auth_retry: str = "none",
+    using_auth_token: bool = False,
+    was_up: bool = False,
 ) -> Decision:
-    """What a session failure means for the run (see the module docstring)."""
+    """What a session failure means for the run (see the module docstring); ``was_up``:
+    the session's tunnel had come up before it ended."""
     if isinstance(error, AuthFailed):
         if error.temporary:
             return Decision(
@@ -96,6 +112,8 @@ def decide(
         if not error.reconnect:
             return Decision(Action.EXIT)
         return Decision(Action.RECONNECT, next_remote=True if error.next_remote else None)
+    if isinstance(error, ServerUnreachable) and was_up:
+        return Decision(Action.RECONNECT, delay=RESTART_RECONNECT_DELAY, next_remote=False)
     if isinstance(error, KeepaliveTimeout | HandshakeTimeout | NetworkError):
         return Decision(Action.RECONNECT)
     # Certificates, cipher negotiation, TLS, configuration: trying again cannot help.

@@ -208,14 +208,17 @@ class OpenVPNLab:
             log.close()
         self._wait_ready(timeout)
 
-    def restart(self, timeout: float = START_TIMEOUT) -> None:
+    def restart(self, timeout: float = START_TIMEOUT, *, pause: float = 0.0) -> None:
         """Stop the openvpn process (by its pid) and start it again: same config, PKI,
         namespace and port, as an administrator's server restart. Clients lose their session
-        (UDP: silence; TCP: the connection closes). The previous run's logs are kept as
-        ``*.log.N``; ``log_text()`` shows the new run only."""
+        (UDP: silence; TCP: the connection closes). ``pause``: seconds the server stays down
+        between the two. The previous run's logs are kept as ``*.log.N``; ``log_text()``
+        shows the new run only."""
         if self.network is None:
             raise LabError("the lab is not started")
         self._stop_process()
+        if pause > 0:
+            time.sleep(pause)
         self.restarts += 1
         for name in ("stdout.log", "openvpn.log"):
             if os.path.exists(self._path(name)):

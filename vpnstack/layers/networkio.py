@@ -20,6 +20,12 @@ Two workers then run, whatever the transport:
 * down: take batches from the packetmuxer and write them (over TCP, one framed write per
   batch), waiting when the kernel's buffer is full.
 
+Over UDP a third worker, **unreachable**, ends the layer with ``ServerUnreachable`` (a
+``NetworkError``) once the server has been silent for 2 s *and* at least 3 ICMP unreachable
+errors came since its last packet (``core/networkio/unreachable.py``, docs §1.6): a server
+that stopped or restarted, which the client then reconnects to within about a second instead
+of waiting for ping-restart. Every datagram from the server resets the count.
+
 The reliable layer above runs unchanged over TCP: OpenVPN still acks, retransmits and may
 duplicate control packets on TCP (§4 rule 6, §4.12.2), which that layer already tolerates.
 
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import math
 import os
 import socket
 from typing import Literal, Protocol
@@ -40,8 +47,13 @@ import trio
 
 from vpnstack.config import Remote
 from vpnstack.core.networkio.tcpframing import TcpDeframer, frame_all
+from vpnstack.core.networkio.unreachable import (
+    UNREACHABLE_ERRORS,
+    UNREACHABLE_SILENCE,
+    UnreachableHint,
+)
 from vpnstack.core.shared.drops import DropCounter, DropReason
-from vpnstack.errors import NetworkError, RemoteProtocolError
+from vpnstack.errors import NetworkError, RemoteProtocolError, ServerUnreachable
 from vpnstack.layers.base import Notify, ignore_notifications
 from vpnstack.messages import Batch, Stage, StateChange
 
@@ -125,6 +137,17 @@ class _Counters:
         self.drops = DropCounter()
         self.packets_in = self.packets_out = 0
         self.bytes_in = self.bytes_out = 0
+        self.hint: UnreachableHint | None = None  # UDP only (§1.6)
+        self.hint_changed = trio.Event()
+
+    def heard(self) -> None:
+        if self.hint is not None:
+            self.hint.heard(trio.current_time())
+
+    def unreachable(self) -> None:
+        if self.hint is not None:
+            self.hint.unreachable(trio.current_time())
+            self.hint_changed.set()
 
 
 class Transport(Protocol):
@@ -184,9 +207,10 @@ class UdpTransport:
             except BlockingIOError:
                 break
             except ConnectionRefusedError:
-                # ICMP port unreachable from an earlier send: nobody listens (yet). The
-                # handshake timer reports it if it persists.
+                # ICMP port unreachable from an earlier send: nobody listens (yet). One is
+                # only a hint (§1.6): the unreachable worker decides.
                 self._c.drops.drop(DropReason.ICMP_PORT_UNREACHABLE)
+                self._c.unreachable()
                 continue
             except OSError as exc:
                 if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
@@ -196,6 +220,8 @@ class UdpTransport:
             self._c.packets_in += 1
             self._c.bytes_in += len(datagram)
             batch.append(datagram)
+        if batch:
+            self._c.heard()  # the connected socket takes datagrams from the server only
         return batch
 
     async def send_batch(self, batch: Batch) -> None:
@@ -216,6 +242,8 @@ class UdpTransport:
                     errno.ECONNREFUSED,
                 ):
                     self._c.drops.drop(DropReason.SEND_UNREACHABLE)
+                    if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
+                        self._c.unreachable()
                     return
                 raise NetworkError(f"sending to {self._address} failed: {exc}") from exc
             self._c.packets_out += 1
@@ -316,12 +344,16 @@ class NetworkIO:
         from_above: trio.MemoryReceiveChannel[Batch],
         notify: Notify = ignore_notifications,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        unreachable_silence: float = UNREACHABLE_SILENCE,
+        unreachable_errors: int = UNREACHABLE_ERRORS,
     ) -> None:
         self._remote = remote
         self._to_above = to_above
         self._from_above = from_above
         self._notify = notify
         self._connect_timeout = connect_timeout
+        self._unreachable_silence = unreachable_silence
+        self._unreachable_errors = unreachable_errors
         self._c = _Counters()
         self._address = ""
         self._remote_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
@@ -363,10 +395,17 @@ class NetworkIO:
         else:
             transport = UdpTransport.open(family, sockaddr, self._address, self._c)
             self._notify_connecting("UDP")
+            self._c.hint = UnreachableHint(
+                trio.current_time(),
+                silence=self._unreachable_silence,
+                errors=self._unreachable_errors,
+            )
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._up, transport)
                 nursery.start_soon(self._down, transport, nursery.cancel_scope)
+                if self._c.hint is not None:
+                    nursery.start_soon(self._unreachable, self._c.hint)
                 task_status.started()
         finally:
             transport.close()
@@ -396,6 +435,21 @@ class NetworkIO:
                     self._to_above.send_nowait(batch)
                 except trio.WouldBlock:
                     self._c.drops.drop(DropReason.MUXER_BUSY, len(batch))
+
+    async def _unreachable(self, hint: UnreachableHint) -> None:
+        """End the layer once the unreachable hint holds (§1.6)."""
+        while True:
+            self._c.hint_changed = trio.Event()
+            now = trio.current_time()
+            if hint.verdict(now):
+                raise ServerUnreachable(
+                    f"{self._address} is unreachable: nothing received for"
+                    f" {now - hint.last_heard:.1f} s and {hint.errors} ICMP port-unreachable"
+                    " errors since; the server stopped or restarted"
+                )
+            deadline = hint.deadline()
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                await self._c.hint_changed.wait()
 
     async def _down(self, transport: Transport, scope: trio.CancelScope) -> None:
         async for batch in self._from_above:

@@ -15,7 +15,8 @@ workers:
 * **sender** asks the core for due packets (first sends, retransmissions, acks), sends them to
   controlchannel, then sleeps until the core's next timer or until another worker kicks it.
 
-Time comes from ``trio.current_time()``, so ``autojump_clock`` makes tests exact. The layer
+Time comes from ``trio.current_time()``, so ``autojump_clock`` makes tests exact: the RTT
+samples, the RTO and the retransmission budget (§4.9) all run on that clock. The layer
 runs until it is cancelled or one of its inputs ends: when controlchannel's channel ends, the
 messages already in order are still delivered; then both send ends are closed so that
 ``EndOfChannel`` cascades. Our hard resets are reported as ``RESET_SENT``/``RESET_ACKED``.
@@ -70,6 +71,7 @@ class ReliableTransport:
         to_above: trio.MemorySendChannel[ControlMessage],
         max_payload: int,
         tls_timeout: float = 2.0,
+        max_timeout: float = 60.0,
         notify: Notify = ignore_notifications,
         backlog_limit: int = BACKLOG_LIMIT,
     ) -> None:
@@ -79,7 +81,9 @@ class ReliableTransport:
         self._to_above = to_above
         self._notify = notify
         self._backlog_limit = backlog_limit
-        self._core = ReliableCore(max_payload=max_payload, tls_timeout=tls_timeout)
+        self._core = ReliableCore(
+            max_payload=max_payload, tls_timeout=tls_timeout, max_timeout=max_timeout
+        )
         self._drops = DropCounter()
         self._inbox: deque[ControlMessage] = deque()
         self._below_ended = False

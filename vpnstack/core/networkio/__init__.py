@@ -1,2 +1,1 @@
-"""The networkio core: TCP length framing (§1). UDP needs no core: one packet per datagram.
-"""
+"""The networkio core: TCP length framing (§1), and the unreachable hint of UDP (§1.6)."""

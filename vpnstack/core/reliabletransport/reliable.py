@@ -12,10 +12,19 @@ gets the next message id at once and waits in ``outgoing`` (ordered by id) until
 
 * a packet never sent before, if it is inside the send window (``id - oldest_unacked < 6``) and,
   for ids >= 1, only once our id 0 (the reset) has been acked (§5.1, §5.8.2);
-* a packet whose retransmission time has come: first after ``tls_timeout`` (2 s), then the
-  timeout doubles at every transmission with no cap, so with nothing acked a packet goes out at
-  t, t+2, t+6, t+14, t+30 ... (§4 table, reliable.c ``reliable_send``);
-* a packet for which 3 acks of *later* ids arrived (fast retransmit, N_ACK_RETRANSMIT).
+* a packet whose retransmission time has come: first after the retransmission timeout (RTO),
+  then the timeout doubles at every transmission, capped at ``max_timeout`` (the hand-window,
+  60 s). Before any RTT sample the RTO is ``tls_timeout`` (2 s), so with nothing ever acked a
+  packet goes out at t, t+2, t+6, t+14, t+30 ... as stock (reliable.c ``reliable_send``);
+  once acks gave RTT samples it is RFC 6298's ``srtt + 4 rttvar`` with a 0.2 s floor
+  (``recovery.py``, §4.9);
+* a packet declared lost by ack order: 3 acks of *later* ids arrived (fast retransmit,
+  N_ACK_RETRANSMIT), or a packet sent after it was acked and RFC 9002's time threshold
+  ``9/8 max(srtt, latest_rtt)`` passed since it was sent.
+
+RTT samples come only from packets acked after a single transmission (Karn). Every
+retransmission, whatever triggered it, takes a token from one ``RetransmitBudget`` shared by
+all key ids (6 at once, refilled at 6 per RTO): the retransmission rate stays bounded.
 
 Acks are individual per id (§4 rule 3). Each outgoing P_CONTROL/reset packet carries up to 4 of
 the acks we owe (CONTROL_SEND_ACK_MAX); whatever is left goes in dedicated P_ACK_V1 packets of up
@@ -53,6 +62,7 @@ from collections import Counter
 
 import attrs
 
+from vpnstack.core.reliabletransport.recovery import RetransmitBudget, RttEstimator
 from vpnstack.core.shared.drops import DropCounter, DropReason
 from vpnstack.core.shared.opcodes import (
     CONTROL_OPCODES,
@@ -119,7 +129,8 @@ class ReliableStatistics:
     retransmissions: int
     """Transmissions of a message id after its first, fast retransmits included."""
     fast_retransmits: int
-    """Retransmissions triggered by N_ACK_RETRANSMIT later acks before the timeout."""
+    """Retransmissions triggered by ack order before the timeout: N_ACK_RETRANSMIT later acks,
+    or the time threshold after a later packet was acked (§4.9)."""
     acks_sent: int
     """Dedicated P_ACK_V1 packets sent."""
     duplicates: int
@@ -130,6 +141,14 @@ class ReliableStatistics:
     """Packets waiting for an ack (or their first transmission) now."""
     drops: dict[str, int]
     """Dropped received packets by reason (out of window, malformed, ...)."""
+    rtt_samples: int = 0
+    """RTT measurements taken (acks of packets transmitted once, Karn's rule)."""
+    srtt: float | None = None
+    """Smoothed round-trip time in seconds, None before the first sample."""
+    rto: float = 0.0
+    """The current retransmission timeout of a first transmission, seconds."""
+    budget_waits: int = 0
+    """Times a due retransmission waited for the retransmission budget (rate bound)."""
 
 
 @attrs.define
@@ -143,6 +162,10 @@ class _Outgoing:
     sent: bool = False
     next_try: float = 0.0
     n_acks: int = 0
+    transmissions: int = 0
+    first_sent: float = 0.0
+    last_sent: float = 0.0
+    acked_after: bool = False  # a packet sent after our last transmission was acked
 
 
 class _KeyState:
@@ -162,6 +185,7 @@ class _KeyState:
         self.buffered: dict[int, ReliablePacket] = {}
         self.pending_acks: list[int] = []  # ids we owe an ack for, oldest first
         self.recent_acks: list[int] = []  # most recently sent acks first (OpenVPN ack_mru)
+        self.repeats_owed = 0  # extra P_ACK_V1s of recent acks owed (§4.9)
 
     @property
     def received_reset(self) -> bool:
@@ -199,7 +223,12 @@ class ReliableCore:
     """
 
     def __init__(
-        self, *, max_payload: int, tls_timeout: float = 2.0, repeat_acks: bool = True
+        self,
+        *,
+        max_payload: int,
+        tls_timeout: float = 2.0,
+        repeat_acks: bool = True,
+        max_timeout: float = 60.0,
     ) -> None:
         if max_payload < 1:
             raise LocalError(f"max_payload must be positive, got {max_payload}")
@@ -208,6 +237,10 @@ class ReliableCore:
         self.max_payload = max_payload
         self.tls_timeout = tls_timeout
         self.repeat_acks = repeat_acks
+        # §4.9: RTO from RTT samples; backoff capped by the hand-window (max_timeout).
+        self.rtt = RttEstimator(initial_rto=tls_timeout, max_rto=max_timeout)
+        self.budget = RetransmitBudget()
+        self._budget_waits = 0
         self._states: dict[int, _KeyState] = {}
         self._latest_key_id: int | None = None
         self._now = 0.0
@@ -350,6 +383,11 @@ class ReliableCore:
             self._duplicates += 1
             return []
         state.buffered[mid] = packet
+        if mid > state.next_expected and self.repeat_acks:
+            # §4.9: a gap. The peer fast-retransmits a packet once it counted 3 acks of later
+            # ids, repeated ones included (reliable.c): repeat the later acks in extra P_ACK_V1s
+            # so that the missing packet comes back after one RTT instead of its timer.
+            state.repeats_owed = max(state.repeats_owed, N_ACK_RETRANSMIT - 1)
         if opcode == P_CONTROL_HARD_RESET_SERVER_V2 and (
             state.sent_reset == P_CONTROL_HARD_RESET_CLIENT_V3
         ):
@@ -359,7 +397,7 @@ class ReliableCore:
             for entry in state.outgoing.values():
                 if entry.sent:
                     entry.next_try = now
-                    entry.timeout = self.tls_timeout
+                    entry.timeout = self.rtt.rto()
 
         delivered: list[ControlMessage] = []
         while state.next_expected in state.buffered:
@@ -385,6 +423,15 @@ class ReliableCore:
             if entry is not None and entry.sent:
                 del state.outgoing[ack]
                 self._queued -= 1
+                if entry.transmissions == 1:
+                    # §4.9, Karn: only a packet sent once tells which copy was acked.
+                    self.rtt.sample(self._now - entry.first_sent)
+                # RFC 9002: packets sent before this one are candidates for the time threshold.
+                for other in state.outgoing.values():
+                    if other.message_id > ack:
+                        break
+                    if other.sent and other.last_sent <= entry.last_sent:
+                        other.acked_after = True
                 if ack == 0 and not state.reset_acked:
                     state.reset_acked = True
                     if entry.opcode in RESET_OPCODES:
@@ -403,6 +450,8 @@ class ReliableCore:
         """Every packet due at ``now``: first sends, retransmissions, then P_ACK_V1s."""
         self._now = now
         out: list[ReliablePacket] = []
+        rto = self.rtt.rto()
+        loss_delay = self.rtt.loss_delay()
         for state in self._states.values():
             for entry in state.eligible():
                 if not entry.sent:
@@ -410,18 +459,31 @@ class ReliableCore:
                         self._events.append(
                             ReliableEvent(ReliableEventKind.RESET_SENT, state.key_id, entry.opcode)
                         )
-                elif entry.next_try <= now:
-                    self._retransmissions += 1
-                elif entry.n_acks >= N_ACK_RETRANSMIT:
-                    self._retransmissions += 1
-                    self._fast_retransmits += 1
+                    entry.timeout = rto  # §4.9: the RTO of the path as known now
+                    entry.first_sent = now
                 else:
-                    continue
-                # reliable.c reliable_send: exponential backoff, no cap (§4 table).
+                    timer = entry.next_try <= now
+                    by_order = entry.n_acks >= N_ACK_RETRANSMIT or (
+                        loss_delay is not None
+                        and entry.acked_after
+                        and now >= entry.last_sent + loss_delay
+                    )
+                    if not (timer or by_order):
+                        continue
+                    if not self.budget.take(now, rto):
+                        self._budget_waits += 1  # §4.9 rate bound: wait for a token
+                        continue
+                    self._retransmissions += 1
+                    if not timer:
+                        self._fast_retransmits += 1
+                # reliable.c reliable_send: exponential backoff, here capped (§4.9).
                 entry.sent = True
+                entry.transmissions += 1
+                entry.last_sent = now
                 entry.next_try = now + entry.timeout
-                entry.timeout *= 2
+                entry.timeout = min(entry.timeout * 2, self.rtt.max_rto)
                 entry.n_acks = 0
+                entry.acked_after = False
                 acks = self._take_acks(state, MAX_PIGGYBACK_ACKS)
                 if acks:
                     state.acks_ride = False  # §3.9: the held ack has its ride
@@ -436,7 +498,22 @@ class ReliableCore:
                 )
             # docs §4 rule 4: a P_ACK_V1 only when new ids wait to be acked,
             # and (§3.9) never while the acks must ride on our next packet.
+            if state.pending_acks and not state.acks_ride and self.repeat_acks:
+                # §4.9: a lone ack that is lost stalls the peer until its timer (it waits for
+                # every ack before moving on, e.g. reset -> TLS): send it twice.
+                state.repeats_owed = max(state.repeats_owed, 1)
             while state.pending_acks and not state.acks_ride:
+                out.append(
+                    ReliablePacket(
+                        opcode=P_ACK_V1,
+                        key_id=state.key_id,
+                        acks=self._take_acks(state, MAX_ACKS),
+                    )
+                )
+                self._acks_sent += 1
+            # §4.9: the repeated acks (recent acks only; the newest ids are in front).
+            while state.repeats_owed > 0 and not state.acks_ride and state.recent_acks:
+                state.repeats_owed -= 1
                 out.append(
                     ReliablePacket(
                         opcode=P_ACK_V1,
@@ -470,14 +547,26 @@ class ReliableCore:
     def next_timer(self) -> float | None:
         """When ``packets_to_send`` next has work: the last ``now`` if work is ready already."""
         deadline: float | None = None
+        loss_delay = self.rtt.loss_delay()
+        budget_ready: float | None = None
         for state in self._states.values():
-            if state.pending_acks and not state.acks_ride:
+            if (state.pending_acks or state.repeats_owed) and not state.acks_ride:
                 return self._now
             for entry in state.eligible():
-                if not entry.sent or entry.n_acks >= N_ACK_RETRANSMIT:
+                if not entry.sent:
                     return self._now
-                if deadline is None or entry.next_try < deadline:
-                    deadline = entry.next_try
+                due = entry.next_try
+                if entry.n_acks >= N_ACK_RETRANSMIT:
+                    due = self._now
+                elif loss_delay is not None and entry.acked_after:
+                    due = min(due, entry.last_sent + loss_delay)
+                if due <= self._now:
+                    # Due now, but a retransmission also needs a token (§4.9 rate bound).
+                    if budget_ready is None:
+                        budget_ready = self.budget.ready_at(self._now, self.rtt.rto())
+                    due = max(due, budget_ready)
+                if deadline is None or due < deadline:
+                    deadline = due
         return deadline
 
     def backlog(self) -> int:
@@ -513,4 +602,8 @@ class ReliableCore:
             queue_peak=self._queue_peak,
             queued=self._queued,
             drops=dict(drops),
+            rtt_samples=self.rtt.samples,
+            srtt=self.rtt.srtt,
+            rto=self.rtt.rto(),
+            budget_waits=self._budget_waits,
         )
