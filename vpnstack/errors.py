@@ -107,6 +107,7 @@ class DropReason(enum.StrEnum):
     APP_DATA_BEFORE_KEY_METHOD_2 = "app-data-before-key-method-2"
     UNKNOWN_CONTROL_MESSAGE = "unknown-control-message"
     PUSH_REPLY_AFTER_TUNNEL_UP = "push-reply-after-tunnel-up"
+    PUSH_REPLY_TOO_LONG = "push-reply-too-long"
 
 
 class VPNError(Exception):

@@ -7,6 +7,7 @@ import ipaddress
 import pytest
 
 from vpnstack.core.tlssession.push import (
+    MAX_PUSH_REPLY_BYTES,
     ControlKind,
     ControlTextReader,
     DnsServer,
@@ -312,3 +313,18 @@ def test_configured_tun_mtu_applies_unless_the_server_pushes_one() -> None:
     assert mtu("ifconfig 10.8.0.2 255.255.255.0", 1400) == 1400
     assert mtu("ifconfig 10.8.0.2 255.255.255.0,tun-mtu 1300", 1400) == 1300
     assert mtu("ifconfig 10.8.0.2 255.255.255.0", None) == 1500
+
+
+def test_a_push_reply_over_the_size_bound_is_refused_whole() -> None:
+    collector = PushCollector()
+    part = "route 10.0.0.0 255.255.255.0," * 2000 + "push-continuation 2"
+    parts_allowed = MAX_PUSH_REPLY_BYTES // len(part)
+    for _ in range(parts_allowed):
+        assert collector.add(part) is None
+    with pytest.raises(RemoteProtocolError, match="push-reply-too-long"):
+        collector.add(part)
+    with pytest.raises(RemoteProtocolError, match="push-reply-too-long"):
+        collector.add("route 10.1.0.0 255.255.0.0,push-continuation 1")  # its last part
+    assert not collector.collecting
+    options = collector.add("ifconfig 10.8.0.2 255.255.255.0,route 10.2.0.0 255.255.0.0")
+    assert options is not None and len(options.routes) == 1  # the next reply is whole again

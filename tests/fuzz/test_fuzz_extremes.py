@@ -15,15 +15,7 @@ from tests.fuzz import extremes
 
 SLACK = 3.0
 
-KNOWN_FAILURES = {
-    # vpnstack/core/tlssession/push.py: PushCollector keeps every push-continuation part with
-    # no bound, and parse_push_reply costs ~40-60 us per option (shlex.split in _tokens), so
-    # 10^5 routes in 50 parts of < 64 KiB take 4-6 s (and more parts, more memory).
-    "push-reply-100k-routes-continued": "hang",
-    # the same, and _Builder._opt_dns rebuilds the server's address tuple for every address
-    # (attrs.evolve with addresses + new): 21 000 addresses in 10 parts take ~2 s.
-    "push-reply-dns-addresses-continued": "hang",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [n for n in extremes.CASES if n not in KNOWN_FAILURES])

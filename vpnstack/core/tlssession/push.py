@@ -503,24 +503,47 @@ def continuation_of(argument: str) -> int | None:
     return value
 
 
+MAX_PUSH_REPLY_BYTES = 256 << 10
+"""Most text one multi-part PUSH_REPLY may hold. A real one, even with a thousand routes, is
+a few tens of KiB; without a bound a server could keep sending push-continuation parts (each
+under 64 KiB) and make the client collect and parse without end."""
+
+
 class PushCollector:
-    """Collects a multi-part PUSH_REPLY; yields options only for the final part (§5.8.7)."""
+    """Collects a multi-part PUSH_REPLY; yields options only for the final part (§5.8.7).
+
+    A reply whose parts add up to more than ``MAX_PUSH_REPLY_BYTES`` is refused whole: the
+    part that crosses the bound and every later part of the same reply raise
+    ``RemoteProtocolError`` (dropped and counted), and nothing of it is ever applied.
+    """
 
     def __init__(self, *, filters: PullFilters = ()) -> None:
         self._parts: list[str] = []
+        self._size = 0
+        self._overflowed = False
         self._filters = filters
 
     @property
     def collecting(self) -> bool:
         """True while parts have arrived but not the last one."""
-        return bool(self._parts)
+        return bool(self._parts) or self._overflowed
 
     def add(self, argument: str) -> PushedOptions | None:
         """Add one PUSH_REPLY part; return the merged options once the reply is complete."""
+        last = continuation_of(argument) != 2
+        self._size += len(argument)
+        if self._overflowed or self._size > MAX_PUSH_REPLY_BYTES:
+            self._overflowed = not last
+            if last:
+                self._size = 0
+            self._parts = []
+            raise RemoteProtocolError(
+                DropReason.PUSH_REPLY_TOO_LONG, f"more than {MAX_PUSH_REPLY_BYTES >> 10} KiB"
+            )
         self._parts.append(argument)
-        if continuation_of(argument) == 2:
+        if not last:
             return None
-        parts, self._parts = self._parts, []
+        parts, self._parts, self._size = self._parts, [], 0
         return parse_push_reply(parts, filters=self._filters)
 
 
