@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -67,6 +68,29 @@ async def test_a_short_soak_fills_every_field_and_computes_the_verdict(
     ]
     summary = report.summary_lines()
     assert summary[-1].startswith("verdict: PASS" if report.goals_met else "verdict: FAIL")
+
+
+async def test_a_tunnel_that_fails_is_reported_not_raised(
+    openvpn_lab: StartLab, tmp_path: Path
+) -> None:
+    lab = openvpn_lab(lab_options(4, "server"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # answers nothing
+        silent.bind(("127.0.0.1", 0))
+        path = tmp_path / "client.ovpn"
+        lab.write_client_config(
+            str(path),
+            remote_host="127.0.0.1",
+            remote_port=silent.getsockname()[1],
+            extra_lines=["hand-window 2"],
+        )
+        with trio.fail_after(60):
+            report = await run_soak(
+                load_config(str(path)), lab.tunnel_server_address, duration=4.0, minute=2.0
+            )
+    assert report.error is not None and report.error.startswith("HandshakeTimeout"), report
+    assert report.samples == () and report.sent == 0
+    assert not report.goals_met
+    assert report.summary_lines()[-1].startswith("verdict: FAIL"), report.summary_lines()
 
 
 def test_the_command_line_stops_the_lab_when_interrupted() -> None:

@@ -496,12 +496,14 @@ async def run_soak(
             server_pid=(lambda: lab.pid) if lab is not None else None,
             out=out,
         )
-    with trio.fail_after(HANDSHAKE_LIMIT + soak.duration + REPLY_GRACE + 60):
-        try:
+    try:
+        with trio.fail_after(HANDSHAKE_LIMIT + soak.duration + REPLY_GRACE + 60):
             async with open_tunnel(config) as tunnel:
                 await soak.run(tunnel)
-        except VPNError as exc:
-            soak.error = f"{type(exc).__name__}: {exc}"
+    except VPNError as exc:
+        soak.error = f"{type(exc).__name__}: {exc}"
+    except trio.TooSlowError:
+        soak.error = "the soak overran its time bound (the tunnel or the server hung)"
     return soak.report()
 
 
@@ -605,6 +607,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         interrupted = True
     finally:
+        # a second Ctrl-C must not cut the clean-up short (lab.stop() is bounded)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         lab.stop()
     if soak is None:
         print("interrupted before the soak started", file=sys.stderr)
