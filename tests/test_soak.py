@@ -13,6 +13,7 @@ from vpnstack.lab.soak import (
     SERVER_TLS_SESSION,
     Sample,
     ServerLog,
+    c_heap_kib,
     evaluate,
     format_drops,
     layer_drops,
@@ -132,3 +133,5 @@ def test_process_probes() -> None:
     finally:
         os.close(fd)
     assert open_fds() == before - 1
+    heap = c_heap_kib()  # glibc: a number; elsewhere None
+    assert heap is None or heap > 0

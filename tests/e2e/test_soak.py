@@ -66,6 +66,7 @@ async def test_a_short_soak_fills_every_field_and_computes_the_verdict(
         "pings answered",
         "complete run",
     ]
+    assert any("gc.collect()" in line for line in report.memory), report.memory
     summary = report.summary_lines()
     assert summary[-1].startswith("verdict: PASS" if report.goals_met else "verdict: FAIL")
 

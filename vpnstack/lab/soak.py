@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import array
+import ctypes
 import functools
+import gc
 import ipaddress
 import math
 import os
@@ -104,6 +106,8 @@ class Sample:
     """Non-empty ``drops`` of each layer's statistics, by layer name."""
     server_rss_kib: int | None = None
     """VmRSS of the openvpn server (None when unknown)."""
+    c_heap_kib: int | None = None
+    """malloc'd bytes in use in this process (``c_heap_kib``; not printed in the line)."""
 
     def line(self) -> str:
         """The one line printed for this minute."""
@@ -149,6 +153,8 @@ class SoakReport:
     goals: tuple[Goal, ...]
     error: str | None = None
     """Why the tunnel failed, if it did."""
+    memory: tuple[str, ...] = ()
+    """How the memory went (C heap at the first and last minute, after a full gc)."""
 
     @property
     def goals_met(self) -> bool:
@@ -169,6 +175,7 @@ class SoakReport:
             f"  renegotiations {self.renegotiations}{server}",
             f"  drops {format_drops(self.drops)}; server log complaints: {complaints}",
         ]
+        lines += [f"  {line}" for line in self.memory]
         if self.error is not None:
             lines.append(f"  tunnel error: {self.error}")
         lines += [f"  [{'met' if g.met else 'NOT MET'}] {g.name}: {g.detail}" for g in self.goals]
@@ -268,6 +275,40 @@ def vm_rss_kib(pid: int | str = "self") -> int | None:
     return None
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in [
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        ]
+    ]
+
+
+def c_heap_kib() -> int | None:
+    """Bytes malloc has handed out and not got back (glibc ``mallinfo2``), in KiB.
+
+    OpenSSL's and the TLS objects' memory lives here (Python objects mostly in pymalloc's
+    own arenas): with RSS it tells garbage not yet collected from memory kept for good.
+    None where there is no glibc ``mallinfo2``.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    return int(mallinfo2().uordblks) // 1024
+
+
 def open_fds() -> int:
     """Open file descriptors of this process (the directory listing's own one included)."""
     return len(os.listdir("/proc/self/fd"))
@@ -359,6 +400,11 @@ class Soak:
         self.max_rtt = 0.0
         self.error: str | None = None
         self._last_stats: dict[str, object] = {}
+        self.end_rss_kib: int | None = None
+        self.end_c_heap_kib: int | None = None
+        self.gc_rss_kib: int | None = None
+        self.gc_c_heap_kib: int | None = None
+        self.collected: int | None = None
 
     async def run(self, tunnel: Tunnel) -> None:
         """Ping, count and sample until the duration is over (bounded in time)."""
@@ -375,6 +421,11 @@ class Soak:
                         break
                     await trio.sleep(0.05)
                 self._last_stats = tunnel.statistics()
+                # After the last sample (so the goals are not helped): what a full garbage
+                # collection gives back tells garbage awaiting the cycle collector from a leak.
+                self.end_rss_kib, self.end_c_heap_kib = vm_rss_kib(), c_heap_kib()
+                self.collected = gc.collect()
+                self.gc_rss_kib, self.gc_c_heap_kib = vm_rss_kib(), c_heap_kib()
                 nursery.cancel_scope.cancel()
 
     async def _send(self, tunnel: Tunnel, start: float) -> None:
@@ -439,6 +490,7 @@ class Soak:
                 fds=open_fds(),
                 drops=layer_drops(stats),
                 server_rss_kib=vm_rss_kib(pid) if pid is not None else None,
+                c_heap_kib=c_heap_kib(),
             )
             self.samples.append(sample)
             if self.out is not None:
@@ -466,7 +518,24 @@ class Soak:
                 self.samples, self.sent, self.replies, minutes=self.minutes, error=self.error
             ),
             error=self.error,
+            memory=self._memory_lines(),
         )
+
+    def _memory_lines(self) -> tuple[str, ...]:
+        lines = []
+        if self.samples and self.samples[0].c_heap_kib is not None:
+            first, last = self.samples[0], self.samples[-1]
+            lines.append(
+                f"C heap in use (malloc): {first.c_heap_kib} kB at minute {first.minute},"
+                f" {last.c_heap_kib} kB at minute {last.minute}"
+            )
+        if self.collected is not None:
+            lines.append(
+                f"a full gc.collect() after the last minute freed {self.collected} objects:"
+                f" RSS {self.end_rss_kib} -> {self.gc_rss_kib} kB, C heap"
+                f" {self.end_c_heap_kib} -> {self.gc_c_heap_kib} kB"
+            )
+        return tuple(lines)
 
 
 async def run_soak(
