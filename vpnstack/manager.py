@@ -4,8 +4,8 @@ How this works: ``run`` opens one nursery and starts the layers bottom-up with
 ``nursery.start``, so each layer is ready (``task_status.started()``) before the one above it
 begins. Layers report progress through ``notify``, which never blocks: it puts a
 ``StateChange`` on a channel that a dispatcher task in the same nursery drains, recording the
-history, waking ``wait_for`` callers and calling the optional ``on_state`` hook (progress
-output, tracing).
+first notification of each stage (so a long session's record stays bounded), waking
+``wait_for`` callers and calling the optional ``on_state`` hook (progress output, tracing).
 
 Shutdown is trio's: the first layer that raises cancels the nursery, which cancels every
 other layer, and the failure leaves ``run`` as an ExceptionGroup that the public API turns into
@@ -36,7 +36,8 @@ class WorkersManager:
         self._events_send, self._events_receive = trio.open_memory_channel[StateChange](
             math.inf
         )
-        self.history: list[StateChange] = []
+        self.first_by_stage: dict[Stage, StateChange] = {}
+        """The first notification of each stage (bounded: one per stage, however long it runs)."""
         self._changed = trio.Event()
         self._cancel_scope: trio.CancelScope | None = None
         self._stopping = False
@@ -70,9 +71,8 @@ class WorkersManager:
     async def wait_for(self, stage: Stage) -> StateChange:
         """Wait until some layer has reported ``stage``; return that notification."""
         while True:
-            for change in self.history:
-                if change.stage is stage:
-                    return change
+            if stage in self.first_by_stage:
+                return self.first_by_stage[stage]
             changed = self._changed
             await changed.wait()
 
@@ -93,7 +93,7 @@ class WorkersManager:
 
     async def _dispatch(self) -> None:
         async for change in self._events_receive:
-            self.history.append(change)
+            self.first_by_stage.setdefault(change.stage, change)
             if self._on_state is not None:
                 self._on_state(change)
             self._changed.set()
