@@ -27,6 +27,7 @@ No SNI and no ALPN are sent (§5.1). Key material for the data channel comes fro
 from __future__ import annotations
 
 import os
+import weakref
 
 import attrs
 from cryptography import x509
@@ -272,9 +273,27 @@ class TLSClient:
             for cert in extra:
                 ctx.add_extra_chain_cert(cert)
 
-        ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self._verify)
+        # The context keeps its callbacks; bound methods would make a cycle (client -> its
+        # connection -> context -> callback -> client) that only the cyclic garbage collector
+        # frees, so each finished key's OpenSSL memory (~100 kB) would linger until a full
+        # collection. The callbacks hold the client weakly instead.
+        ref = weakref.ref(self)
+
+        def verify(
+            conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int
+        ) -> bool:
+            client = ref()
+            return client._verify(conn, cert, errnum, depth, ok) if client is not None else False
+
+        ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, verify)
         if settings.keylog is not None:
-            ctx.set_keylog_callback(self._write_keylog)
+
+            def keylog(conn: SSL.Connection, line: bytes) -> None:
+                client = ref()
+                if client is not None:
+                    client._write_keylog(conn, line)
+
+            ctx.set_keylog_callback(keylog)
         return ctx
 
     def _write_keylog(self, conn: SSL.Connection, line: bytes) -> None:
@@ -439,4 +458,3 @@ class TLSClient:
         if self.server_subject is None:  # pragma: no cover - VERIFY_PEER guarantees a leaf
             raise CertificateError("the server sent no certificate")
         self._handshake_complete = True
-
