@@ -75,7 +75,8 @@ def micro(budget: float) -> None:
 
     payloads = [os.urandom(PAYLOAD) for _ in range(BATCH)]
     print(
-        f"micro-benchmarks: CPU us per packet (best round), {PAYLOAD}-byte payloads, batches of {BATCH}"
+        f"micro-benchmarks: CPU us per packet (best round), {PAYLOAD}-byte payloads,"
+        f" batches of {BATCH}"
     )
     print(f"{'case':50} {'us/pkt':>8}")
     cases = [
