@@ -108,6 +108,16 @@ def _received_header_len(packet: bytes, key_id: int) -> int:
     return 4 if packet[0] >> 3 == P_DATA_V2 else 1
 
 
+def _check_ids(keys: DataKeys, first_packet_id: int) -> None:
+    """The key id, peer id and first packet id both packet formats take (our misuse if not)."""
+    if not 0 <= keys.key_id <= KEY_ID_MASK:
+        raise LocalError(f"key_id must be 0..7, got {keys.key_id}")
+    if keys.peer_id is not None and not 0 <= keys.peer_id <= 0xFFFFFF:
+        raise LocalError(f"peer_id must be a 24-bit value, got {keys.peer_id}")
+    if not 1 <= first_packet_id <= MAX_PACKET_ID + 1:
+        raise LocalError(f"first_packet_id out of range: {first_packet_id}")
+
+
 class _SendCounter:
     """The 32-bit send packet id both packet formats share (§6.8): from 1, never wrapping."""
 
@@ -140,12 +150,7 @@ class DataChannelCrypto(_SendCounter):
         time_backtrack: float = DEFAULT_TIME_BACKTRACK,
         first_packet_id: int = 1,
     ) -> None:
-        if not 0 <= keys.key_id <= KEY_ID_MASK:
-            raise LocalError(f"key_id must be 0..7, got {keys.key_id}")
-        if keys.peer_id is not None and not 0 <= keys.peer_id <= 0xFFFFFF:
-            raise LocalError(f"peer_id must be a 24-bit value, got {keys.peer_id}")
-        if not 1 <= first_packet_id <= MAX_PACKET_ID + 1:
-            raise LocalError(f"first_packet_id out of range: {first_packet_id}")
+        _check_ids(keys, first_packet_id)
         send_key, send_iv = keys.encrypt_key, keys.encrypt_implicit_iv
         recv_key, recv_iv = keys.decrypt_key, keys.decrypt_implicit_iv
         if role == "server":
@@ -264,12 +269,7 @@ class CbcHmacCrypto(_SendCounter):
         first_packet_id: int = 1,
         randbytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
-        if not 0 <= keys.key_id <= KEY_ID_MASK:
-            raise LocalError(f"key_id must be 0..7, got {keys.key_id}")
-        if keys.peer_id is not None and not 0 <= keys.peer_id <= 0xFFFFFF:
-            raise LocalError(f"peer_id must be a 24-bit value, got {keys.peer_id}")
-        if not 1 <= first_packet_id <= MAX_PACKET_ID + 1:
-            raise LocalError(f"first_packet_id out of range: {first_packet_id}")
+        _check_ids(keys, first_packet_id)
         if keys.cipher not in CBC_CIPHERS:
             raise LocalError(f"{keys.cipher!r} is not a CBC cipher")
         if keys.auth is None or keys.auth not in HMAC_DIGEST_LENGTHS:
